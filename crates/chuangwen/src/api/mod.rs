@@ -1,0 +1,3 @@
+//! The JSON API under `/api/v1`, one module per product module.
+
+pub mod places;

@@ -1,0 +1,125 @@
+//! The running application: its shared state, and `serve` with graceful
+//! shutdown (in-flight requests finish, claimed jobs are released).
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::{Notify, watch};
+
+use crate::config::Config;
+use crate::files::Files;
+use crate::jobs::{JobContext, JobRunner};
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Uploaded files and attachments.
+    pub files: Files,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Wakes this node's job runner when a job is queued.
+    pub job_wake: Arc<Notify>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// State over an open store and file store.
+    pub fn new(store: Store, files: Files, config: Config) -> AppState {
+        AppState {
+            store,
+            files,
+            config: Arc::new(config),
+            job_wake: Arc::new(Notify::new()),
+            metrics: crate::telemetry::metrics(),
+        }
+    }
+
+    /// The job context for this state.
+    pub fn job_context(&self) -> JobContext {
+        JobContext {
+            store: self.store.clone(),
+            files: self.files.clone(),
+        }
+    }
+}
+
+/// Opens the database (migrating it) and the file store, with one clear
+/// error for each thing that can be wrong.
+pub async fn open(config: &Config) -> anyhow::Result<(Store, Files)> {
+    if let Some(path) = config.database_url.sqlite_path() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!(
+                    "无法创建数据库目录 {} (cannot create the database folder)",
+                    dir.display()
+                )
+            })?;
+        }
+    }
+    let store = Store::connect(&config.database_url, config.max_connections)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "无法连接数据库 {}：{e} (cannot connect to the database)",
+                config.database_url.redacted()
+            )
+        })?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| anyhow::anyhow!("数据库迁移失败：{e} (migration failed)"))?;
+    let files = Files::open(config)?;
+    Ok((store, files))
+}
+
+/// Serves until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config, store: Store, files: Files) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("无法监听 {} (cannot listen)", config.listen))?;
+    let state = AppState::new(store.clone(), files, config);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let runner = JobRunner::new(state.job_context(), state.job_wake.clone());
+    tracing::info!(worker = runner.worker(), "job runner started");
+    let jobs = tokio::spawn(runner.run(stop_rx));
+
+    tracing::info!(listen = %state.config.listen, backend = store.backend(), "创文通 is serving");
+    eprintln!("创文通 Chuangwen: http://{}/", listener.local_addr()?);
+    let app = crate::routes::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+
+    tracing::info!("shutting down: releasing jobs");
+    let _ = stop_tx.send(true);
+    let _ = jobs.await;
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,495 @@
+//! Configuration: built-in defaults, then a TOML file, then `CHUANGWEN_*`
+//! environment variables (the environment wins). Secrets are wrapped in
+//! [`Secret`] so they never reach a log line or a `Debug` print.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A value that must never be printed: its `Debug` and `Display` show `******`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret itself, for the one place that needs it (a client builder).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("******")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("******")
+    }
+}
+
+/// The database URL. A PostgreSQL URL may carry a password, so it is a secret
+/// too; [`DatabaseUrl::redacted`] gives a printable form.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(Secret);
+
+impl DatabaseUrl {
+    /// Parses and checks the scheme: `sqlite://PATH` or `postgres://…`.
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let raw = raw.trim();
+        if raw.starts_with("sqlite:")
+            || raw.starts_with("postgres://")
+            || raw.starts_with("postgresql://")
+        {
+            Ok(DatabaseUrl(Secret::new(raw)))
+        } else {
+            Err(ConfigError::Invalid {
+                key: "database_url".into(),
+                reason: format!(
+                    "应以 sqlite:// 或 postgres:// 开头 (must start with sqlite:// or postgres://), got `{}`",
+                    redact_url(raw)
+                ),
+            })
+        }
+    }
+    /// The full URL, for the connection pool only.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+    /// Which backend the URL selects.
+    pub fn is_sqlite(&self) -> bool {
+        self.0.expose().starts_with("sqlite:")
+    }
+    /// The URL with any password replaced by `******`.
+    pub fn redacted(&self) -> String {
+        redact_url(self.0.expose())
+    }
+    /// The file path of a SQLite URL (`sqlite://chuangwen.db` → `chuangwen.db`).
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.0.expose().strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split('?').next().unwrap_or(rest);
+        Some(PathBuf::from(path))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host` with `******`.
+pub fn redact_url(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_string();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:******@{host}{tail}")
+            } else {
+                format!("{scheme}://{user}@{host}{tail}")
+            }
+        }
+        None => raw.to_string(),
+    }
+}
+
+/// Where attachments and uploaded files live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// A folder on the local disk (`<data_dir>/files`).
+    Local,
+    /// S3-compatible object storage (MinIO, OSS, COS, OBS, AWS).
+    S3(S3Config),
+}
+
+/// S3-compatible storage settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// Bucket name.
+    pub bucket: String,
+    /// Endpoint URL of a non-AWS service, e.g. `http://127.0.0.1:9000`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Region name; many S3-compatible services accept any.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Access key id.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// Secret access key: never printed.
+    #[serde(default)]
+    pub secret_access_key: Option<Secret>,
+    /// Allow plain HTTP endpoints (a MinIO on the same host).
+    #[serde(default)]
+    pub allow_http: bool,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+/// The running configuration, after defaults, file and environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Which database, and where.
+    pub database_url: DatabaseUrl,
+    /// Folder for local files (attachments, imports).
+    pub data_dir: PathBuf,
+    /// Attachment storage.
+    pub storage: Storage,
+    /// `tracing` filter, e.g. `info` or `chuangwen=debug,info`.
+    pub log: String,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// Connections in the PostgreSQL pool (or SQLite readers).
+    pub max_connections: u32,
+    /// The code of the district the single-district UI serves when a
+    /// deployment holds several; empty means the first one.
+    pub district: Option<String>,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// What the TOML file may hold; unknown keys are refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    log: Option<String>,
+    log_format: Option<String>,
+    max_connections: Option<u32>,
+    district: Option<String>,
+    storage: Option<FileStorage>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStorage {
+    kind: Option<String>,
+    s3: Option<S3Config>,
+}
+
+/// A configuration problem, reported as one clear line (Chinese, then English).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("无法读取配置文件 {path}: {reason} (cannot read config file)")]
+    Unreadable { path: String, reason: String },
+    /// The file is not valid TOML, or holds an unknown key.
+    #[error("配置文件 {path} 有误: {reason} (invalid config file)")]
+    Syntax { path: String, reason: String },
+    /// An environment variable that starts with `CHUANGWEN_` but means nothing.
+    #[error("未知的环境变量 {name} (unknown environment variable); 可用的有 / known: {known}")]
+    UnknownEnv { name: String, known: String },
+    /// A value that does not parse or makes no sense.
+    #[error("配置项 {key} 无效: {reason} (invalid setting)")]
+    Invalid { key: String, reason: String },
+}
+
+/// The environment variables we read, and the key each sets.
+pub const ENV_KEYS: &[(&str, &str)] = &[
+    ("CHUANGWEN_CONFIG", "config file path"),
+    ("CHUANGWEN_LISTEN", "listen"),
+    ("CHUANGWEN_DATABASE_URL", "database_url"),
+    ("CHUANGWEN_DATA_DIR", "data_dir"),
+    ("CHUANGWEN_LOG", "log"),
+    ("CHUANGWEN_LOG_FORMAT", "log_format"),
+    ("CHUANGWEN_MAX_CONNECTIONS", "max_connections"),
+    ("CHUANGWEN_DISTRICT", "district"),
+    ("CHUANGWEN_STORAGE", "storage.kind"),
+    ("CHUANGWEN_S3_BUCKET", "storage.s3.bucket"),
+    ("CHUANGWEN_S3_ENDPOINT", "storage.s3.endpoint"),
+    ("CHUANGWEN_S3_REGION", "storage.s3.region"),
+    ("CHUANGWEN_S3_ACCESS_KEY_ID", "storage.s3.access_key_id"),
+    (
+        "CHUANGWEN_S3_SECRET_ACCESS_KEY",
+        "storage.s3.secret_access_key",
+    ),
+    ("CHUANGWEN_S3_ALLOW_HTTP", "storage.s3.allow_http"),
+];
+
+impl Config {
+    /// Loads the configuration: defaults, then `file` (when given, or
+    /// `CHUANGWEN_CONFIG`, or `./chuangwen.toml` when it exists), then the
+    /// environment `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        for name in env.keys() {
+            if name.starts_with("CHUANGWEN_") && !ENV_KEYS.iter().any(|(k, _)| k == name) {
+                let known = ENV_KEYS
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(ConfigError::UnknownEnv {
+                    name: name.clone(),
+                    known,
+                });
+            }
+        }
+        let path: Option<PathBuf> = match file {
+            Some(p) => Some(p.to_path_buf()),
+            None => match env.get("CHUANGWEN_CONFIG") {
+                Some(p) => Some(PathBuf::from(p)),
+                None => Some(PathBuf::from("chuangwen.toml")).filter(|p| p.exists()),
+            },
+        };
+        let file_config = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Unreadable {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Syntax {
+                    path: p.display().to_string(),
+                    reason: e.message().to_string()
+                        + &e.span()
+                            .map(|s| format!(" (第 {} 行 / line)", line_of(&text, s.start)))
+                            .unwrap_or_default(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        Self::merge(file_config, env)
+    }
+
+    fn merge(file: FileConfig, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let pick =
+            |env_key: &str, file_value: Option<String>| env.get(env_key).cloned().or(file_value);
+
+        let listen_raw =
+            pick("CHUANGWEN_LISTEN", file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen_raw
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError::Invalid {
+                key: "listen".into(),
+                reason: format!(
+                    "`{listen_raw}` 不是 地址:端口 (not an address:port, e.g. 127.0.0.1:8080)"
+                ),
+            })?;
+
+        let db_raw = pick("CHUANGWEN_DATABASE_URL", file.database_url)
+            .unwrap_or_else(|| "sqlite://chuangwen.db".into());
+        let database_url = DatabaseUrl::parse(&db_raw)?;
+
+        let data_dir = env
+            .get("CHUANGWEN_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+
+        let log = pick("CHUANGWEN_LOG", file.log).unwrap_or_else(|| "info".into());
+        let log_format = match pick("CHUANGWEN_LOG_FORMAT", file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "log_format".into(),
+                    reason: format!("`{other}` 应为 text 或 json (must be text or json)"),
+                });
+            }
+        };
+
+        let max_connections =
+            match env.get("CHUANGWEN_MAX_CONNECTIONS") {
+                Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ConfigError::Invalid {
+                        key: "max_connections".into(),
+                        reason: format!("`{v}` 应为正整数 (must be a positive integer)"),
+                    }
+                })?,
+                None => file.max_connections.unwrap_or(8),
+            };
+        if max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "max_connections".into(),
+                reason: "应为正整数 (must be a positive integer)".into(),
+            });
+        }
+
+        let district = pick("CHUANGWEN_DISTRICT", file.district).filter(|s| !s.is_empty());
+
+        let file_storage = file.storage.unwrap_or_default();
+        let kind = pick("CHUANGWEN_STORAGE", file_storage.kind).unwrap_or_else(|| "local".into());
+        let storage = match kind.as_str() {
+            "local" => Storage::Local,
+            "s3" => {
+                let mut s3 = file_storage.s3.unwrap_or_default();
+                if let Some(v) = env.get("CHUANGWEN_S3_BUCKET") {
+                    s3.bucket = v.clone();
+                }
+                if let Some(v) = env.get("CHUANGWEN_S3_ENDPOINT") {
+                    s3.endpoint = Some(v.clone());
+                }
+                if let Some(v) = env.get("CHUANGWEN_S3_REGION") {
+                    s3.region = v.clone();
+                }
+                if s3.region.is_empty() {
+                    s3.region = default_region();
+                }
+                if let Some(v) = env.get("CHUANGWEN_S3_ACCESS_KEY_ID") {
+                    s3.access_key_id = Some(v.clone());
+                }
+                if let Some(v) = env.get("CHUANGWEN_S3_SECRET_ACCESS_KEY") {
+                    s3.secret_access_key = Some(Secret::new(v.clone()));
+                }
+                if let Some(v) = env.get("CHUANGWEN_S3_ALLOW_HTTP") {
+                    s3.allow_http = matches!(v.as_str(), "1" | "true" | "yes");
+                }
+                if s3.bucket.is_empty() {
+                    return Err(ConfigError::Invalid {
+                        key: "storage.s3.bucket".into(),
+                        reason: "使用 S3 存储时必须填写桶名 (a bucket is required for s3 storage)"
+                            .into(),
+                    });
+                }
+                Storage::S3(s3)
+            }
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: "storage.kind".into(),
+                    reason: format!("`{other}` 应为 local 或 s3 (must be local or s3)"),
+                });
+            }
+        };
+
+        Ok(Config {
+            listen,
+            database_url,
+            data_dir,
+            storage,
+            log,
+            log_format,
+            max_connections,
+            district,
+        })
+    }
+
+    /// The configuration a test uses: the given database, a temporary folder.
+    pub fn for_tests(database_url: &str, data_dir: &Path) -> Config {
+        Config {
+            listen: "127.0.0.1:0".parse().expect("literal address"),
+            database_url: DatabaseUrl::parse(database_url).expect("test database url"),
+            data_dir: data_dir.to_path_buf(),
+            storage: Storage::Local,
+            log: "warn".into(),
+            log_format: LogFormat::Text,
+            max_connections: 4,
+            district: None,
+        }
+    }
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text[..byte.min(text.len())].matches('\n').count() + 1
+}
+
+/// The process environment as a sorted map.
+pub fn process_env() -> BTreeMap<String, String> {
+    std::env::vars().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_sqlite_on_localhost() {
+        let config = Config::merge(FileConfig::default(), &env(&[])).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert!(config.database_url.is_sqlite());
+        assert_eq!(
+            config.database_url.sqlite_path().unwrap(),
+            PathBuf::from("chuangwen.db")
+        );
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.storage, Storage::Local);
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let file: FileConfig =
+            toml::from_str("listen = \"127.0.0.1:9000\"\nlog = \"debug\"").unwrap();
+        let config = Config::merge(file, &env(&[("CHUANGWEN_LISTEN", "127.0.0.1:9100")])).unwrap();
+        assert_eq!(config.listen.port(), 9100);
+        assert_eq!(config.log, "debug");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused() {
+        let err = toml::from_str::<FileConfig>("listne = \"x\"").unwrap_err();
+        assert!(err.message().contains("listne"), "{}", err.message());
+    }
+
+    #[test]
+    fn an_unknown_environment_variable_is_refused() {
+        let err = Config::load(None, &env(&[("CHUANGWEN_DATABSE_URL", "x")])).unwrap_err();
+        assert!(err.to_string().contains("CHUANGWEN_DATABSE_URL"));
+    }
+
+    #[test]
+    fn passwords_never_print() {
+        let url = DatabaseUrl::parse("postgres://app:hunter2@db.example/chuangwen").unwrap();
+        assert_eq!(url.redacted(), "postgres://app:******@db.example/chuangwen");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?} {secret}"), "****** ******");
+        let s3 = S3Config {
+            secret_access_key: Some(Secret::new("hunter2")),
+            ..Default::default()
+        };
+        assert!(!format!("{s3:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_bad_database_scheme_is_refused_without_echoing_the_password() {
+        let err = DatabaseUrl::parse("mysql://root:hunter2@localhost/x").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"));
+        assert!(err.to_string().contains("sqlite://"));
+    }
+
+    #[test]
+    fn s3_storage_needs_a_bucket() {
+        let err =
+            Config::merge(FileConfig::default(), &env(&[("CHUANGWEN_STORAGE", "s3")])).unwrap_err();
+        assert!(err.to_string().contains("storage.s3.bucket"));
+    }
+}

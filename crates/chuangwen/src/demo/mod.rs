@@ -1,0 +1,200 @@
+//! `chuangwen demo`: creates or refreshes the demo district in the
+//! configured database.
+
+pub mod generate;
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::auth::password;
+use crate::domain::org::Role;
+use crate::progress::Progress;
+use crate::store::org::{District, NewUnit};
+use crate::store::places::{NewGrid, NewPoint, NewShopFront};
+use crate::store::users::NewUser;
+use crate::store::{Store, StoreError};
+use generate::{DISTRICT_CODE, DISTRICT_NAME, DemoDistrict};
+
+/// What `demo` made: the district and the password of each role's users,
+/// shown once.
+pub struct DemoCreated {
+    /// The district row.
+    pub district: District,
+    /// Role → (example username, password).
+    pub passwords: BTreeMap<Role, (String, String)>,
+    /// Users per role.
+    pub users_per_role: BTreeMap<Role, usize>,
+}
+
+/// Creates the demo district from `seed`, replacing an earlier demo district.
+/// Each role's users share one password: `password` when given, otherwise a
+/// fresh random one per role.
+pub async fn create(
+    store: &Store,
+    seed: u64,
+    password: Option<&str>,
+    progress: &dyn Progress,
+) -> Result<DemoCreated, StoreError> {
+    let demo = generate::generate(seed);
+    let total = demo.units.len()
+        + demo.grids.len()
+        + demo.points.len()
+        + demo.shops.len()
+        + demo.users.len();
+    progress.set_total(total as u64);
+
+    progress.step("清除旧的演示数据");
+    if let Some(old) = store.district_by_code(DISTRICT_CODE).await? {
+        store.delete_district(old.id).await?;
+    }
+    let district = store
+        .create_district(DISTRICT_CODE, DISTRICT_NAME, generate::center(), true)
+        .await?;
+
+    progress.step("组织架构");
+    let units: Vec<NewUnit> = demo
+        .units
+        .iter()
+        .map(|u| NewUnit {
+            parent_code: u.parent.clone(),
+            kind: u.kind.code().into(),
+            code: u.code.clone(),
+            name: u.name.clone(),
+        })
+        .collect();
+    store.insert_units(district.id, &units).await?;
+    progress.advance(units.len() as u64);
+    let unit_ids: HashMap<String, i64> = store
+        .units(district.id)
+        .await?
+        .into_iter()
+        .map(|u| (u.code, u.id))
+        .collect();
+
+    progress.step("单元网格");
+    write_grids(store, district.id, &demo, &unit_ids).await?;
+    progress.advance(demo.grids.len() as u64);
+    let grid_ids: HashMap<String, (i64, i64, i64)> = store
+        .grids(district.id)
+        .await?
+        .into_iter()
+        .map(|g| (g.code, (g.id, g.community_id, g.street_id)))
+        .collect();
+
+    progress.step("点位");
+    let points: Vec<NewPoint> = demo
+        .points
+        .iter()
+        .map(|p| {
+            let place = grid_ids.get(&p.grid);
+            NewPoint {
+                code: p.code.clone(),
+                name: p.name.clone(),
+                point_type: p.point_type.clone(),
+                lon: p.lon,
+                lat: p.lat,
+                area: p.area.as_ref().map(|a| a.to_geojson_value().to_string()),
+                address: p.address.clone(),
+                grid_id: place.map(|g| g.0),
+                community_id: place.map(|g| g.1),
+                street_id: place.map(|g| g.2),
+                responsible_unit_id: unit_ids[&p.unit],
+                leader_name: p.leader.clone(),
+            }
+        })
+        .collect();
+    store.upsert_points(district.id, &points).await?;
+    progress.advance(points.len() as u64);
+
+    progress.step("门前三包商户");
+    let shops: Vec<NewShopFront> = demo
+        .shops
+        .iter()
+        .map(|s| {
+            let place = grid_ids.get(&s.grid);
+            NewShopFront {
+                code: s.code.clone(),
+                name: s.name.clone(),
+                business_type: s.business_type.clone(),
+                lon: s.lon,
+                lat: s.lat,
+                address: s.address.clone(),
+                responsible_party: s.responsible_party.clone(),
+                grid_id: place.map(|g| g.0),
+                community_id: place.map(|g| g.1),
+                street_id: place.map(|g| g.2),
+            }
+        })
+        .collect();
+    store.upsert_shop_fronts(district.id, &shops).await?;
+    progress.advance(shops.len() as u64);
+
+    progress.step("用户");
+    // One Argon2 hash per role: a few hundred hashes would take most of a minute.
+    let mut passwords = BTreeMap::new();
+    let mut hashes = BTreeMap::new();
+    for role in Role::ALL {
+        let plain = password
+            .map(str::to_string)
+            .unwrap_or_else(|| password::generate(12));
+        let to_hash = plain.clone();
+        let hashed = tokio::task::spawn_blocking(move || password::hash(&to_hash))
+            .await
+            .expect("hashing does not panic");
+        let example = demo
+            .users
+            .iter()
+            .find(|u| u.role == role)
+            .map(|u| u.username.clone())
+            .unwrap_or_default();
+        passwords.insert(role, (example, plain));
+        hashes.insert(role, hashed);
+    }
+    let mut users_per_role = BTreeMap::new();
+    let new_users: Vec<NewUser> = demo
+        .users
+        .iter()
+        .map(|u| {
+            *users_per_role.entry(u.role).or_insert(0) += 1;
+            NewUser {
+                unit_id: unit_ids[&u.unit],
+                username: u.username.clone(),
+                display_name: u.display_name.clone(),
+                password_hash: hashes[&u.role].clone(),
+                roles: vec![u.role.code().to_string()],
+                must_change_password: false,
+            }
+        })
+        .collect();
+    store.create_users(district.id, &new_users).await?;
+    progress.advance(new_users.len() as u64);
+
+    let district = store.district(district.id).await?;
+    Ok(DemoCreated {
+        district,
+        passwords,
+        users_per_role,
+    })
+}
+
+async fn write_grids(
+    store: &Store,
+    district_id: i64,
+    demo: &DemoDistrict,
+    unit_ids: &HashMap<String, i64>,
+) -> Result<(), StoreError> {
+    let grids: Vec<NewGrid> = demo
+        .grids
+        .iter()
+        .map(|g| NewGrid {
+            code: g.code.clone(),
+            name: g.name.clone(),
+            community_id: unit_ids[&g.community],
+            street_id: unit_ids[&g.street],
+            boundary: g.polygon.to_geojson_value().to_string(),
+            bbox: g.polygon.bbox(),
+            area_m2: g.polygon.area_m2(),
+        })
+        .collect();
+    store.upsert_grids(district_id, &grids).await?;
+    Ok(())
+}

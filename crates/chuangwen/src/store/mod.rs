@@ -1,0 +1,234 @@
+//! The store: the only code that speaks SQL.
+//!
+//! The backend is chosen at run time from the database URL. Queries are
+//! written once with `$1…$N` placeholders, which sqlx accepts on SQLite and
+//! PostgreSQL alike; the [`read!`] and [`transaction!`] macros expand a query
+//! body once per backend so each is checked against its own driver. SQL that
+//! differs between the backends (job claiming, DDL) lives in clearly marked
+//! `match` arms.
+//!
+//! SQLite runs in WAL mode with one writer connection; every write
+//! transaction starts with `BEGIN IMMEDIATE`, so a read-then-write never
+//! fails on a stale snapshot. Readers use their own pool.
+
+pub mod jobs;
+pub mod org;
+pub mod places;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::config::DatabaseUrl;
+
+/// A connection to the configured database.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// An embedded SQLite file: one writer, several readers.
+    Sqlite {
+        /// The one connection that writes.
+        writer: SqlitePool,
+        /// Connections that only read.
+        reader: SqlitePool,
+    },
+    /// A PostgreSQL server.
+    Postgres(PgPool),
+}
+
+/// The store: every query of the application goes through it.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// The database behind it.
+    pub db: Db,
+}
+
+/// A store failure. Constraint violations are named so callers can turn them
+/// into a field message.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No row where one was expected.
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint failed; the payload names the constraint or column.
+    #[error("duplicate: {0}")]
+    Duplicate(String),
+    /// The database is unreachable or refused the statement.
+    #[error(transparent)]
+    Database(sqlx::Error),
+    /// A migration failed.
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(
+                db.constraint()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| db.message().to_string()),
+            ),
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Runs `$body` against the read side of the database, once per backend:
+/// `read!(db, |pool| sqlx::query(...).fetch_all(pool).await)`.
+#[macro_export]
+macro_rules! read {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite { reader, .. } => {
+                let $pool = reader;
+                $body
+            }
+            $crate::store::Db::Postgres(pg) => {
+                let $pool = pg;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` inside a write transaction (`BEGIN IMMEDIATE` on SQLite) and
+/// commits it; an early return through `?` rolls it back.
+#[macro_export]
+macro_rules! transaction {
+    ($db:expr, |$tx:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite { writer, .. } => {
+                let mut $tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::store::Db::Postgres(pg) => {
+                let mut $tx = pg.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+impl Store {
+    /// Connects to the database the URL names; a SQLite file is created on
+    /// first use.
+    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> StoreResult<Store> {
+        let db = if url.is_sqlite() {
+            let options = SqliteConnectOptions::from_str(url.expose())?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // NORMAL is durable in WAL mode against process crashes; FULL
+                // also against power loss, which a government system wants.
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await?;
+            let reader = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(2))
+                .connect_with(options.read_only(true))
+                .await?;
+            Db::Sqlite { writer, reader }
+        } else {
+            let options = PgConnectOptions::from_str(url.expose())?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Db::Postgres(pool)
+        };
+        Ok(Store { db })
+    }
+
+    /// Applies every migration not yet applied.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &self.db {
+            Db::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
+            Db::Postgres(pg) => POSTGRES_MIGRATIONS.run(pg).await?,
+        }
+        Ok(())
+    }
+
+    /// Which backend this is, for logs and `/metrics`.
+    pub fn backend(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite { .. } => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Answers when the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        read!(&self.db, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Closes every connection (on shutdown).
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite { writer, reader } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Db::Postgres(pg) => pg.close().await,
+        }
+    }
+
+    /// Writes a consistent copy of a SQLite database to `target` while other
+    /// connections go on writing (`VACUUM INTO` reads one snapshot).
+    pub async fn sqlite_backup_into(&self, target: &str) -> StoreResult<()> {
+        match &self.db {
+            Db::Sqlite { reader, .. } => {
+                sqlx::query("VACUUM INTO $1")
+                    .bind(target)
+                    .execute(reader)
+                    .await?;
+                Ok(())
+            }
+            Db::Postgres(_) => Err(StoreError::Database(sqlx::Error::Configuration(
+                "VACUUM INTO is a SQLite statement".into(),
+            ))),
+        }
+    }
+
+    /// `PRAGMA integrity_check` on SQLite: `ok` or the problems found.
+    pub async fn sqlite_integrity_check(&self) -> StoreResult<String> {
+        match &self.db {
+            Db::Sqlite { reader, .. } => {
+                let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+                    .fetch_all(reader)
+                    .await?;
+                Ok(rows.join("; "))
+            }
+            Db::Postgres(_) => Ok("ok".into()),
+        }
+    }
+}
+
+/// The current time, bound from Rust so both backends store the same value.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

@@ -1,0 +1,98 @@
+//! The home page: the district at a glance.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::auth::policy::Action;
+use crate::domain::org::{Role, UnitKind};
+use crate::domain::places::point_type;
+use crate::error::AppError;
+use crate::store::org::District;
+use crate::web::{Nav, render};
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    nav: Option<Nav>,
+    district: District,
+    tiles: Vec<(&'static str, i64)>,
+    point_types: Vec<(String, String, i64)>,
+    roles: Vec<(&'static str, i64)>,
+    unit_kinds: Vec<(&'static str, i64)>,
+}
+
+/// `GET /`.
+pub async fn page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    user.require(Action::ViewDistrict)?;
+    let district_id = user.user.district_id;
+    let store = &state.store;
+    let district = store.district(district_id).await?;
+    let unit_counts = store.unit_counts(district_id).await?;
+    let count_of = |kinds: &[UnitKind]| -> i64 {
+        unit_counts
+            .iter()
+            .filter(|(k, _)| UnitKind::from_code(k).is_some_and(|k| kinds.contains(&k)))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let (grids, points, shops) = store.place_totals(district_id).await?;
+    let tiles = vec![
+        ("街道（镇）", count_of(&[UnitKind::Street, UnitKind::Town])),
+        (
+            "社区（村）",
+            count_of(&[UnitKind::Community, UnitKind::Village]),
+        ),
+        ("单元网格", grids),
+        ("点位", points),
+        ("门前三包商户", shops),
+        (
+            "部门及单位",
+            count_of(&[
+                UnitKind::Department,
+                UnitKind::School,
+                UnitKind::Hospital,
+                UnitKind::Market,
+                UnitKind::Enterprise,
+                UnitKind::Other,
+            ]),
+        ),
+    ];
+    let point_types = store
+        .point_counts(district_id)
+        .await?
+        .into_iter()
+        .map(|(code, n)| {
+            let name = point_type(&code)
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| code.clone());
+            (code, name, n)
+        })
+        .collect();
+    let roles = store
+        .role_counts(district_id)
+        .await?
+        .into_iter()
+        .filter_map(|(code, n)| Role::parse(&code).map(|r| (r.label(), n)))
+        .collect();
+    let unit_kinds = unit_counts
+        .iter()
+        .filter_map(|(k, n)| UnitKind::from_code(k).map(|k| (k.label(), *n)))
+        .collect();
+    let nav = Some(Nav::of(&state, &user, &headers).await?);
+    render(&HomePage {
+        nav,
+        district,
+        tiles,
+        point_types,
+        roles,
+        unit_kinds,
+    })
+}
