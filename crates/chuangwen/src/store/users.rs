@@ -153,9 +153,8 @@ impl Store {
             created_at: DateTime<Utc>,
             last_seen: DateTime<Utc>,
         }
-        let row =
-            read!(&self.db, |pool| {
-                sqlx::query_as::<_, Row>(
+        let row = read!(&self.db, |pool| {
+            sqlx::query_as::<_, Row>(
             "SELECT u.id, u.district_id, u.unit_id, u.username, u.display_name, u.password_hash,
                     u.must_change_password, u.disabled, s.created_at, s.last_seen
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
@@ -163,7 +162,7 @@ impl Store {
         .bind(token_hash)
         .fetch_optional(pool)
         .await
-            })?;
+        })?;
         Ok(row.map(|r| (r.user, r.created_at, r.last_seen)))
     }
 

@@ -1,0 +1,158 @@
+//! The test harness: a fresh database per test, SQLite always and
+//! PostgreSQL when `TEST_DATABASE_URL` is set (`.ci/run` sets it).
+
+#![allow(dead_code)]
+
+use std::str::FromStr;
+
+use chuangwen::app::AppState;
+use chuangwen::config::{Config, DatabaseUrl};
+use chuangwen::files::Files;
+use chuangwen::progress::Silent;
+use chuangwen::store::Store;
+use sqlx::ConnectOptions;
+use sqlx::Connection;
+
+/// The password every demo user gets in tests.
+pub const DEMO_PASSWORD: &str = "Demo-Pass-2026";
+/// The demo seed tests use.
+pub const DEMO_SEED: u64 = 2026;
+
+/// A database for one test; a PostgreSQL database is dropped afterwards.
+pub struct TestDb {
+    /// The store over it.
+    pub store: Store,
+    /// Its URL.
+    pub url: String,
+    /// The folder of the SQLite file and local files.
+    pub dir: tempfile::TempDir,
+    pg_admin_url: Option<String>,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    /// The backend's name.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    /// A configuration pointing at this database and folder.
+    pub fn config(&self) -> Config {
+        Config::for_tests(&self.url, self.dir.path())
+    }
+
+    /// Application state over this database, with files in memory.
+    pub fn state(&self) -> AppState {
+        AppState::new(self.store.clone(), Files::in_memory(), self.config())
+    }
+
+    /// Creates the demo district; returns its id.
+    pub async fn with_demo(&self) -> i64 {
+        let created = chuangwen::demo::create(&self.store, DEMO_SEED, Some(DEMO_PASSWORD), &Silent)
+            .await
+            .expect("demo");
+        created.district.id
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let (Some(admin), Some(name)) = (self.pg_admin_url.take(), self.pg_name.take()) {
+            // Drop runs outside any runtime we may block: use a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A fresh SQLite database in a temporary folder.
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let store = Store::connect(&DatabaseUrl::parse(&url).unwrap(), 4)
+        .await
+        .expect("connect sqlite");
+    store.migrate().await.expect("migrate sqlite");
+    TestDb {
+        store,
+        url,
+        dir,
+        pg_admin_url: None,
+        pg_name: None,
+    }
+}
+
+/// A fresh PostgreSQL database, or `None` when `TEST_DATABASE_URL` is not set.
+pub async fn postgres() -> Option<TestDb> {
+    let admin = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let name = format!("cw_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+    conn.close().await.ok();
+    let options = sqlx::postgres::PgConnectOptions::from_str(&admin)
+        .expect("postgres url")
+        .database(&name);
+    let url = options.to_url_lossy().to_string();
+    let store = Store::connect(&DatabaseUrl::parse(&url).unwrap(), 4)
+        .await
+        .expect("connect postgres");
+    store.migrate().await.expect("migrate postgres");
+    let dir = tempfile::tempdir().expect("tempdir");
+    Some(TestDb {
+        store,
+        url,
+        dir,
+        pg_admin_url: Some(admin),
+        pg_name: Some(name),
+    })
+}
+
+/// Defines a test that runs once on SQLite and once on PostgreSQL:
+/// `on_both_backends!(name, |db| async { ... })`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, |$db:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $db = $crate::common::sqlite().await;
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($db) = $crate::common::postgres().await else {
+                    eprintln!(
+                        "TEST_DATABASE_URL is not set: the PostgreSQL run of this test is skipped"
+                    );
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}
