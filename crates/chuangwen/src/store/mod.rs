@@ -19,6 +19,7 @@ pub mod users;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -150,6 +151,12 @@ impl Store {
             Db::Sqlite { writer, reader }
         } else {
             let options = PgConnectOptions::from_str(url.expose())?;
+            // One direct connection first: a pool would retry until its
+            // timeout and then report only that it timed out.
+            sqlx::PgConnection::connect_with(&options)
+                .await?
+                .close()
+                .await?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))

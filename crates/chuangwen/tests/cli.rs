@@ -1,0 +1,404 @@
+//! The `chuangwen` command as an operator runs it: bad configuration gives
+//! one clear message and a non-zero exit; backups are consistent while
+//! another process writes; SIGTERM shuts the server down cleanly.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_chuangwen");
+
+/// Runs the binary in `dir` with only the given CHUANGWEN_* variables.
+fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("CHUANGWEN_LOG", "warn");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CHUANGWEN_") {
+            command.env_remove(key);
+        }
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("run chuangwen")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// One clear line, a non-zero exit, no panic trace.
+fn assert_refused(output: &Output, expected: &str) {
+    let err = stderr(output);
+    assert!(
+        !output.status.success(),
+        "expected failure, got success: {err}"
+    );
+    assert!(err.contains(expected), "stderr lacks {expected:?}: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "a panic trace: {err}"
+    );
+    let error_lines = err.lines().filter(|l| l.contains("错误")).count();
+    assert_eq!(error_lines, 1, "exactly one error line: {err}");
+}
+
+#[test]
+fn help_speaks_chinese_and_english_for_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["demo", "--help"],
+        &["user", "add", "--help"],
+        &["backup", "--help"],
+        &["check-config", "--help"],
+    ] {
+        let out = run(dir.path(), &[], sub);
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{sub:?} has no Chinese: {text}"
+        );
+        assert!(text.contains("Usage"), "{sub:?}");
+    }
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("chuangwen.toml"),
+        "listen = \"127.0.0.1:8080\"\ndatabase_ulr = \"sqlite://x.db\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &[], &["check-config"]);
+    assert_refused(&out, "database_ulr");
+    assert!(
+        stderr(&out).contains("第 2 行"),
+        "the line is named: {}",
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_misspelt_environment_variable_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &[("CHUANGWEN_DATABSE_URL", "sqlite://x.db")],
+        &["check-config"],
+    );
+    assert_refused(&out, "CHUANGWEN_DATABSE_URL");
+}
+
+#[test]
+fn an_unreachable_database_is_reported_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = run(
+        dir.path(),
+        &[(
+            "CHUANGWEN_DATABASE_URL",
+            "postgres://app:hunter2@127.0.0.1:1/chuangwen",
+        )],
+        &["check-config"],
+    );
+    assert_refused(&out, "无法连接数据库");
+    assert!(
+        stderr(&out).contains("Connection refused"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("hunter2")
+            && !String::from_utf8_lossy(&out.stdout).contains("hunter2"),
+        "the password leaked"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "refused at once, not after a pool timeout"
+    );
+}
+
+#[test]
+fn an_unwritable_data_folder_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-file"), "not a folder").unwrap();
+    let out = run(
+        dir.path(),
+        &[("CHUANGWEN_DATA_DIR", "a-file/data")],
+        &["check-config"],
+    );
+    assert_refused(&out, "不可写");
+}
+
+#[test]
+fn a_bad_listen_address_and_a_bad_database_scheme_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_refused(
+        &run(
+            dir.path(),
+            &[("CHUANGWEN_LISTEN", "localhost")],
+            &["check-config"],
+        ),
+        "listen",
+    );
+    assert_refused(
+        &run(
+            dir.path(),
+            &[("CHUANGWEN_DATABASE_URL", "mysql://root@localhost/x")],
+            &["check-config"],
+        ),
+        "sqlite://",
+    );
+}
+
+#[test]
+fn a_good_configuration_checks_out_and_creates_the_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &[], &["check-config"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
+    assert!(dir.path().join("chuangwen.db").exists());
+}
+
+#[test]
+fn user_add_prints_a_password_once_and_refuses_an_unknown_role() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        run(dir.path(), &[], &["demo", "--password", "Demo-Pass-2026"])
+            .status
+            .success()
+    );
+    let out = run(
+        dir.path(),
+        &[],
+        &[
+            "user",
+            "add",
+            "--username",
+            "zhang",
+            "--name",
+            "张三",
+            "--unit",
+            "D001",
+            "--role",
+            "office",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("初始密码"), "{stdout}");
+    let again = run(
+        dir.path(),
+        &[],
+        &[
+            "user",
+            "add",
+            "--username",
+            "zhang",
+            "--name",
+            "张三",
+            "--unit",
+            "D001",
+            "--role",
+            "office",
+        ],
+    );
+    assert_refused(&again, "已被使用");
+    let bad_role = run(
+        dir.path(),
+        &[],
+        &[
+            "user",
+            "add",
+            "--username",
+            "li",
+            "--name",
+            "李四",
+            "--unit",
+            "D001",
+            "--role",
+            "boss",
+        ],
+    );
+    assert_refused(&bad_role, "未知角色 boss");
+    let bad_unit = run(
+        dir.path(),
+        &[],
+        &[
+            "user",
+            "add",
+            "--username",
+            "li",
+            "--name",
+            "李四",
+            "--unit",
+            "NOPE",
+            "--role",
+            "office",
+        ],
+    );
+    assert_refused(&bad_unit, "NOPE");
+}
+
+#[test]
+fn a_backup_taken_while_another_process_writes_opens_and_passes_its_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        run(dir.path(), &[], &["demo", "--password", "Demo-Pass-2026"])
+            .status
+            .success()
+    );
+
+    // Another process rewrites the whole demo district, again and again.
+    let writer_dir = dir.path().to_path_buf();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer_stop = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let mut runs = 0;
+        while !writer_stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let seed = (runs % 5 + 1).to_string();
+            let out = run(
+                &writer_dir,
+                &[],
+                &["demo", "--seed", &seed, "--password", "Demo-Pass-2026"],
+            );
+            assert!(out.status.success(), "writer failed: {}", stderr(&out));
+            runs += 1;
+        }
+        runs
+    });
+
+    for n in 0..4 {
+        std::thread::sleep(Duration::from_millis(150));
+        let file = dir.path().join(format!("backup-{n}.db"));
+        let out = run(dir.path(), &[], &["backup", file.to_str().unwrap()]);
+        assert!(out.status.success(), "backup {n}: {}", stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("integrity: ok"));
+
+        // The copy opens on its own and is consistent: sound pages, no
+        // dangling reference, and no user without the role written in the same transaction.
+        let check = run(
+            dir.path(),
+            &[
+                (
+                    "CHUANGWEN_DATABASE_URL",
+                    &format!("sqlite://{}", file.display()),
+                ),
+                ("CHUANGWEN_DATA_DIR", "copy-data"),
+            ],
+            &["check-config"],
+        );
+        assert!(
+            check.status.success(),
+            "the copy does not open: {}",
+            stderr(&check)
+        );
+        let (integrity, dangling, users_without_roles) = copy_checks(&file);
+        assert_eq!(
+            (integrity.as_str(), dangling, users_without_roles),
+            ("ok", 0, 0),
+            "copy {n}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let runs = writer.join().unwrap();
+    assert!(runs >= 1, "the writer wrote while backups were taken");
+
+    let exists = dir.path().join("backup-0.db");
+    assert_refused(
+        &run(dir.path(), &[], &["backup", exists.to_str().unwrap()]),
+        "已存在",
+    );
+}
+
+/// Integrity, dangling foreign keys, and users missing the role row written
+/// in the same transaction, read straight from a SQLite file.
+fn copy_checks(file: &Path) -> (String, usize, i64) {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("sqlite://{}?mode=ro", file.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        let dangling = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .len();
+        let orphans: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE id NOT IN (SELECT user_id FROM user_roles)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        (integrity, dangling, orphans)
+    })
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["serve", "--demo"])
+        .env("CHUANGWEN_LISTEN", "127.0.0.1:0")
+        .env("CHUANGWEN_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("server output").unwrap();
+        if let Some(rest) = line.strip_prefix("创文通 Chuangwen: http://") {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    let health = std::net::TcpStream::connect(&address).map(|mut s| {
+        use std::io::{Read, Write};
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    });
+    assert!(health.unwrap().starts_with("HTTP/1.1 200"));
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop within 15 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(status.success(), "exit status {status}: {rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("shutdown signal received")),
+        "{rest:?}"
+    );
+}
