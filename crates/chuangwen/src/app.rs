@@ -51,15 +51,10 @@ impl AppState {
 /// Opens the database (migrating it) and the file store, with one clear
 /// error for each thing that can be wrong.
 pub async fn open(config: &Config) -> anyhow::Result<(Store, Files)> {
-    if let Some(path) = config.database_url.sqlite_path() {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| {
-                format!(
-                    "无法创建数据库目录 {} (cannot create the database folder)",
-                    dir.display()
-                )
-            })?;
-        }
+    let sqlite_folder = config.database_url.sqlite_path().and_then(|p| p.parent().map(|d| d.to_path_buf()));
+    if let Some(dir) = sqlite_folder.filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("无法创建数据库目录 {} (cannot create the database folder)", dir.display()))?;
     }
     let store = Store::connect(&config.database_url, config.max_connections)
         .await

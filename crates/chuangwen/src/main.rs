@@ -183,15 +183,18 @@ async fn create_demo(store: &Store, seed: u64, password: Option<&str>) -> anyhow
         created.district.name, created.district.code
     );
     println!("演示账号（密码只显示这一次）/ demo accounts (passwords are shown only now):");
-    println!(
-        "  {:<14} {:<6} {:<16} {}",
-        "角色 role", "人数", "示例用户名 user", "密码 password"
-    );
+    println!("  {}{}{}密码 password", pad("角色 role", 18), pad("人数 users", 12), pad("示例用户名 example", 22));
     for (role, (example, pw)) in &created.passwords {
-        let n = created.users_per_role.get(role).copied().unwrap_or(0);
-        println!("  {:<14} {:<6} {:<16} {}", role.label(), n, example, pw);
+        let n = created.users_per_role.get(role).copied().unwrap_or(0).to_string();
+        println!("  {}{}{}{pw}", pad(role.label(), 18), pad(&n, 12), pad(example, 22));
     }
     Ok(())
+}
+
+/// Pads to a terminal width, counting a Chinese character as two columns.
+fn pad(text: &str, width: usize) -> String {
+    let used: usize = text.chars().map(|c| if c > '\u{2e80}' { 2 } else { 1 }).sum();
+    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
 }
 
 async fn add_user(store: &Store, args: UserAddArgs) -> anyhow::Result<()> {

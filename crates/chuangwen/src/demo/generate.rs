@@ -302,14 +302,16 @@ pub fn center() -> (f64, f64) {
 
 fn person_name(rng: &mut SeededRng) -> String {
     let mut name = rng.pick(&SURNAMES).to_string();
-    name.push_str(*rng.pick(&GIVEN_CHARS));
+    name.push_str(rng.pick::<&str>(&GIVEN_CHARS));
     if rng.unit() < 0.7 {
-        name.push_str(*rng.pick(&GIVEN_CHARS));
+        name.push_str(rng.pick::<&str>(&GIVEN_CHARS));
     }
     name
 }
 
 /// Generates the demo district for a seed.
+// (i, j) are lattice coordinates: they index corners and cells alike.
+#[allow(clippy::needless_range_loop)]
 pub fn generate(seed: u64) -> DemoDistrict {
     let mut rng = SeededRng::new(seed);
 

@@ -55,7 +55,7 @@ impl Crs {
 // Krasovsky 1940 semi-major axis and eccentricity squared, as the GCJ-02
 // transform uses them.
 const KRASOVSKY_A: f64 = 6_378_245.0;
-const KRASOVSKY_EE: f64 = 0.006_693_421_622_965_943_23;
+const KRASOVSKY_EE: f64 = 0.006_693_421_622_965_943;
 const BD_X_PI: f64 = PI * 3000.0 / 180.0;
 
 /// True where the offset does not apply.

@@ -435,10 +435,8 @@ pub fn check_records(
             PlaceKind::Points => check_point(record, ctx, &units_by_code, &units_by_name, &mut err),
             PlaceKind::ShopFronts => check_shop(record, ctx, &mut err),
         };
-        if errors.len() == before {
-            if let Some(row) = checked {
-                rows.push(row);
-            }
+        if let Some(row) = checked.filter(|_| errors.len() == before) {
+            rows.push(row);
         }
         progress.advance(1);
     }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, unit tests, and the integration tests
+# on SQLite and on PostgreSQL. PostgreSQL comes from TEST_DATABASE_URL, or is
+# found or installed and started by scripts/ensure-postgres.sh.
+# `scripts/test.sh --sqlite-only` skips PostgreSQL (for a quick local run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--sqlite-only" ]; then
+  unset TEST_DATABASE_URL
+elif [ -z "${TEST_DATABASE_URL:-}" ]; then
+  TEST_DATABASE_URL=$(scripts/ensure-postgres.sh)
+  export TEST_DATABASE_URL
+fi
+if [ -n "${TEST_DATABASE_URL:-}" ]; then
+  echo "test.sh: store tests run on SQLite and on PostgreSQL"
+else
+  echo "test.sh: store tests run on SQLite only"
+fi
+
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+cargo test --locked --workspace
