@@ -51,10 +51,17 @@ impl AppState {
 /// Opens the database (migrating it) and the file store, with one clear
 /// error for each thing that can be wrong.
 pub async fn open(config: &Config) -> anyhow::Result<(Store, Files)> {
-    let sqlite_folder = config.database_url.sqlite_path().and_then(|p| p.parent().map(|d| d.to_path_buf()));
+    let sqlite_folder = config
+        .database_url
+        .sqlite_path()
+        .and_then(|p| p.parent().map(|d| d.to_path_buf()));
     if let Some(dir) = sqlite_folder.filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("无法创建数据库目录 {} (cannot create the database folder)", dir.display()))?;
+        std::fs::create_dir_all(&dir).with_context(|| {
+            format!(
+                "无法创建数据库目录 {} (cannot create the database folder)",
+                dir.display()
+            )
+        })?;
     }
     let store = Store::connect(&config.database_url, config.max_connections)
         .await

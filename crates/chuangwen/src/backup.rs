@@ -34,8 +34,11 @@ pub async fn backup(
             target.display()
         );
     }
-    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
-            bail!("目录 {} 不存在 (folder does not exist)", dir.display());
+    if let Some(dir) = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
+    {
+        bail!("目录 {} 不存在 (folder does not exist)", dir.display());
     }
     if config.database_url.is_sqlite() {
         sqlite_backup(config, target, progress).await

@@ -183,17 +183,35 @@ async fn create_demo(store: &Store, seed: u64, password: Option<&str>) -> anyhow
         created.district.name, created.district.code
     );
     println!("演示账号（密码只显示这一次）/ demo accounts (passwords are shown only now):");
-    println!("  {}{}{}密码 password", pad("角色 role", 18), pad("人数 users", 12), pad("示例用户名 example", 22));
+    println!(
+        "  {}{}{}密码 password",
+        pad("角色 role", 18),
+        pad("人数 users", 12),
+        pad("示例用户名 example", 22)
+    );
     for (role, (example, pw)) in &created.passwords {
-        let n = created.users_per_role.get(role).copied().unwrap_or(0).to_string();
-        println!("  {}{}{}{pw}", pad(role.label(), 18), pad(&n, 12), pad(example, 22));
+        let n = created
+            .users_per_role
+            .get(role)
+            .copied()
+            .unwrap_or(0)
+            .to_string();
+        println!(
+            "  {}{}{}{pw}",
+            pad(role.label(), 18),
+            pad(&n, 12),
+            pad(example, 22)
+        );
     }
     Ok(())
 }
 
 /// Pads to a terminal width, counting a Chinese character as two columns.
 fn pad(text: &str, width: usize) -> String {
-    let used: usize = text.chars().map(|c| if c > '\u{2e80}' { 2 } else { 1 }).sum();
+    let used: usize = text
+        .chars()
+        .map(|c| if c > '\u{2e80}' { 2 } else { 1 })
+        .sum();
     format!("{text}{}", " ".repeat(width.saturating_sub(used)))
 }
 
