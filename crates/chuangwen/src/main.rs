@@ -10,7 +10,9 @@ use chuangwen::app;
 use chuangwen::auth::password;
 use chuangwen::config::{Config, process_env};
 use chuangwen::demo;
+use chuangwen::domain::coords::Crs;
 use chuangwen::domain::org::Role;
+use chuangwen::places::import::{FileFormat, PlaceKind};
 use chuangwen::progress::TerminalBar;
 use chuangwen::store::Store;
 use chuangwen::store::users::NewUser;
@@ -40,6 +42,9 @@ enum Command {
     /// 用户管理 / manage users
     #[command(subcommand)]
     User(UserCommand),
+    /// 导入、导出网格、点位、门前三包商户 / import and export grid cells, points, shop fronts
+    #[command(subcommand)]
+    Places(PlacesCommand),
     /// 在服务运行时备份数据库到文件 / write a consistent backup while the server runs
     Backup {
         /// 备份文件（不得已存在）/ the backup file (must not exist)
@@ -73,6 +78,44 @@ struct DemoArgs {
 enum UserCommand {
     /// 新建用户，首次登录须修改密码 / add a user, who must change the password at first login
     Add(UserAddArgs),
+}
+
+#[derive(Subcommand)]
+enum PlacesCommand {
+    /// 从 GeoJSON 或 xlsx 导入；有错误行时不导入任何数据 / import; a file with a bad row imports nothing
+    Import(PlacesImportArgs),
+    /// 导出为 GeoJSON 或 xlsx / export as GeoJSON or xlsx
+    Export(PlacesExportArgs),
+}
+
+#[derive(Args)]
+struct PlacesImportArgs {
+    /// 导入内容 / what the file holds: grids | points | shop_fronts
+    #[arg(long)]
+    kind: String,
+    /// 文件的坐标系 / coordinate system of the file: wgs84 | gcj02 | bd09
+    #[arg(long, default_value = "wgs84")]
+    crs: String,
+    /// 跳过错误行，只导入无误的行 / import the good rows, skipping bad ones
+    #[arg(long)]
+    skip_bad_rows: bool,
+    /// 区划代码（只有一个区时可省略）/ district code (optional when there is one district)
+    #[arg(long)]
+    district: Option<String>,
+    /// GeoJSON 或 xlsx 文件 / the GeoJSON or xlsx file
+    file: PathBuf,
+}
+
+#[derive(Args)]
+struct PlacesExportArgs {
+    /// 导出内容 / what to export: grids | points | shop_fronts
+    #[arg(long)]
+    kind: String,
+    /// 区划代码（只有一个区时可省略）/ district code (optional when there is one district)
+    #[arg(long)]
+    district: Option<String>,
+    /// 输出文件，扩展名 .geojson 或 .xlsx 决定格式 / output file; .geojson or .xlsx picks the format
+    file: PathBuf,
 }
 
 #[derive(Args)]
@@ -153,6 +196,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let (store, _) = app::open(&config).await?;
             add_user(&store, args).await
         }
+        Command::Places(PlacesCommand::Import(args)) => {
+            let (store, _) = app::open(&config).await?;
+            import_places(&store, args).await
+        }
+        Command::Places(PlacesCommand::Export(args)) => {
+            let (store, _) = app::open(&config).await?;
+            export_places(&store, args).await
+        }
         Command::Backup { file } => {
             let bar = TerminalBar::new("备份 / backup");
             let done = chuangwen::backup::backup(&config, &file, &bar).await?;
@@ -215,19 +266,79 @@ fn pad(text: &str, width: usize) -> String {
     format!("{text}{}", " ".repeat(width.saturating_sub(used)))
 }
 
-async fn add_user(store: &Store, args: UserAddArgs) -> anyhow::Result<()> {
+/// The district a command acts on: the one named, or the only one.
+async fn pick_district(
+    store: &Store,
+    code: Option<&str>,
+) -> anyhow::Result<chuangwen::store::org::District> {
     let districts = store.districts().await?;
-    let district = match &args.district {
+    Ok(match code {
         Some(code) => districts
             .into_iter()
-            .find(|d| &d.code == code)
+            .find(|d| d.code == code)
             .with_context(|| format!("找不到区划代码为 {code} 的区"))?,
         None if districts.len() == 1 => districts.into_iter().next().expect("one district"),
         None if districts.is_empty() => {
             bail!("数据库中还没有区：先运行 `chuangwen demo` 或导入组织架构")
         }
         None => bail!("有多个区，请用 --district 指定区划代码"),
+    })
+}
+
+async fn import_places(store: &Store, args: PlacesImportArgs) -> anyhow::Result<()> {
+    let district = pick_district(store, args.district.as_deref()).await?;
+    let kind = PlaceKind::parse(&args.kind).context("--kind 应为 grids、points 或 shop_fronts")?;
+    let crs = Crs::parse(&args.crs).context("--crs 应为 wgs84、gcj02 或 bd09")?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("无法读取 {}", args.file.display()))?;
+    let bar = TerminalBar::new("导入 / import");
+    let report = chuangwen::places::import_places(
+        store,
+        &district,
+        kind,
+        &bytes,
+        crs,
+        args.skip_bad_rows,
+        &bar,
+    )
+    .await?;
+    bar.finish();
+    for e in &report.errors {
+        let row = if e.row == 0 {
+            "文件".to_string()
+        } else {
+            format!("第 {} 行", e.row)
+        };
+        eprintln!("  {}  {}：{}", pad(&row, 10), e.field, e.reason);
+    }
+    if report.refused {
+        bail!("{}", report.summary());
+    }
+    println!("{}", report.summary());
+    Ok(())
+}
+
+async fn export_places(store: &Store, args: PlacesExportArgs) -> anyhow::Result<()> {
+    let district = pick_district(store, args.district.as_deref()).await?;
+    let kind = PlaceKind::parse(&args.kind).context("--kind 应为 grids、points 或 shop_fronts")?;
+    let format = match args.file.extension().and_then(|e| e.to_str()) {
+        Some("geojson") | Some("json") => FileFormat::Geojson,
+        Some("xlsx") => FileFormat::Xlsx,
+        _ => bail!("输出文件的扩展名应为 .geojson 或 .xlsx"),
     };
+    let bytes = chuangwen::places::export::export_places(store, district.id, kind, format).await?;
+    std::fs::write(&args.file, &bytes)
+        .with_context(|| format!("无法写入 {}", args.file.display()))?;
+    println!(
+        "已导出 / exported: {} ({} KB)",
+        args.file.display(),
+        bytes.len() / 1024
+    );
+    Ok(())
+}
+
+async fn add_user(store: &Store, args: UserAddArgs) -> anyhow::Result<()> {
+    let district = pick_district(store, args.district.as_deref()).await?;
     let unit = store
         .unit_by_code(district.id, &args.unit)
         .await?

@@ -402,3 +402,45 @@ fn sigterm_stops_the_server_cleanly() {
         "{rest:?}"
     );
 }
+
+#[test]
+fn places_export_then_import_on_the_command_line_and_a_bad_file_lists_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        run(dir.path(), &[], &["demo", "--password", "Demo-Pass-2026"])
+            .status
+            .success()
+    );
+    let out = run(
+        dir.path(),
+        &[],
+        &["places", "export", "--kind", "points", "points.xlsx"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(
+        dir.path(),
+        &[],
+        &["places", "import", "--kind", "points", "points.xlsx"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("写入 1500 行"));
+
+    let bad = r#"{"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [117.2, 39.1]}, "properties": {"code": "C1", "name": "无类型", "unit": "D003"}},
+        {"type": "Feature", "geometry": null, "properties": {"code": "C2", "name": "无位置", "type": "广场", "unit": "D003"}}]}"#;
+    std::fs::write(dir.path().join("bad.geojson"), bad).unwrap();
+    let out = run(
+        dir.path(),
+        &[],
+        &["places", "import", "--kind", "points", "bad.geojson"],
+    );
+    assert_refused(&out, "未写入任何数据");
+    let err = stderr(&out);
+    assert!(
+        err.contains("第 1 行")
+            && err.contains("类型")
+            && err.contains("第 2 行")
+            && err.contains("缺少位置"),
+        "{err}"
+    );
+}
