@@ -39,10 +39,13 @@ enum Command {
     Migrate,
     /// 创建或刷新演示区 / create or refresh the demo district
     Demo(DemoArgs),
+    /// 区的管理 / manage districts
+    #[command(subcommand)]
+    District(DistrictCommand),
     /// 用户管理 / manage users
     #[command(subcommand)]
     User(UserCommand),
-    /// 导入、导出网格、点位、门前三包商户 / import and export grid cells, points, shop fronts
+    /// 导入、导出组织架构、网格、点位、门前三包商户 / import and export units, grid cells, points, shop fronts
     #[command(subcommand)]
     Places(PlacesCommand),
     /// 在服务运行时备份数据库到文件 / write a consistent backup while the server runs
@@ -81,6 +84,22 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
+enum DistrictCommand {
+    /// 新建一个区；随后用 `places import --kind units` 导入街道、社区和部门 / add a district, then import its units
+    Add {
+        /// 6 位县级行政区划代码（GB/T 2260）/ 6-digit county code
+        #[arg(long)]
+        code: String,
+        /// 区名 / name
+        #[arg(long)]
+        name: String,
+        /// 地图中心 经度,纬度（WGS-84）/ map centre lon,lat
+        #[arg(long, value_name = "LON,LAT")]
+        center: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum PlacesCommand {
     /// 从 GeoJSON 或 xlsx 导入；有错误行时不导入任何数据 / import; a file with a bad row imports nothing
     Import(PlacesImportArgs),
@@ -90,7 +109,7 @@ enum PlacesCommand {
 
 #[derive(Args)]
 struct PlacesImportArgs {
-    /// 导入内容 / what the file holds: grids | points | shop_fronts
+    /// 导入内容 / what the file holds: units | grids | points | shop_fronts
     #[arg(long)]
     kind: String,
     /// 文件的坐标系 / coordinate system of the file: wgs84 | gcj02 | bd09
@@ -108,7 +127,7 @@ struct PlacesImportArgs {
 
 #[derive(Args)]
 struct PlacesExportArgs {
-    /// 导出内容 / what to export: grids | points | shop_fronts
+    /// 导出内容 / what to export: units | grids | points | shop_fronts
     #[arg(long)]
     kind: String,
     /// 区划代码（只有一个区时可省略）/ district code (optional when there is one district)
@@ -192,6 +211,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let (store, _) = app::open(&config).await?;
             create_demo(&store, args.seed, args.password.as_deref()).await
         }
+        Command::District(DistrictCommand::Add { code, name, center }) => {
+            let (store, _) = app::open(&config).await?;
+            add_district(&store, &code, &name, &center).await
+        }
         Command::User(UserCommand::Add(args)) => {
             let (store, _) = app::open(&config).await?;
             add_user(&store, args).await
@@ -266,6 +289,32 @@ fn pad(text: &str, width: usize) -> String {
     format!("{text}{}", " ".repeat(width.saturating_sub(used)))
 }
 
+async fn add_district(store: &Store, code: &str, name: &str, center: &str) -> anyhow::Result<()> {
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("区划代码应为 6 位数字（GB/T 2260），实际为“{code}”");
+    }
+    let (lon, lat) = center
+        .split_once(',')
+        .and_then(|(x, y)| Some((x.trim().parse::<f64>().ok()?, y.trim().parse::<f64>().ok()?)))
+        .filter(|&(x, y)| chuangwen::domain::geometry::valid_position(x, y))
+        .context("--center 应写成“经度,纬度”，例如 117.2,39.1")?;
+    if store.district_by_code(code).await?.is_some() {
+        bail!("区划代码 {code} 已存在");
+    }
+    let district = store.create_district(code, name, (lon, lat), false).await?;
+    let root = chuangwen::store::org::NewUnit {
+        parent_code: None,
+        kind: "district".into(),
+        code: code.into(),
+        name: name.into(),
+    };
+    store.upsert_units(district.id, &[root]).await?;
+    println!(
+        "已创建 / created: {name}（{code}）。下一步 / next: chuangwen places import --kind units 组织架构.xlsx"
+    );
+    Ok(())
+}
+
 /// The district a command acts on: the one named, or the only one.
 async fn pick_district(
     store: &Store,
@@ -287,7 +336,8 @@ async fn pick_district(
 
 async fn import_places(store: &Store, args: PlacesImportArgs) -> anyhow::Result<()> {
     let district = pick_district(store, args.district.as_deref()).await?;
-    let kind = PlaceKind::parse(&args.kind).context("--kind 应为 grids、points 或 shop_fronts")?;
+    let kind =
+        PlaceKind::parse(&args.kind).context("--kind 应为 units、grids、points 或 shop_fronts")?;
     let crs = Crs::parse(&args.crs).context("--crs 应为 wgs84、gcj02 或 bd09")?;
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("无法读取 {}", args.file.display()))?;
@@ -320,7 +370,8 @@ async fn import_places(store: &Store, args: PlacesImportArgs) -> anyhow::Result<
 
 async fn export_places(store: &Store, args: PlacesExportArgs) -> anyhow::Result<()> {
     let district = pick_district(store, args.district.as_deref()).await?;
-    let kind = PlaceKind::parse(&args.kind).context("--kind 应为 grids、points 或 shop_fronts")?;
+    let kind =
+        PlaceKind::parse(&args.kind).context("--kind 应为 units、grids、points 或 shop_fronts")?;
     let format = match args.file.extension().and_then(|e| e.to_str()) {
         Some("geojson") | Some("json") => FileFormat::Geojson,
         Some("xlsx") => FileFormat::Xlsx,

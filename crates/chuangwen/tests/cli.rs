@@ -444,3 +444,68 @@ fn places_export_then_import_on_the_command_line_and_a_bad_file_lists_its_rows()
         "{err}"
     );
 }
+
+#[test]
+fn a_new_district_is_added_and_given_its_units_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_refused(
+        &run(
+            dir.path(),
+            &[],
+            &[
+                "district",
+                "add",
+                "--code",
+                "1201",
+                "--name",
+                "河西区",
+                "--center",
+                "117.2,39.1",
+            ],
+        ),
+        "6 位",
+    );
+    assert_refused(
+        &run(
+            dir.path(),
+            &[],
+            &[
+                "district",
+                "add",
+                "--code",
+                "120103",
+                "--name",
+                "河西区",
+                "--center",
+                "东经",
+            ],
+        ),
+        "--center",
+    );
+    let out = run(
+        dir.path(),
+        &[],
+        &[
+            "district",
+            "add",
+            "--code",
+            "120103",
+            "--name",
+            "河西区",
+            "--center",
+            "117.22,39.11",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let units = r#"{"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": null, "properties": {"code": "120103001", "name": "友谊路街道", "kind": "street"}},
+        {"type": "Feature", "geometry": null, "properties": {"code": "120103001001", "name": "佳荣里社区", "kind": "社区", "parent": "120103001"}}]}"#;
+    std::fs::write(dir.path().join("units.geojson"), units).unwrap();
+    let out = run(
+        dir.path(),
+        &[],
+        &["places", "import", "--kind", "units", "units.geojson"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("写入 2 行"));
+}

@@ -227,6 +227,8 @@ on_both_backends!(an_exported_register_imports_again_unchanged, |db| {
         (PlaceKind::Grids, FileFormat::Geojson),
         (PlaceKind::Grids, FileFormat::Xlsx),
         (PlaceKind::ShopFronts, FileFormat::Xlsx),
+        (PlaceKind::Units, FileFormat::Xlsx),
+        (PlaceKind::Units, FileFormat::Geojson),
     ] {
         let bytes = export_places(&db.store, district_id, kind, format)
             .await
@@ -306,5 +308,130 @@ on_both_backends!(
                 .clone();
             assert_eq!(shop.grid_code.as_deref(), Some(first_cell.as_str()));
         }
+    }
+);
+
+on_both_backends!(
+    a_real_district_loads_its_org_tree_from_a_spreadsheet_parents_in_any_order,
+    |db| {
+        let store = &db.store;
+        let district = store
+            .create_district("120103", "河西区", (117.22, 39.11), false)
+            .await
+            .unwrap();
+        let root = chuangwen::store::org::NewUnit {
+            parent_code: None,
+            kind: "district".into(),
+            code: "120103".into(),
+            name: "河西区".into(),
+        };
+        store.upsert_units(district.id, &[root]).await.unwrap();
+        let bytes = xlsx(&[
+            &["编码", "名称", "类型", "上级编码"],
+            &["120103001001", "佳荣里社区", "社区", "120103001"],
+            &["120103001", "友谊路街道", "街道", ""],
+            &["120103002", "双港镇", "镇", "120103"],
+            &["120103002001", "双港村", "村", "120103002"],
+            &["CG", "区城市管理委员会", "职能部门", ""],
+            &["CG-1", "区市容环境管理所", "其他单位", "CG"],
+        ]);
+        let report = import_places(
+            store,
+            &district,
+            PlaceKind::Units,
+            &bytes,
+            Crs::Wgs84,
+            false,
+            &Silent,
+        )
+        .await
+        .unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        assert_eq!(report.imported, 6);
+        let street = store
+            .unit_by_code(district.id, "120103001")
+            .await
+            .unwrap()
+            .unwrap();
+        let names: Vec<String> = store
+            .unit_subtree(&street)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name)
+            .collect();
+        assert_eq!(names, vec!["友谊路街道", "佳荣里社区"]);
+        let office = store
+            .unit_by_code(district.id, "CG-1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            office.path.starts_with(
+                &store
+                    .unit_by_code(district.id, "CG")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .path
+            )
+        );
+    }
+);
+
+on_both_backends!(
+    an_org_tree_file_with_bad_rows_names_each_and_changes_nothing,
+    |db| {
+        let district_id = db.with_demo().await;
+        let district = db.store.district(district_id).await.unwrap();
+        let before = db.store.units(district_id).await.unwrap().len();
+        let bytes = xlsx(&[
+            &["编码", "名称", "类型", "上级编码"],
+            &["D900", "新部门", "职能部门", ""],
+            &["120199009", "错层街道", "街道", "D001"],
+            &["12019900101", "短编码社区", "社区", "120199001"],
+            &["X1", "未知类型", "委员会", ""],
+            &["X2", "成环甲", "其他单位", "X3"],
+            &["X3", "成环乙", "其他单位", "X2"],
+            &["D003", "城管委改名", "职能部门", "120199001"],
+            &["X4", "无上级", "其他单位", "NOPE"],
+        ]);
+        let report = import_places(
+            &db.store,
+            &district,
+            PlaceKind::Units,
+            &bytes,
+            Crs::Wgs84,
+            false,
+            &Silent,
+        )
+        .await
+        .unwrap();
+        assert!(report.refused);
+        let rows: Vec<(usize, &str)> = report
+            .errors
+            .iter()
+            .map(|e| (e.row, e.field.as_str()))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (3, "上级编码"),
+                (4, "编码"),
+                (5, "类型"),
+                (6, "上级编码"),
+                (7, "上级编码"),
+                (8, "编码"),
+                (9, "上级编码")
+            ],
+            "{:?}",
+            report.errors
+        );
+        assert!(report.errors[5].reason.contains("不能移动单位"));
+        assert_eq!(
+            db.store.units(district_id).await.unwrap().len(),
+            before,
+            "nothing changed"
+        );
     }
 );

@@ -37,7 +37,7 @@ on_both_backends!(the_org_tree_keeps_paths_so_a_subtree_is_one_query, |db| {
         name: name.into(),
     };
     store
-        .insert_units(
+        .upsert_units(
             district.id,
             &[
                 unit(None, "district", "120101", "测试区"),
@@ -71,7 +71,7 @@ on_both_backends!(the_org_tree_keeps_paths_so_a_subtree_is_one_query, |db| {
 });
 
 on_both_backends!(
-    a_duplicate_unit_code_is_refused_and_nothing_of_the_batch_stays,
+    a_unit_under_a_missing_parent_is_refused_and_nothing_of_the_batch_stays,
     |db| {
         let store = &db.store;
         let district = store
@@ -84,24 +84,37 @@ on_both_backends!(
             code: "120102".into(),
             name: "测试区".into(),
         };
-        let dup = NewUnit {
-            parent_code: Some("120102".into()),
+        let orphan = NewUnit {
+            parent_code: Some("NOPE".into()),
             kind: "department".into(),
-            code: "120102".into(),
-            name: "重复".into(),
+            code: "D1".into(),
+            name: "孤儿".into(),
         };
         let err = store
-            .insert_units(district.id, &[root, dup])
+            .upsert_units(district.id, &[root.clone(), orphan])
             .await
             .unwrap_err();
         assert!(
-            matches!(err, chuangwen::store::StoreError::Duplicate(_)),
+            matches!(err, chuangwen::store::StoreError::NotFound),
             "{err:?}"
         );
         assert!(
             store.units(district.id).await.unwrap().is_empty(),
             "the transaction rolled back"
         );
+
+        // A unit whose code exists is renamed in place, not added again.
+        store
+            .upsert_units(district.id, &[root.clone()])
+            .await
+            .unwrap();
+        let renamed = NewUnit {
+            name: "新名字".into(),
+            ..root
+        };
+        store.upsert_units(district.id, &[renamed]).await.unwrap();
+        let units = store.units(district.id).await.unwrap();
+        assert_eq!((units.len(), units[0].name.as_str()), (1, "新名字"));
     }
 );
 

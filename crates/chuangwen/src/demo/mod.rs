@@ -61,7 +61,7 @@ pub async fn create(
             name: u.name.clone(),
         })
         .collect();
-    store.insert_units(district.id, &units).await?;
+    store.upsert_units(district.id, &units).await?;
     progress.advance(units.len() as u64);
     let unit_ids: HashMap<String, i64> = store
         .units(district.id)

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::import::{FileFormat, PlaceKind, ring_text};
 use crate::domain::geometry::Polygon;
+use crate::domain::org::UnitKind;
 use crate::domain::places::point_type;
 use crate::store::{Store, StoreError};
 
@@ -35,6 +36,39 @@ fn polygon_of(text: &str) -> Option<Polygon> {
 
 async fn table(store: &Store, district_id: i64, kind: PlaceKind) -> Result<Table, StoreError> {
     Ok(match kind {
+        PlaceKind::Units => {
+            let units = store.units(district_id).await?;
+            let code_of = |id: Option<i64>| {
+                id.and_then(|id| units.iter().find(|u| u.id == id))
+                    .map(|u| u.code.clone())
+            };
+            let name_of = |id: Option<i64>| {
+                id.and_then(|id| units.iter().find(|u| u.id == id))
+                    .map(|u| u.name.clone())
+            };
+            Table {
+                headers: vec!["编码", "名称", "类型", "上级编码", "上级名称"],
+                keys: vec!["code", "name", "kind", "parent", "parent_name"],
+                rows: units
+                    .iter()
+                    // The district itself is the root every file hangs under.
+                    .filter(|u| u.parent_id.is_some())
+                    .map(|u| {
+                        let kind = UnitKind::from_code(&u.kind)
+                            .map(UnitKind::label)
+                            .unwrap_or(&u.kind);
+                        let cells = vec![
+                            json!(u.code),
+                            json!(u.name),
+                            json!(kind),
+                            json!(code_of(u.parent_id).unwrap_or_default()),
+                            json!(name_of(u.parent_id).unwrap_or_default()),
+                        ];
+                        (cells, Value::Null)
+                    })
+                    .collect(),
+            }
+        }
         PlaceKind::Grids => {
             let units = store.units(district_id).await?;
             let name_of = |id: i64| {

@@ -15,6 +15,7 @@ use crate::domain::coords::Crs;
 use crate::domain::geometry::{Polygon, valid_position};
 use crate::domain::org::UnitKind;
 use crate::domain::places::{GridCode, point_type, point_types};
+use crate::store::org::NewUnit;
 use crate::store::org::Unit;
 use crate::store::places::{NewGrid, NewPoint, NewShopFront};
 
@@ -28,6 +29,8 @@ pub enum PlaceKind {
     Points,
     /// 门前三包商户.
     ShopFronts,
+    /// 组织架构: streets, communities, departments and other units.
+    Units,
 }
 
 impl PlaceKind {
@@ -37,6 +40,7 @@ impl PlaceKind {
             PlaceKind::Grids => "grids",
             PlaceKind::Points => "points",
             PlaceKind::ShopFronts => "shop_fronts",
+            PlaceKind::Units => "units",
         }
     }
     /// Chinese name.
@@ -45,13 +49,19 @@ impl PlaceKind {
             PlaceKind::Grids => "单元网格",
             PlaceKind::Points => "点位",
             PlaceKind::ShopFronts => "门前三包商户",
+            PlaceKind::Units => "组织架构",
         }
     }
     /// Parses the code.
     pub fn parse(raw: &str) -> Option<PlaceKind> {
-        [PlaceKind::Grids, PlaceKind::Points, PlaceKind::ShopFronts]
-            .into_iter()
-            .find(|k| k.code() == raw)
+        [
+            PlaceKind::Grids,
+            PlaceKind::Points,
+            PlaceKind::ShopFronts,
+            PlaceKind::Units,
+        ]
+        .into_iter()
+        .find(|k| k.code() == raw)
     }
     /// The columns / properties of this register.
     pub fn fields(self) -> &'static [Field] {
@@ -59,6 +69,7 @@ impl PlaceKind {
             PlaceKind::Grids => GRID_FIELDS,
             PlaceKind::Points => POINT_FIELDS,
             PlaceKind::ShopFronts => SHOP_FIELDS,
+            PlaceKind::Units => UNIT_FIELDS,
         }
     }
 }
@@ -160,6 +171,13 @@ const SHOP_FIELDS: &[Field] = &[
     field("lat", "纬度", &["latitude"], false),
     field("address", "地址", &[], false),
     field("responsible_party", "责任人", &["门前三包责任人"], true),
+];
+
+const UNIT_FIELDS: &[Field] = &[
+    field("code", "编码", &["单位编码", "统计用区划代码"], true),
+    field("name", "名称", &["单位名称"], true),
+    field("kind", "类型", &["单位类型"], true),
+    field("parent", "上级编码", &["上级单位编码", "parent"], false),
 ];
 
 /// A bad row: where, which field, why (in Chinese). Row 0 is the file itself.
@@ -355,6 +373,8 @@ pub enum CheckedRow {
     Point(NewPoint),
     /// A shop front.
     ShopFront(NewShopFront),
+    /// A unit of the org tree.
+    Unit(NewUnit),
 }
 
 /// Parses a ring written in a cell: GeoJSON, or `lon,lat;lon,lat;…`.
@@ -412,6 +432,15 @@ pub fn check_records(
         units_by_name.entry(u.name.as_str()).or_default().push(u);
     }
     let units_by_id: HashMap<i64, &Unit> = ctx.units.iter().map(|u| (u.id, u)).collect();
+    // Units may name a parent further down the file.
+    let file_units: HashMap<&str, (&str, &str)> = if kind == PlaceKind::Units {
+        records
+            .iter()
+            .map(|r| (r.get("code"), (r.get("kind"), r.get("parent"))))
+            .collect()
+    } else {
+        HashMap::new()
+    };
 
     for record in records {
         let before = errors.len();
@@ -434,6 +463,14 @@ pub fn check_records(
             PlaceKind::Grids => check_grid(record, ctx, &units_by_code, &units_by_id, &mut err),
             PlaceKind::Points => check_point(record, ctx, &units_by_code, &units_by_name, &mut err),
             PlaceKind::ShopFronts => check_shop(record, ctx, &mut err),
+            PlaceKind::Units => check_unit(
+                record,
+                ctx,
+                &units_by_code,
+                &units_by_id,
+                &file_units,
+                &mut err,
+            ),
         };
         if let Some(row) = checked.filter(|_| errors.len() == before) {
             rows.push(row);
@@ -704,6 +741,123 @@ fn check_point(
         street_id: located.place.map(|p| p.street_id),
         responsible_unit_id: unit.id,
         leader_name: record.get("leader").to_string(),
+    }))
+}
+
+/// The kind of a unit named in a file: a Chinese label or an English code.
+fn unit_kind(raw: &str) -> Option<UnitKind> {
+    UnitKind::ALL
+        .into_iter()
+        .find(|k| k.code() == raw || k.label() == raw)
+}
+
+fn check_unit(
+    record: &Record,
+    ctx: &Context<'_>,
+    units_by_code: &HashMap<&str, &Unit>,
+    units_by_id: &HashMap<i64, &Unit>,
+    file_units: &HashMap<&str, (&str, &str)>,
+    err: &mut ErrSink<'_>,
+) -> Option<CheckedRow> {
+    let code = record.get("code");
+    let kind_text = record.get("kind");
+    let kind = match unit_kind(kind_text) {
+        _ if kind_text.is_empty() => None,
+        Some(UnitKind::District) => {
+            err("类型", "区本身已存在，无需导入".into());
+            None
+        }
+        Some(kind) => Some(kind),
+        None => {
+            let known = UnitKind::ALL[1..]
+                .iter()
+                .map(|k| k.label())
+                .collect::<Vec<_>>()
+                .join("、");
+            err(
+                "类型",
+                format!("未知的单位类型“{kind_text}”；可选：{known}"),
+            );
+            None
+        }
+    };
+    let parent = match record.get("parent") {
+        "" => ctx.district_code,
+        p => p,
+    };
+    // The parent's kind, from the database or from this file.
+    let parent_kind = units_by_code
+        .get(parent)
+        .and_then(|u| UnitKind::from_code(&u.kind))
+        .or_else(|| file_units.get(parent).and_then(|(k, _)| unit_kind(k)));
+    if parent_kind.is_none() {
+        err(
+            "上级编码",
+            format!("找不到上级单位“{parent}”（本区现有单位和本文件中都没有）"),
+        );
+    }
+    // Follow the chain of parents inside the file: it must reach the database.
+    let mut cursor = parent;
+    for _ in 0..=file_units.len() {
+        if cursor == code {
+            err("上级编码", "上级关系成环".into());
+            return None;
+        }
+        match file_units.get(cursor) {
+            Some((_, up)) if !units_by_code.contains_key(cursor) => {
+                cursor = if up.is_empty() { ctx.district_code } else { up }
+            }
+            _ => break,
+        }
+    }
+    let kind = kind?;
+    let parent_kind = parent_kind?;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if kind.is_street_level() {
+        if parent_kind != UnitKind::District {
+            err("上级编码", "街道、镇的上级应为区".into());
+        } else if !(digits(code, 9) && code.starts_with(ctx.district_code)) {
+            err(
+                "编码",
+                format!(
+                    "街道、镇的编码应为 9 位统计用区划代码，以本区代码 {} 开头",
+                    ctx.district_code
+                ),
+            );
+        }
+    } else if kind.is_community_level() {
+        if !parent_kind.is_street_level() {
+            err("上级编码", "社区、村的上级应为街道或镇".into());
+        } else if !(digits(code, 12) && code.starts_with(parent)) {
+            err(
+                "编码",
+                format!("社区、村的编码应为 12 位统计用区划代码，以上级街道代码 {parent} 开头"),
+            );
+        }
+    } else if code.chars().count() > 32 {
+        err("编码", "编码不能超过 32 个字符".into());
+    }
+    if let Some(existing) = units_by_code.get(code) {
+        let existing_parent = existing
+            .parent_id
+            .and_then(|id| units_by_id.get(&id))
+            .map(|p| p.code.as_str());
+        if existing.kind != kind.code() || existing_parent != Some(parent) {
+            err(
+                "编码",
+                format!(
+                    "单位“{code}”已存在（{}），类型或上级与文件不同；导入只能改名，不能移动单位",
+                    existing.name
+                ),
+            );
+            return None;
+        }
+    }
+    Some(CheckedRow::Unit(NewUnit {
+        parent_code: Some(parent.to_string()),
+        kind: kind.code().to_string(),
+        code: code.to_string(),
+        name: record.get("name").to_string(),
     }))
 }
 

@@ -178,6 +178,33 @@ async fn write_rows(
                 .collect();
             store.upsert_points(district_id, &points).await
         }
+        PlaceKind::Units => {
+            let mut pending: Vec<_> = rows
+                .into_iter()
+                .filter_map(|r| {
+                    if let CheckedRow::Unit(u) = r {
+                        Some(u)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            // Parents before children: checking made sure every chain ends in the database.
+            let mut ordered = Vec::with_capacity(pending.len());
+            while !pending.is_empty() {
+                let waiting: std::collections::HashSet<String> =
+                    pending.iter().map(|u| u.code.clone()).collect();
+                let (ready, rest): (Vec<_>, Vec<_>) = pending
+                    .into_iter()
+                    .partition(|u| u.parent_code.as_ref().is_none_or(|p| !waiting.contains(p)));
+                if ready.is_empty() {
+                    break;
+                }
+                ordered.extend(ready);
+                pending = rest;
+            }
+            store.upsert_units(district_id, &ordered).await
+        }
         PlaceKind::ShopFronts => {
             let shops: Vec<_> = rows
                 .into_iter()

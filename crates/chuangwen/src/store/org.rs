@@ -167,8 +167,9 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts units in order (parents before children) and sets their paths.
-    pub async fn insert_units(&self, district_id: i64, units: &[NewUnit]) -> StoreResult<usize> {
+    /// Inserts units in order (parents before children) and sets their
+    /// paths; a unit whose code exists is renamed, never moved.
+    pub async fn upsert_units(&self, district_id: i64, units: &[NewUnit]) -> StoreResult<usize> {
         let at = now();
         transaction!(&self.db, |tx| {
             for unit in units {
@@ -185,6 +186,17 @@ impl Store {
                     ),
                     None => None,
                 };
+                let renamed =
+                    sqlx::query("UPDATE units SET name = $1 WHERE district_id = $2 AND code = $3")
+                        .bind(&unit.name)
+                        .bind(district_id)
+                        .bind(&unit.code)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                if renamed > 0 {
+                    continue;
+                }
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO units (district_id, parent_id, kind, code, name, path, created_at)
                      VALUES ($1, $2, $3, $4, $5, '', $6) RETURNING id",

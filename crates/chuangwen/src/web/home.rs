@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::policy::Action;
 use crate::domain::org::{Role, UnitKind};
-use crate::domain::places::point_type;
+use crate::domain::places::point_types;
 use crate::error::AppError;
 use crate::store::org::District;
 use crate::web::{Nav, render};
@@ -65,26 +65,35 @@ pub async fn page(
             ]),
         ),
     ];
-    let point_types = store
-        .point_counts(district_id)
-        .await?
-        .into_iter()
-        .map(|(code, n)| {
-            let name = point_type(&code)
-                .map(|t| t.name.clone())
-                .unwrap_or_else(|| code.clone());
-            (code, name, n)
+    // Shown in the order people know them: the data file's, the role list's.
+    let point_counts = store.point_counts(district_id).await?;
+    let point_types = point_types()
+        .iter()
+        .filter_map(|t| {
+            point_counts
+                .iter()
+                .find(|(code, _)| *code == t.code)
+                .map(|(_, n)| (t.code.clone(), t.name.clone(), *n))
         })
         .collect();
-    let roles = store
-        .role_counts(district_id)
-        .await?
-        .into_iter()
-        .filter_map(|(code, n)| Role::parse(&code).map(|r| (r.label(), n)))
-        .collect();
-    let unit_kinds = unit_counts
+    let role_counts = store.role_counts(district_id).await?;
+    let roles = Role::ALL
         .iter()
-        .filter_map(|(k, n)| UnitKind::from_code(k).map(|k| (k.label(), *n)))
+        .filter_map(|r| {
+            role_counts
+                .iter()
+                .find(|(code, _)| code == r.code())
+                .map(|(_, n)| (r.label(), *n))
+        })
+        .collect();
+    let unit_kinds = UnitKind::ALL
+        .iter()
+        .filter_map(|k| {
+            unit_counts
+                .iter()
+                .find(|(code, _)| code == k.code())
+                .map(|(_, n)| (k.label(), *n))
+        })
         .collect();
     let nav = Some(Nav::of(&state, &user, &headers).await?);
     render(&HomePage {

@@ -430,8 +430,9 @@ pub async fn export(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, AppError> {
     user.require(Action::ExportPlaces)?;
-    let kind = PlaceKind::parse(&q.kind)
-        .ok_or_else(|| AppError::BadRequest("导出内容应为 grids、points 或 shop_fronts".into()))?;
+    let kind = PlaceKind::parse(&q.kind).ok_or_else(|| {
+        AppError::BadRequest("导出内容应为 units、grids、points 或 shop_fronts".into())
+    })?;
     let format = match q.format.as_str() {
         "geojson" => FileFormat::Geojson,
         "xlsx" => FileFormat::Xlsx,
