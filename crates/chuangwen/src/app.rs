@@ -41,40 +41,22 @@ impl AppState {
 
     /// The job context for this state.
     pub fn job_context(&self) -> JobContext {
-        JobContext {
-            store: self.store.clone(),
-            files: self.files.clone(),
-        }
+        JobContext { store: self.store.clone(), files: self.files.clone() }
     }
 }
 
 /// Opens the database (migrating it) and the file store, with one clear
 /// error for each thing that can be wrong.
 pub async fn open(config: &Config) -> anyhow::Result<(Store, Files)> {
-    let sqlite_folder = config
-        .database_url
-        .sqlite_path()
-        .and_then(|p| p.parent().map(|d| d.to_path_buf()));
+    let sqlite_folder = config.database_url.sqlite_path().and_then(|p| p.parent().map(|d| d.to_path_buf()));
     if let Some(dir) = sqlite_folder.filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(&dir).with_context(|| {
-            format!(
-                "无法创建数据库目录 {} (cannot create the database folder)",
-                dir.display()
-            )
-        })?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("无法创建数据库目录 {} (cannot create the database folder)", dir.display()))?;
     }
-    let store = Store::connect(&config.database_url, config.max_connections)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "无法连接数据库 {}：{e} (cannot connect to the database)",
-                config.database_url.redacted()
-            )
-        })?;
-    store
-        .migrate()
-        .await
-        .map_err(|e| anyhow::anyhow!("数据库迁移失败：{e} (migration failed)"))?;
+    let store = Store::connect(&config.database_url, config.max_connections).await.map_err(|e| {
+        anyhow::anyhow!("无法连接数据库 {}：{e} (cannot connect to the database)", config.database_url.redacted())
+    })?;
+    store.migrate().await.map_err(|e| anyhow::anyhow!("数据库迁移失败：{e} (migration failed)"))?;
     let files = Files::open(config)?;
     Ok((store, files))
 }
@@ -93,9 +75,7 @@ pub async fn serve(config: Config, store: Store, files: Files) -> anyhow::Result
     tracing::info!(listen = %state.config.listen, backend = store.backend(), "创文通 is serving");
     eprintln!("创文通 Chuangwen: http://{}/", listener.local_addr()?);
     let app = crate::routes::router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
 
     tracing::info!("shutting down: releasing jobs");
     let _ = stop_tx.send(true);

@@ -23,21 +23,11 @@ pub struct BackupDone {
 }
 
 /// Writes the backup to `target`, which must not exist yet.
-pub async fn backup(
-    config: &Config,
-    target: &Path,
-    progress: &dyn Progress,
-) -> anyhow::Result<BackupDone> {
+pub async fn backup(config: &Config, target: &Path, progress: &dyn Progress) -> anyhow::Result<BackupDone> {
     if target.exists() {
-        bail!(
-            "目标文件 {} 已存在，请换一个文件名 (target exists)",
-            target.display()
-        );
+        bail!("目标文件 {} 已存在，请换一个文件名 (target exists)", target.display());
     }
-    if let Some(dir) = target
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
-    {
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
         bail!("目录 {} 不存在 (folder does not exist)", dir.display());
     }
     if config.database_url.is_sqlite() {
@@ -47,32 +37,16 @@ pub async fn backup(
     }
 }
 
-async fn sqlite_backup(
-    config: &Config,
-    target: &Path,
-    progress: &dyn Progress,
-) -> anyhow::Result<BackupDone> {
+async fn sqlite_backup(config: &Config, target: &Path, progress: &dyn Progress) -> anyhow::Result<BackupDone> {
     let source = config.database_url.sqlite_path().context("sqlite path")?;
     if !source.exists() {
-        bail!(
-            "数据库文件 {} 不存在 (database file not found)",
-            source.display()
-        );
+        bail!("数据库文件 {} 不存在 (database file not found)", source.display());
     }
-    let wal = source.with_extension(format!(
-        "{}-wal",
-        source.extension().and_then(|e| e.to_str()).unwrap_or("db")
-    ));
-    let expected =
-        std::fs::metadata(&source)?.len() + std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let wal = source.with_extension(format!("{}-wal", source.extension().and_then(|e| e.to_str()).unwrap_or("db")));
+    let expected = std::fs::metadata(&source)?.len() + std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
     progress.set_total(expected.max(1));
-    let store = Store::connect(&config.database_url, 1)
-        .await
-        .map_err(|e| anyhow::anyhow!("无法打开数据库：{e}"))?;
-    let target_text = target
-        .to_str()
-        .context("备份文件名须为 UTF-8 (path must be UTF-8)")?
-        .to_string();
+    let store = Store::connect(&config.database_url, 1).await.map_err(|e| anyhow::anyhow!("无法打开数据库：{e}"))?;
+    let target_text = target.to_str().context("备份文件名须为 UTF-8 (path must be UTF-8)")?.to_string();
 
     let copy = store.sqlite_backup_into(&target_text);
     tokio::pin!(copy);
@@ -92,13 +66,8 @@ async fn sqlite_backup(
     progress.advance(bytes.saturating_sub(shown));
 
     let copy_url = DatabaseUrl::parse(&format!("sqlite://{target_text}"))?;
-    let copy = Store::connect(&copy_url, 1)
-        .await
-        .map_err(|e| anyhow::anyhow!("无法打开备份：{e}"))?;
-    let integrity = copy
-        .sqlite_integrity_check()
-        .await
-        .map_err(|e| anyhow::anyhow!("完整性检查失败：{e}"))?;
+    let copy = Store::connect(&copy_url, 1).await.map_err(|e| anyhow::anyhow!("无法打开备份：{e}"))?;
+    let integrity = copy.sqlite_integrity_check().await.map_err(|e| anyhow::anyhow!("完整性检查失败：{e}"))?;
     copy.close().await;
     Ok(BackupDone { bytes, integrity })
 }
@@ -113,19 +82,12 @@ fn split_password(url: &str) -> (String, Option<String>) {
         return (url.to_string(), None);
     };
     match userinfo.split_once(':') {
-        Some((user, password)) => (
-            format!("{scheme}://{user}@{host}"),
-            Some(password.to_string()),
-        ),
+        Some((user, password)) => (format!("{scheme}://{user}@{host}"), Some(password.to_string())),
         None => (url.to_string(), None),
     }
 }
 
-async fn postgres_backup(
-    url: &DatabaseUrl,
-    target: &Path,
-    progress: &dyn Progress,
-) -> anyhow::Result<BackupDone> {
+async fn postgres_backup(url: &DatabaseUrl, target: &Path, progress: &dyn Progress) -> anyhow::Result<BackupDone> {
     let (url_without_password, password) = split_password(url.expose());
     let mut command = Command::new("pg_dump");
     command
@@ -139,9 +101,9 @@ async fn postgres_backup(
         command.env("PGPASSWORD", password);
     }
     progress.set_total(0);
-    let mut child = tokio::process::Command::from(command).spawn().context(
-        "无法运行 pg_dump：请安装 PostgreSQL 客户端（Debian: apt-get install postgresql-client）",
-    )?;
+    let mut child = tokio::process::Command::from(command)
+        .spawn()
+        .context("无法运行 pg_dump：请安装 PostgreSQL 客户端（Debian: apt-get install postgresql-client）")?;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status?,
@@ -154,16 +116,9 @@ async fn postgres_backup(
         bail!("pg_dump 失败 (pg_dump failed): {status}");
     }
     let bytes = std::fs::metadata(target)?.len();
-    let list = Command::new("pg_restore")
-        .arg("--list")
-        .arg(target)
-        .output()
-        .context("无法运行 pg_restore")?;
-    let integrity = if list.status.success() {
-        "ok".to_string()
-    } else {
-        String::from_utf8_lossy(&list.stderr).into_owned()
-    };
+    let list = Command::new("pg_restore").arg("--list").arg(target).output().context("无法运行 pg_restore")?;
+    let integrity =
+        if list.status.success() { "ok".to_string() } else { String::from_utf8_lossy(&list.stderr).into_owned() };
     Ok(BackupDone { bytes, integrity })
 }
 
@@ -176,9 +131,6 @@ mod tests {
         let (url, pw) = split_password("postgres://app:s3cret@db:5432/cw");
         assert_eq!(url, "postgres://app@db:5432/cw");
         assert_eq!(pw.as_deref(), Some("s3cret"));
-        assert_eq!(
-            split_password("postgres://db/cw"),
-            ("postgres://db/cw".to_string(), None)
-        );
+        assert_eq!(split_password("postgres://db/cw"), ("postgres://db/cw".to_string(), None));
     }
 }

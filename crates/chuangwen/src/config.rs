@@ -46,10 +46,7 @@ impl DatabaseUrl {
     /// Parses and checks the scheme: `sqlite://PATH` or `postgres://…`.
     pub fn parse(raw: &str) -> Result<Self, ConfigError> {
         let raw = raw.trim();
-        if raw.starts_with("sqlite:")
-            || raw.starts_with("postgres://")
-            || raw.starts_with("postgresql://")
-        {
+        if raw.starts_with("sqlite:") || raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
             Ok(DatabaseUrl(Secret::new(raw)))
         } else {
             Err(ConfigError::Invalid {
@@ -230,10 +227,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("CHUANGWEN_S3_ENDPOINT", "storage.s3.endpoint"),
     ("CHUANGWEN_S3_REGION", "storage.s3.region"),
     ("CHUANGWEN_S3_ACCESS_KEY_ID", "storage.s3.access_key_id"),
-    (
-        "CHUANGWEN_S3_SECRET_ACCESS_KEY",
-        "storage.s3.secret_access_key",
-    ),
+    ("CHUANGWEN_S3_SECRET_ACCESS_KEY", "storage.s3.secret_access_key"),
     ("CHUANGWEN_S3_ALLOW_HTTP", "storage.s3.allow_http"),
 ];
 
@@ -241,21 +235,11 @@ impl Config {
     /// Loads the configuration: defaults, then `file` (when given, or
     /// `CHUANGWEN_CONFIG`, or `./chuangwen.toml` when it exists), then the
     /// environment `env`.
-    pub fn load(
-        file: Option<&Path>,
-        env: &BTreeMap<String, String>,
-    ) -> Result<Config, ConfigError> {
+    pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
         for name in env.keys() {
             if name.starts_with("CHUANGWEN_") && !ENV_KEYS.iter().any(|(k, _)| k == name) {
-                let known = ENV_KEYS
-                    .iter()
-                    .map(|(k, _)| *k)
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(ConfigError::UnknownEnv {
-                    name: name.clone(),
-                    known,
-                });
+                let known = ENV_KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ");
+                return Err(ConfigError::UnknownEnv { name: name.clone(), known });
             }
         }
         let path: Option<PathBuf> = match file {
@@ -267,16 +251,12 @@ impl Config {
         };
         let file_config = match &path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Unreadable {
-                    path: p.display().to_string(),
-                    reason: e.to_string(),
-                })?;
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError::Unreadable { path: p.display().to_string(), reason: e.to_string() })?;
                 toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Syntax {
                     path: p.display().to_string(),
                     reason: e.message().to_string()
-                        + &e.span()
-                            .map(|s| format!(" (第 {} 行 / line)", line_of(&text, s.start)))
-                            .unwrap_or_default(),
+                        + &e.span().map(|s| format!(" (第 {} 行 / line)", line_of(&text, s.start))).unwrap_or_default(),
                 })?
             }
             None => FileConfig::default(),
@@ -285,22 +265,16 @@ impl Config {
     }
 
     fn merge(file: FileConfig, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
-        let pick =
-            |env_key: &str, file_value: Option<String>| env.get(env_key).cloned().or(file_value);
+        let pick = |env_key: &str, file_value: Option<String>| env.get(env_key).cloned().or(file_value);
 
-        let listen_raw =
-            pick("CHUANGWEN_LISTEN", file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen = listen_raw
-            .parse::<SocketAddr>()
-            .map_err(|_| ConfigError::Invalid {
-                key: "listen".into(),
-                reason: format!(
-                    "`{listen_raw}` 不是 地址:端口 (not an address:port, e.g. 127.0.0.1:8080)"
-                ),
-            })?;
+        let listen_raw = pick("CHUANGWEN_LISTEN", file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen_raw.parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
+            key: "listen".into(),
+            reason: format!("`{listen_raw}` 不是 地址:端口 (not an address:port, e.g. 127.0.0.1:8080)"),
+        })?;
 
-        let db_raw = pick("CHUANGWEN_DATABASE_URL", file.database_url)
-            .unwrap_or_else(|| "sqlite://chuangwen.db".into());
+        let db_raw =
+            pick("CHUANGWEN_DATABASE_URL", file.database_url).unwrap_or_else(|| "sqlite://chuangwen.db".into());
         let database_url = DatabaseUrl::parse(&db_raw)?;
 
         let data_dir = env
@@ -321,16 +295,13 @@ impl Config {
             }
         };
 
-        let max_connections =
-            match env.get("CHUANGWEN_MAX_CONNECTIONS") {
-                Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    ConfigError::Invalid {
-                        key: "max_connections".into(),
-                        reason: format!("`{v}` 应为正整数 (must be a positive integer)"),
-                    }
-                })?,
-                None => file.max_connections.unwrap_or(8),
-            };
+        let max_connections = match env.get("CHUANGWEN_MAX_CONNECTIONS") {
+            Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| ConfigError::Invalid {
+                key: "max_connections".into(),
+                reason: format!("`{v}` 应为正整数 (must be a positive integer)"),
+            })?,
+            None => file.max_connections.unwrap_or(8),
+        };
         if max_connections == 0 {
             return Err(ConfigError::Invalid {
                 key: "max_connections".into(),
@@ -370,8 +341,7 @@ impl Config {
                 if s3.bucket.is_empty() {
                     return Err(ConfigError::Invalid {
                         key: "storage.s3.bucket".into(),
-                        reason: "使用 S3 存储时必须填写桶名 (a bucket is required for s3 storage)"
-                            .into(),
+                        reason: "使用 S3 存储时必须填写桶名 (a bucket is required for s3 storage)".into(),
                     });
                 }
                 Storage::S3(s3)
@@ -384,16 +354,7 @@ impl Config {
             }
         };
 
-        Ok(Config {
-            listen,
-            database_url,
-            data_dir,
-            storage,
-            log,
-            log_format,
-            max_connections,
-            district,
-        })
+        Ok(Config { listen, database_url, data_dir, storage, log, log_format, max_connections, district })
     }
 
     /// The configuration a test uses: the given database, a temporary folder.
@@ -425,10 +386,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -436,18 +394,14 @@ mod tests {
         let config = Config::merge(FileConfig::default(), &env(&[])).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert!(config.database_url.is_sqlite());
-        assert_eq!(
-            config.database_url.sqlite_path().unwrap(),
-            PathBuf::from("chuangwen.db")
-        );
+        assert_eq!(config.database_url.sqlite_path().unwrap(), PathBuf::from("chuangwen.db"));
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert_eq!(config.storage, Storage::Local);
     }
 
     #[test]
     fn the_environment_wins_over_the_file() {
-        let file: FileConfig =
-            toml::from_str("listen = \"127.0.0.1:9000\"\nlog = \"debug\"").unwrap();
+        let file: FileConfig = toml::from_str("listen = \"127.0.0.1:9000\"\nlog = \"debug\"").unwrap();
         let config = Config::merge(file, &env(&[("CHUANGWEN_LISTEN", "127.0.0.1:9100")])).unwrap();
         assert_eq!(config.listen.port(), 9100);
         assert_eq!(config.log, "debug");
@@ -472,10 +426,7 @@ mod tests {
         assert!(!format!("{url:?}").contains("hunter2"));
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?} {secret}"), "****** ******");
-        let s3 = S3Config {
-            secret_access_key: Some(Secret::new("hunter2")),
-            ..Default::default()
-        };
+        let s3 = S3Config { secret_access_key: Some(Secret::new("hunter2")), ..Default::default() };
         assert!(!format!("{s3:?}").contains("hunter2"));
     }
 
@@ -488,8 +439,7 @@ mod tests {
 
     #[test]
     fn s3_storage_needs_a_bucket() {
-        let err =
-            Config::merge(FileConfig::default(), &env(&[("CHUANGWEN_STORAGE", "s3")])).unwrap_err();
+        let err = Config::merge(FileConfig::default(), &env(&[("CHUANGWEN_STORAGE", "s3")])).unwrap_err();
         assert!(err.to_string().contains("storage.s3.bucket"));
     }
 }

@@ -127,13 +127,7 @@ impl IntoResponse for ApiError {
             AppError::Invalid { field, .. } => Some(field.clone()),
             _ => None,
         };
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.0.code(),
-                message: self.0.to_string(),
-                field,
-            },
-        };
+        let body = ErrorBody { error: ErrorDetail { code: self.0.code(), message: self.0.to_string(), field } };
         (self.0.status(), Json(body)).into_response()
     }
 }

@@ -69,16 +69,12 @@ impl Files {
 
     /// A store in memory, for tests.
     pub fn in_memory() -> Files {
-        Files {
-            inner: Arc::new(InMemory::new()),
-        }
+        Files { inner: Arc::new(InMemory::new()) }
     }
 
     /// Writes a file.
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), FilesError> {
-        self.inner
-            .put(&Path::from(key), PutPayload::from_bytes(bytes))
-            .await?;
+        self.inner.put(&Path::from(key), PutPayload::from_bytes(bytes)).await?;
         Ok(())
     }
 

@@ -201,10 +201,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let (store, _) = app::open(&config).await?;
-            println!(
-                "数据库已是最新结构 / migrations applied ({})",
-                store.backend()
-            );
+            println!("数据库已是最新结构 / migrations applied ({})", store.backend());
             Ok(())
         }
         Command::Demo(args) => {
@@ -232,10 +229,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let done = chuangwen::backup::backup(&config, &file, &bar).await?;
             bar.finish();
             if done.integrity != "ok" {
-                bail!(
-                    "备份已写入，但完整性检查未通过 / integrity check failed: {}",
-                    done.integrity
-                );
+                bail!("备份已写入，但完整性检查未通过 / integrity check failed: {}", done.integrity);
             }
             println!(
                 "备份完成 / backup written: {} ({} KB)，完整性检查 / integrity: ok",
@@ -257,35 +251,17 @@ async fn create_demo(store: &Store, seed: u64, password: Option<&str>) -> anyhow
         created.district.name, created.district.code
     );
     println!("演示账号（密码只显示这一次）/ demo accounts (passwords are shown only now):");
-    println!(
-        "  {}{}{}密码 password",
-        pad("角色 role", 18),
-        pad("人数 users", 12),
-        pad("示例用户名 example", 22)
-    );
+    println!("  {}{}{}密码 password", pad("角色 role", 18), pad("人数 users", 12), pad("示例用户名 example", 22));
     for (role, (example, pw)) in &created.passwords {
-        let n = created
-            .users_per_role
-            .get(role)
-            .copied()
-            .unwrap_or(0)
-            .to_string();
-        println!(
-            "  {}{}{}{pw}",
-            pad(role.label(), 18),
-            pad(&n, 12),
-            pad(example, 22)
-        );
+        let n = created.users_per_role.get(role).copied().unwrap_or(0).to_string();
+        println!("  {}{}{}{pw}", pad(role.label(), 18), pad(&n, 12), pad(example, 22));
     }
     Ok(())
 }
 
 /// Pads to a terminal width, counting a Chinese character as two columns.
 fn pad(text: &str, width: usize) -> String {
-    let used: usize = text
-        .chars()
-        .map(|c| if c > '\u{2e80}' { 2 } else { 1 })
-        .sum();
+    let used: usize = text.chars().map(|c| if c > '\u{2e80}' { 2 } else { 1 }).sum();
     format!("{text}{}", " ".repeat(width.saturating_sub(used)))
 }
 
@@ -309,23 +285,17 @@ async fn add_district(store: &Store, code: &str, name: &str, center: &str) -> an
         name: name.into(),
     };
     store.upsert_units(district.id, &[root]).await?;
-    println!(
-        "已创建 / created: {name}（{code}）。下一步 / next: chuangwen places import --kind units 组织架构.xlsx"
-    );
+    println!("已创建 / created: {name}（{code}）。下一步 / next: chuangwen places import --kind units 组织架构.xlsx");
     Ok(())
 }
 
 /// The district a command acts on: the one named, or the only one.
-async fn pick_district(
-    store: &Store,
-    code: Option<&str>,
-) -> anyhow::Result<chuangwen::store::org::District> {
+async fn pick_district(store: &Store, code: Option<&str>) -> anyhow::Result<chuangwen::store::org::District> {
     let districts = store.districts().await?;
     Ok(match code {
-        Some(code) => districts
-            .into_iter()
-            .find(|d| d.code == code)
-            .with_context(|| format!("找不到区划代码为 {code} 的区"))?,
+        Some(code) => {
+            districts.into_iter().find(|d| d.code == code).with_context(|| format!("找不到区划代码为 {code} 的区"))?
+        }
         None if districts.len() == 1 => districts.into_iter().next().expect("one district"),
         None if districts.is_empty() => {
             bail!("数据库中还没有区：先运行 `chuangwen demo` 或导入组织架构")
@@ -336,29 +306,15 @@ async fn pick_district(
 
 async fn import_places(store: &Store, args: PlacesImportArgs) -> anyhow::Result<()> {
     let district = pick_district(store, args.district.as_deref()).await?;
-    let kind =
-        PlaceKind::parse(&args.kind).context("--kind 应为 units、grids、points 或 shop_fronts")?;
+    let kind = PlaceKind::parse(&args.kind).context("--kind 应为 units、grids、points 或 shop_fronts")?;
     let crs = Crs::parse(&args.crs).context("--crs 应为 wgs84、gcj02 或 bd09")?;
-    let bytes =
-        std::fs::read(&args.file).with_context(|| format!("无法读取 {}", args.file.display()))?;
+    let bytes = std::fs::read(&args.file).with_context(|| format!("无法读取 {}", args.file.display()))?;
     let bar = TerminalBar::new("导入 / import");
-    let report = chuangwen::places::import_places(
-        store,
-        &district,
-        kind,
-        &bytes,
-        crs,
-        args.skip_bad_rows,
-        &bar,
-    )
-    .await?;
+    let report =
+        chuangwen::places::import_places(store, &district, kind, &bytes, crs, args.skip_bad_rows, &bar).await?;
     bar.finish();
     for e in &report.errors {
-        let row = if e.row == 0 {
-            "文件".to_string()
-        } else {
-            format!("第 {} 行", e.row)
-        };
+        let row = if e.row == 0 { "文件".to_string() } else { format!("第 {} 行", e.row) };
         eprintln!("  {}  {}：{}", pad(&row, 10), e.field, e.reason);
     }
     if report.refused {
@@ -370,21 +326,15 @@ async fn import_places(store: &Store, args: PlacesImportArgs) -> anyhow::Result<
 
 async fn export_places(store: &Store, args: PlacesExportArgs) -> anyhow::Result<()> {
     let district = pick_district(store, args.district.as_deref()).await?;
-    let kind =
-        PlaceKind::parse(&args.kind).context("--kind 应为 units、grids、points 或 shop_fronts")?;
+    let kind = PlaceKind::parse(&args.kind).context("--kind 应为 units、grids、points 或 shop_fronts")?;
     let format = match args.file.extension().and_then(|e| e.to_str()) {
         Some("geojson") | Some("json") => FileFormat::Geojson,
         Some("xlsx") => FileFormat::Xlsx,
         _ => bail!("输出文件的扩展名应为 .geojson 或 .xlsx"),
     };
     let bytes = chuangwen::places::export::export_places(store, district.id, kind, format).await?;
-    std::fs::write(&args.file, &bytes)
-        .with_context(|| format!("无法写入 {}", args.file.display()))?;
-    println!(
-        "已导出 / exported: {} ({} KB)",
-        args.file.display(),
-        bytes.len() / 1024
-    );
+    std::fs::write(&args.file, &bytes).with_context(|| format!("无法写入 {}", args.file.display()))?;
+    println!("已导出 / exported: {} ({} KB)", args.file.display(), bytes.len() / 1024);
     Ok(())
 }
 
@@ -397,11 +347,7 @@ async fn add_user(store: &Store, args: UserAddArgs) -> anyhow::Result<()> {
     let mut roles = Vec::new();
     for raw in &args.roles {
         let role = Role::parse(raw).with_context(|| {
-            let known = Role::ALL
-                .iter()
-                .map(|r| r.code())
-                .collect::<Vec<_>>()
-                .join(" ");
+            let known = Role::ALL.iter().map(|r| r.code()).collect::<Vec<_>>().join(" ");
             format!("未知角色 {raw}；可选：{known}")
         })?;
         roles.push(role.code().to_string());
@@ -424,14 +370,9 @@ async fn add_user(store: &Store, args: UserAddArgs) -> anyhow::Result<()> {
         must_change_password: true,
     };
     store.create_users(district.id, &[user]).await?;
-    println!(
-        "已创建用户 / user created: {}（{}，{}）",
-        args.username, args.name, unit.name
-    );
+    println!("已创建用户 / user created: {}（{}，{}）", args.username, args.name, unit.name);
     if shown {
-        println!(
-            "初始密码（只显示这一次，首次登录须修改）/ initial password (shown once): {plain}"
-        );
+        println!("初始密码（只显示这一次，首次登录须修改）/ initial password (shown once): {plain}");
     }
     Ok(())
 }
@@ -444,25 +385,13 @@ async fn check_config(config: &Config) -> anyhow::Result<()> {
         "文件存储 / storage:    {}",
         match &config.storage {
             chuangwen::config::Storage::Local => "local".to_string(),
-            chuangwen::config::Storage::S3(s3) => format!(
-                "s3 bucket={} endpoint={}",
-                s3.bucket,
-                s3.endpoint.as_deref().unwrap_or("-")
-            ),
+            chuangwen::config::Storage::S3(s3) =>
+                format!("s3 bucket={} endpoint={}", s3.bucket, s3.endpoint.as_deref().unwrap_or("-")),
         }
     );
     let (store, files) = app::open(config).await?;
-    store
-        .ping()
-        .await
-        .map_err(|e| anyhow::anyhow!("数据库无响应：{e}"))?;
-    files
-        .probe()
-        .await
-        .map_err(|e| anyhow::anyhow!("文件存储不可写 (file store not writable)：{e}"))?;
-    println!(
-        "配置正确，数据库与文件存储可用 / configuration OK ({})",
-        store.backend()
-    );
+    store.ping().await.map_err(|e| anyhow::anyhow!("数据库无响应：{e}"))?;
+    files.probe().await.map_err(|e| anyhow::anyhow!("文件存储不可写 (file store not writable)：{e}"))?;
+    println!("配置正确，数据库与文件存储可用 / configuration OK ({})", store.backend());
     Ok(())
 }

@@ -29,11 +29,9 @@ impl TerminalBar {
     pub fn new(label: &str) -> TerminalBar {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{prefix} [{bar:32}] {pos}/{len} {msg} ({elapsed})",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:32}] {pos}/{len} {msg} ({elapsed})")
+                .expect("static template")
+                .progress_chars("=> "),
         );
         bar.set_prefix(label.to_string());
         TerminalBar(bar)
@@ -69,10 +67,7 @@ pub struct Counters {
 impl Counters {
     /// `(done, total)`.
     pub fn get(&self) -> (u64, u64) {
-        (
-            self.done.load(Ordering::Relaxed),
-            self.total.load(Ordering::Relaxed),
-        )
+        (self.done.load(Ordering::Relaxed), self.total.load(Ordering::Relaxed))
     }
 }
 

@@ -12,10 +12,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_chuangwen");
 /// Runs the binary in `dir` with only the given CHUANGWEN_* variables.
 fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut command = Command::new(BIN);
-    command
-        .current_dir(dir)
-        .args(args)
-        .env("CHUANGWEN_LOG", "warn");
+    command.current_dir(dir).args(args).env("CHUANGWEN_LOG", "warn");
     for (key, _) in std::env::vars() {
         if key.starts_with("CHUANGWEN_") {
             command.env_remove(key);
@@ -34,15 +31,9 @@ fn stderr(output: &Output) -> String {
 /// One clear line, a non-zero exit, no panic trace.
 fn assert_refused(output: &Output, expected: &str) {
     let err = stderr(output);
-    assert!(
-        !output.status.success(),
-        "expected failure, got success: {err}"
-    );
+    assert!(!output.status.success(), "expected failure, got success: {err}");
     assert!(err.contains(expected), "stderr lacks {expected:?}: {err}");
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "a panic trace: {err}"
-    );
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "a panic trace: {err}");
     let error_lines = err.lines().filter(|l| l.contains("错误")).count();
     assert_eq!(error_lines, 1, "exactly one error line: {err}");
 }
@@ -62,10 +53,7 @@ fn help_speaks_chinese_and_english_for_every_subcommand() {
         let out = run(dir.path(), &[], sub);
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
-            "{sub:?} has no Chinese: {text}"
-        );
+        assert!(text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{sub:?} has no Chinese: {text}");
         assert!(text.contains("Usage"), "{sub:?}");
     }
 }
@@ -80,22 +68,14 @@ fn an_unknown_key_in_the_config_file_is_named() {
     .unwrap();
     let out = run(dir.path(), &[], &["check-config"]);
     assert_refused(&out, "database_ulr");
-    assert!(
-        stderr(&out).contains("第 2 行"),
-        "the line is named: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("第 2 行"), "the line is named: {}", stderr(&out));
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn a_misspelt_environment_variable_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        dir.path(),
-        &[("CHUANGWEN_DATABSE_URL", "sqlite://x.db")],
-        &["check-config"],
-    );
+    let out = run(dir.path(), &[("CHUANGWEN_DATABSE_URL", "sqlite://x.db")], &["check-config"]);
     assert_refused(&out, "CHUANGWEN_DATABSE_URL");
 }
 
@@ -105,58 +85,32 @@ fn an_unreachable_database_is_reported_without_its_password() {
     let started = Instant::now();
     let out = run(
         dir.path(),
-        &[(
-            "CHUANGWEN_DATABASE_URL",
-            "postgres://app:hunter2@127.0.0.1:1/chuangwen",
-        )],
+        &[("CHUANGWEN_DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/chuangwen")],
         &["check-config"],
     );
     assert_refused(&out, "无法连接数据库");
+    assert!(stderr(&out).contains("Connection refused"), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("Connection refused"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        !stderr(&out).contains("hunter2")
-            && !String::from_utf8_lossy(&out.stdout).contains("hunter2"),
+        !stderr(&out).contains("hunter2") && !String::from_utf8_lossy(&out.stdout).contains("hunter2"),
         "the password leaked"
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "refused at once, not after a pool timeout"
-    );
+    assert!(started.elapsed() < Duration::from_secs(8), "refused at once, not after a pool timeout");
 }
 
 #[test]
 fn an_unwritable_data_folder_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a-file"), "not a folder").unwrap();
-    let out = run(
-        dir.path(),
-        &[("CHUANGWEN_DATA_DIR", "a-file/data")],
-        &["check-config"],
-    );
+    let out = run(dir.path(), &[("CHUANGWEN_DATA_DIR", "a-file/data")], &["check-config"]);
     assert_refused(&out, "不可写");
 }
 
 #[test]
 fn a_bad_listen_address_and_a_bad_database_scheme_are_reported() {
     let dir = tempfile::tempdir().unwrap();
+    assert_refused(&run(dir.path(), &[("CHUANGWEN_LISTEN", "localhost")], &["check-config"]), "listen");
     assert_refused(
-        &run(
-            dir.path(),
-            &[("CHUANGWEN_LISTEN", "localhost")],
-            &["check-config"],
-        ),
-        "listen",
-    );
-    assert_refused(
-        &run(
-            dir.path(),
-            &[("CHUANGWEN_DATABASE_URL", "mysql://root@localhost/x")],
-            &["check-config"],
-        ),
+        &run(dir.path(), &[("CHUANGWEN_DATABASE_URL", "mysql://root@localhost/x")], &["check-config"]),
         "sqlite://",
     );
 }
@@ -173,26 +127,11 @@ fn a_good_configuration_checks_out_and_creates_the_sqlite_file() {
 #[test]
 fn user_add_prints_a_password_once_and_refuses_an_unknown_role() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(
-        run(dir.path(), &[], &["demo", "--password", "Demo-Pass-2026"])
-            .status
-            .success()
-    );
+    assert!(run(dir.path(), &[], &["demo", "--password", "Demo-Pass-2026"]).status.success());
     let out = run(
         dir.path(),
         &[],
-        &[
-            "user",
-            "add",
-            "--username",
-            "zhang",
-            "--name",
-            "张三",
-            "--unit",
-            "D001",
-            "--role",
-            "office",
-        ],
+        &["user", "add", "--username", "zhang", "--name", "张三", "--unit", "D001", "--role", "office"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -200,52 +139,19 @@ fn user_add_prints_a_password_once_and_refuses_an_unknown_role() {
     let again = run(
         dir.path(),
         &[],
-        &[
-            "user",
-            "add",
-            "--username",
-            "zhang",
-            "--name",
-            "张三",
-            "--unit",
-            "D001",
-            "--role",
-            "office",
-        ],
+        &["user", "add", "--username", "zhang", "--name", "张三", "--unit", "D001", "--role", "office"],
     );
     assert_refused(&again, "已被使用");
     let bad_role = run(
         dir.path(),
         &[],
-        &[
-            "user",
-            "add",
-            "--username",
-            "li",
-            "--name",
-            "李四",
-            "--unit",
-            "D001",
-            "--role",
-            "boss",
-        ],
+        &["user", "add", "--username", "li", "--name", "李四", "--unit", "D001", "--role", "boss"],
     );
     assert_refused(&bad_role, "未知角色 boss");
     let bad_unit = run(
         dir.path(),
         &[],
-        &[
-            "user",
-            "add",
-            "--username",
-            "li",
-            "--name",
-            "李四",
-            "--unit",
-            "NOPE",
-            "--role",
-            "office",
-        ],
+        &["user", "add", "--username", "li", "--name", "李四", "--unit", "NOPE", "--role", "office"],
     );
     assert_refused(&bad_unit, "NOPE");
 }
@@ -253,11 +159,7 @@ fn user_add_prints_a_password_once_and_refuses_an_unknown_role() {
 #[test]
 fn a_backup_taken_while_another_process_writes_opens_and_passes_its_checks() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(
-        run(dir.path(), &[], &["demo", "--password", "Demo-Pass-2026"])
-            .status
-            .success()
-    );
+    assert!(run(dir.path(), &[], &["demo", "--password", "Demo-Pass-2026"]).status.success());
 
     // Another process rewrites the whole demo district, again and again.
     let writer_dir = dir.path().to_path_buf();
@@ -267,11 +169,7 @@ fn a_backup_taken_while_another_process_writes_opens_and_passes_its_checks() {
         let mut runs = 0;
         while !writer_stop.load(std::sync::atomic::Ordering::Relaxed) {
             let seed = (runs % 5 + 1).to_string();
-            let out = run(
-                &writer_dir,
-                &[],
-                &["demo", "--seed", &seed, "--password", "Demo-Pass-2026"],
-            );
+            let out = run(&writer_dir, &[], &["demo", "--seed", &seed, "--password", "Demo-Pass-2026"]);
             assert!(out.status.success(), "writer failed: {}", stderr(&out));
             runs += 1;
         }
@@ -289,64 +187,36 @@ fn a_backup_taken_while_another_process_writes_opens_and_passes_its_checks() {
         // dangling reference, and no user without the role written in the same transaction.
         let check = run(
             dir.path(),
-            &[
-                (
-                    "CHUANGWEN_DATABASE_URL",
-                    &format!("sqlite://{}", file.display()),
-                ),
-                ("CHUANGWEN_DATA_DIR", "copy-data"),
-            ],
+            &[("CHUANGWEN_DATABASE_URL", &format!("sqlite://{}", file.display())), ("CHUANGWEN_DATA_DIR", "copy-data")],
             &["check-config"],
         );
-        assert!(
-            check.status.success(),
-            "the copy does not open: {}",
-            stderr(&check)
-        );
+        assert!(check.status.success(), "the copy does not open: {}", stderr(&check));
         let (integrity, dangling, users_without_roles) = copy_checks(&file);
-        assert_eq!(
-            (integrity.as_str(), dangling, users_without_roles),
-            ("ok", 0, 0),
-            "copy {n}"
-        );
+        assert_eq!((integrity.as_str(), dangling, users_without_roles), ("ok", 0, 0), "copy {n}");
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let runs = writer.join().unwrap();
     assert!(runs >= 1, "the writer wrote while backups were taken");
 
     let exists = dir.path().join("backup-0.db");
-    assert_refused(
-        &run(dir.path(), &[], &["backup", exists.to_str().unwrap()]),
-        "已存在",
-    );
+    assert_refused(&run(dir.path(), &[], &["backup", exists.to_str().unwrap()]), "已存在");
 }
 
 /// Integrity, dangling foreign keys, and users missing the role row written
 /// in the same transaction, read straight from a SQLite file.
 fn copy_checks(file: &Path) -> (String, usize, i64) {
     use sqlx::Connection;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let url = format!("sqlite://{}?mode=ro", file.display());
         let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        let dangling = sqlx::query("PRAGMA foreign_key_check")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap()
-            .len();
-        let orphans: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM users WHERE id NOT IN (SELECT user_id FROM user_roles)",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+        let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut conn).await.unwrap();
+        let dangling = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut conn).await.unwrap().len();
+        let orphans: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id NOT IN (SELECT user_id FROM user_roles)")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
         (integrity, dangling, orphans)
     })
 }
@@ -372,56 +242,34 @@ fn sigterm_stops_the_server_cleanly() {
     };
     let health = std::net::TcpStream::connect(&address).map(|mut s| {
         use std::io::{Read, Write};
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
         let mut text = String::new();
         s.read_to_string(&mut text).unwrap();
         text
     });
     assert!(health.unwrap().starts_with("HTTP/1.1 200"));
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop within 15 s of SIGTERM"
-        );
+        assert!(Instant::now() < deadline, "the server did not stop within 15 s of SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(status.success(), "exit status {status}: {rest:?}");
-    assert!(
-        rest.iter().any(|l| l.contains("shutdown signal received")),
-        "{rest:?}"
-    );
+    assert!(rest.iter().any(|l| l.contains("shutdown signal received")), "{rest:?}");
 }
 
 #[test]
 fn places_export_then_import_on_the_command_line_and_a_bad_file_lists_its_rows() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(
-        run(dir.path(), &[], &["demo", "--password", "Demo-Pass-2026"])
-            .status
-            .success()
-    );
-    let out = run(
-        dir.path(),
-        &[],
-        &["places", "export", "--kind", "points", "points.xlsx"],
-    );
+    assert!(run(dir.path(), &[], &["demo", "--password", "Demo-Pass-2026"]).status.success());
+    let out = run(dir.path(), &[], &["places", "export", "--kind", "points", "points.xlsx"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(
-        dir.path(),
-        &[],
-        &["places", "import", "--kind", "points", "points.xlsx"],
-    );
+    let out = run(dir.path(), &[], &["places", "import", "--kind", "points", "points.xlsx"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("写入 1500 行"));
 
@@ -429,18 +277,11 @@ fn places_export_then_import_on_the_command_line_and_a_bad_file_lists_its_rows()
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [117.2, 39.1]}, "properties": {"code": "C1", "name": "无类型", "unit": "D003"}},
         {"type": "Feature", "geometry": null, "properties": {"code": "C2", "name": "无位置", "type": "广场", "unit": "D003"}}]}"#;
     std::fs::write(dir.path().join("bad.geojson"), bad).unwrap();
-    let out = run(
-        dir.path(),
-        &[],
-        &["places", "import", "--kind", "points", "bad.geojson"],
-    );
+    let out = run(dir.path(), &[], &["places", "import", "--kind", "points", "bad.geojson"]);
     assert_refused(&out, "未写入任何数据");
     let err = stderr(&out);
     assert!(
-        err.contains("第 1 行")
-            && err.contains("类型")
-            && err.contains("第 2 行")
-            && err.contains("缺少位置"),
+        err.contains("第 1 行") && err.contains("类型") && err.contains("第 2 行") && err.contains("缺少位置"),
         "{err}"
     );
 }
@@ -449,63 +290,21 @@ fn places_export_then_import_on_the_command_line_and_a_bad_file_lists_its_rows()
 fn a_new_district_is_added_and_given_its_units_from_a_file() {
     let dir = tempfile::tempdir().unwrap();
     assert_refused(
-        &run(
-            dir.path(),
-            &[],
-            &[
-                "district",
-                "add",
-                "--code",
-                "1201",
-                "--name",
-                "河西区",
-                "--center",
-                "117.2,39.1",
-            ],
-        ),
+        &run(dir.path(), &[], &["district", "add", "--code", "1201", "--name", "河西区", "--center", "117.2,39.1"]),
         "6 位",
     );
     assert_refused(
-        &run(
-            dir.path(),
-            &[],
-            &[
-                "district",
-                "add",
-                "--code",
-                "120103",
-                "--name",
-                "河西区",
-                "--center",
-                "东经",
-            ],
-        ),
+        &run(dir.path(), &[], &["district", "add", "--code", "120103", "--name", "河西区", "--center", "东经"]),
         "--center",
     );
-    let out = run(
-        dir.path(),
-        &[],
-        &[
-            "district",
-            "add",
-            "--code",
-            "120103",
-            "--name",
-            "河西区",
-            "--center",
-            "117.22,39.11",
-        ],
-    );
+    let out =
+        run(dir.path(), &[], &["district", "add", "--code", "120103", "--name", "河西区", "--center", "117.22,39.11"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let units = r#"{"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": null, "properties": {"code": "120103001", "name": "友谊路街道", "kind": "street"}},
         {"type": "Feature", "geometry": null, "properties": {"code": "120103001001", "name": "佳荣里社区", "kind": "社区", "parent": "120103001"}}]}"#;
     std::fs::write(dir.path().join("units.geojson"), units).unwrap();
-    let out = run(
-        dir.path(),
-        &[],
-        &["places", "import", "--kind", "units", "units.geojson"],
-    );
+    let out = run(dir.path(), &[], &["places", "import", "--kind", "units", "units.geojson"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("写入 2 行"));
 }

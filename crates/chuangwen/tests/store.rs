@@ -10,13 +10,9 @@ use chuangwen::store::places::{NewGrid, PointFilter};
 #[test]
 fn both_backends_have_the_same_migrations_by_number_and_name() {
     let names = |backend: &str| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../migrations")
-            .join(backend);
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations").join(backend);
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         names
     };
@@ -26,10 +22,7 @@ fn both_backends_have_the_same_migrations_by_number_and_name() {
 
 on_both_backends!(the_org_tree_keeps_paths_so_a_subtree_is_one_query, |db| {
     let store = &db.store;
-    let district = store
-        .create_district("120101", "测试区", (117.2, 39.1), false)
-        .await
-        .unwrap();
+    let district = store.create_district("120101", "测试区", (117.2, 39.1), false).await.unwrap();
     let unit = |parent: Option<&str>, kind: &str, code: &str, name: &str| NewUnit {
         parent_code: parent.map(str::to_string),
         kind: kind.into(),
@@ -49,248 +42,140 @@ on_both_backends!(the_org_tree_keeps_paths_so_a_subtree_is_one_query, |db| {
         )
         .await
         .unwrap();
-    let street = store
-        .unit_by_code(district.id, "120101001")
-        .await
-        .unwrap()
-        .unwrap();
-    let subtree: Vec<String> = store
-        .unit_subtree(&street)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|u| u.name)
-        .collect();
+    let street = store.unit_by_code(district.id, "120101001").await.unwrap().unwrap();
+    let subtree: Vec<String> = store.unit_subtree(&street).await.unwrap().into_iter().map(|u| u.name).collect();
     assert_eq!(subtree, vec!["甲街道", "甲一社区"]);
-    let root = store
-        .unit_by_code(district.id, "120101")
-        .await
-        .unwrap()
-        .unwrap();
+    let root = store.unit_by_code(district.id, "120101").await.unwrap().unwrap();
     assert_eq!(store.unit_subtree(&root).await.unwrap().len(), 5);
 });
 
-on_both_backends!(
-    a_unit_under_a_missing_parent_is_refused_and_nothing_of_the_batch_stays,
-    |db| {
-        let store = &db.store;
-        let district = store
-            .create_district("120102", "测试区", (117.2, 39.1), false)
-            .await
-            .unwrap();
-        let root = NewUnit {
-            parent_code: None,
-            kind: "district".into(),
-            code: "120102".into(),
-            name: "测试区".into(),
+on_both_backends!(a_unit_under_a_missing_parent_is_refused_and_nothing_of_the_batch_stays, |db| {
+    let store = &db.store;
+    let district = store.create_district("120102", "测试区", (117.2, 39.1), false).await.unwrap();
+    let root = NewUnit { parent_code: None, kind: "district".into(), code: "120102".into(), name: "测试区".into() };
+    let orphan =
+        NewUnit {
+            parent_code: Some("NOPE".into()), kind: "department".into(), code: "D1".into(), name: "孤儿".into()
         };
-        let orphan = NewUnit {
-            parent_code: Some("NOPE".into()),
-            kind: "department".into(),
-            code: "D1".into(),
-            name: "孤儿".into(),
-        };
-        let err = store
-            .upsert_units(district.id, &[root.clone(), orphan])
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, chuangwen::store::StoreError::NotFound),
-            "{err:?}"
-        );
-        assert!(
-            store.units(district.id).await.unwrap().is_empty(),
-            "the transaction rolled back"
-        );
+    let err = store.upsert_units(district.id, &[root.clone(), orphan]).await.unwrap_err();
+    assert!(matches!(err, chuangwen::store::StoreError::NotFound), "{err:?}");
+    assert!(store.units(district.id).await.unwrap().is_empty(), "the transaction rolled back");
 
-        // A unit whose code exists is renamed in place, not added again.
-        store
-            .upsert_units(district.id, &[root.clone()])
-            .await
-            .unwrap();
-        let renamed = NewUnit {
-            name: "新名字".into(),
-            ..root
-        };
-        store.upsert_units(district.id, &[renamed]).await.unwrap();
-        let units = store.units(district.id).await.unwrap();
-        assert_eq!((units.len(), units[0].name.as_str()), (1, "新名字"));
-    }
-);
+    // A unit whose code exists is renamed in place, not added again.
+    store.upsert_units(district.id, &[root.clone()]).await.unwrap();
+    let renamed = NewUnit { name: "新名字".into(), ..root };
+    store.upsert_units(district.id, &[renamed]).await.unwrap();
+    let units = store.units(district.id).await.unwrap();
+    assert_eq!((units.len(), units[0].name.as_str()), (1, "新名字"));
+});
 
-on_both_backends!(
-    the_demo_district_has_every_register_and_refreshing_it_replaces_it,
-    |db| {
-        let store = &db.store;
-        let first = db.with_demo().await;
-        let check = |id: i64| async move {
-            let units = store.units(id).await.unwrap();
-            assert_eq!(
-                units
-                    .iter()
-                    .filter(|u| u.kind == "street" || u.kind == "town")
-                    .count(),
-                8
-            );
-            assert_eq!(
-                units
-                    .iter()
-                    .filter(|u| u.kind == "community" || u.kind == "village")
-                    .count(),
-                60
-            );
-            assert_eq!(
-                units
-                    .iter()
-                    .filter(|u| u.parent_id.is_some()
-                        && !["street", "town", "community", "village"].contains(&u.kind.as_str()))
-                    .count(),
-                OTHER_UNITS.len()
-            );
-            let (grids, points, shops) = store.place_totals(id).await.unwrap();
-            assert_eq!((grids, points, shops), (600, 1500, 1200));
-            let roles = store.role_counts(id).await.unwrap();
-            assert_eq!(roles.len(), 9, "every role has users: {roles:?}");
-            // Every point lies in a grid and so has a community and a street.
-            let points = store.all_points(id).await.unwrap();
-            assert!(
-                points
-                    .iter()
-                    .all(|p| p.grid_code.is_some() && p.street_name.is_some())
-            );
-        };
-        check(first).await;
-        let second = db.with_demo().await;
+on_both_backends!(the_demo_district_has_every_register_and_refreshing_it_replaces_it, |db| {
+    let store = &db.store;
+    let first = db.with_demo().await;
+    let check = |id: i64| async move {
+        let units = store.units(id).await.unwrap();
+        assert_eq!(units.iter().filter(|u| u.kind == "street" || u.kind == "town").count(), 8);
+        assert_eq!(units.iter().filter(|u| u.kind == "community" || u.kind == "village").count(), 60);
         assert_eq!(
-            store.districts().await.unwrap().len(),
-            1,
-            "the old demo district is gone"
-        );
-        check(second).await;
-        assert_eq!(
-            store
-                .district_by_code(DISTRICT_CODE)
-                .await
-                .unwrap()
-                .unwrap()
-                .id,
-            second
-        );
-    }
-);
-
-on_both_backends!(
-    upserting_a_grid_by_code_updates_it_and_bumps_the_places_version,
-    |db| {
-        let store = &db.store;
-        let district = db.with_demo().await;
-        let before = store.district(district).await.unwrap().places_version;
-        let grid = store.grids(district).await.unwrap().remove(0);
-        let renamed = NewGrid {
-            code: grid.code.clone(),
-            name: "改名后的网格".into(),
-            community_id: grid.community_id,
-            street_id: grid.street_id,
-            boundary: grid.boundary.clone(),
-            bbox: (0.0, 0.0, 1.0, 1.0),
-            area_m2: grid.area_m2,
-        };
-        store.upsert_grids(district, &[renamed]).await.unwrap();
-        let grids = store.grids(district).await.unwrap();
-        assert_eq!(grids.len(), 600, "updated, not added");
-        assert_eq!(
-            grids.iter().find(|g| g.code == grid.code).unwrap().name,
-            "改名后的网格"
-        );
-        assert_eq!(
-            store.district(district).await.unwrap().places_version,
-            before + 1
-        );
-    }
-);
-
-on_both_backends!(
-    the_point_list_pages_by_keyset_without_gaps_or_repeats,
-    |db| {
-        let store = &db.store;
-        let district = db.with_demo().await;
-        let mut seen = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store
-                .points(
-                    district,
-                    &PointFilter {
-                        point_type: Some("bus_stop".into()),
-                        street_id: None,
-                        after_id: after,
-                        limit: 37,
-                    },
+            units
+                .iter()
+                .filter(
+                    |u| u.parent_id.is_some() && !["street", "town", "community", "village"].contains(&u.kind.as_str())
                 )
-                .await
-                .unwrap();
-            if page.is_empty() {
-                break;
-            }
-            after = page.last().map(|p| p.id);
-            seen.extend(page.into_iter().map(|p| p.id));
-        }
-        let mut unique = seen.clone();
-        unique.dedup();
-        assert_eq!(unique.len(), seen.len());
-        assert_eq!(seen.len(), 210, "the demo has 210 bus stops");
-    }
-);
-
-on_both_backends!(
-    a_job_is_claimed_once_retried_when_it_fails_and_released_at_shutdown,
-    |db| {
-        let store = &db.store;
-        let id = store.enqueue_job("test", "{}", Utc::now()).await.unwrap();
-        let job = store.claim_job("node-a").await.unwrap().expect("a due job");
-        assert_eq!((job.id, job.attempts), (id, 1));
-        assert!(
-            store.claim_job("node-b").await.unwrap().is_none(),
-            "a claimed job is not handed out twice"
+                .count(),
+            OTHER_UNITS.len()
         );
+        let (grids, points, shops) = store.place_totals(id).await.unwrap();
+        assert_eq!((grids, points, shops), (600, 1500, 1200));
+        let roles = store.role_counts(id).await.unwrap();
+        assert_eq!(roles.len(), 9, "every role has users: {roles:?}");
+        // Every point lies in a grid and so has a community and a street.
+        let points = store.all_points(id).await.unwrap();
+        assert!(points.iter().all(|p| p.grid_code.is_some() && p.street_name.is_some()));
+    };
+    check(first).await;
+    let second = db.with_demo().await;
+    assert_eq!(store.districts().await.unwrap().len(), 1, "the old demo district is gone");
+    check(second).await;
+    assert_eq!(store.district_by_code(DISTRICT_CODE).await.unwrap().unwrap().id, second);
+});
 
-        store
-            .fail_job(id, "boom", Some(Utc::now() - chrono::Duration::seconds(1)))
+on_both_backends!(upserting_a_grid_by_code_updates_it_and_bumps_the_places_version, |db| {
+    let store = &db.store;
+    let district = db.with_demo().await;
+    let before = store.district(district).await.unwrap().places_version;
+    let grid = store.grids(district).await.unwrap().remove(0);
+    let renamed = NewGrid {
+        code: grid.code.clone(),
+        name: "改名后的网格".into(),
+        community_id: grid.community_id,
+        street_id: grid.street_id,
+        boundary: grid.boundary.clone(),
+        bbox: (0.0, 0.0, 1.0, 1.0),
+        area_m2: grid.area_m2,
+    };
+    store.upsert_grids(district, &[renamed]).await.unwrap();
+    let grids = store.grids(district).await.unwrap();
+    assert_eq!(grids.len(), 600, "updated, not added");
+    assert_eq!(grids.iter().find(|g| g.code == grid.code).unwrap().name, "改名后的网格");
+    assert_eq!(store.district(district).await.unwrap().places_version, before + 1);
+});
+
+on_both_backends!(the_point_list_pages_by_keyset_without_gaps_or_repeats, |db| {
+    let store = &db.store;
+    let district = db.with_demo().await;
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .points(
+                district,
+                &PointFilter { point_type: Some("bus_stop".into()), street_id: None, after_id: after, limit: 37 },
+            )
             .await
             .unwrap();
-        let again = store.claim_job("node-b").await.unwrap().expect("retried");
-        assert_eq!(again.attempts, 2);
-
-        assert_eq!(store.release_jobs("node-b").await.unwrap(), 1);
-        let third = store
-            .claim_job("node-c")
-            .await
-            .unwrap()
-            .expect("released jobs are claimable");
-        assert_eq!(third.id, id);
-        store.finish_job(id).await.unwrap();
-        assert!(store.claim_job("node-c").await.unwrap().is_none());
-        let counts = store.job_counts().await.unwrap();
-        assert_eq!(counts, vec![("done".to_string(), 1)]);
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|p| p.id);
+        seen.extend(page.into_iter().map(|p| p.id));
     }
-);
+    let mut unique = seen.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len());
+    assert_eq!(seen.len(), 210, "the demo has 210 bus stops");
+});
 
-on_both_backends!(
-    a_job_due_later_waits_and_a_given_up_job_stays_failed,
-    |db| {
-        let store = &db.store;
-        store
-            .enqueue_job("later", "{}", Utc::now() + chrono::Duration::hours(1))
-            .await
-            .unwrap();
-        assert!(store.claim_job("n").await.unwrap().is_none());
-        let now = store.enqueue_job("now", "{}", Utc::now()).await.unwrap();
-        let job = store.claim_job("n").await.unwrap().unwrap();
-        assert_eq!(job.id, now);
-        store.fail_job(now, "gave up", None).await.unwrap();
-        assert!(store.claim_job("n").await.unwrap().is_none());
-    }
-);
+on_both_backends!(a_job_is_claimed_once_retried_when_it_fails_and_released_at_shutdown, |db| {
+    let store = &db.store;
+    let id = store.enqueue_job("test", "{}", Utc::now()).await.unwrap();
+    let job = store.claim_job("node-a").await.unwrap().expect("a due job");
+    assert_eq!((job.id, job.attempts), (id, 1));
+    assert!(store.claim_job("node-b").await.unwrap().is_none(), "a claimed job is not handed out twice");
+
+    store.fail_job(id, "boom", Some(Utc::now() - chrono::Duration::seconds(1))).await.unwrap();
+    let again = store.claim_job("node-b").await.unwrap().expect("retried");
+    assert_eq!(again.attempts, 2);
+
+    assert_eq!(store.release_jobs("node-b").await.unwrap(), 1);
+    let third = store.claim_job("node-c").await.unwrap().expect("released jobs are claimable");
+    assert_eq!(third.id, id);
+    store.finish_job(id).await.unwrap();
+    assert!(store.claim_job("node-c").await.unwrap().is_none());
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!(counts, vec![("done".to_string(), 1)]);
+});
+
+on_both_backends!(a_job_due_later_waits_and_a_given_up_job_stays_failed, |db| {
+    let store = &db.store;
+    store.enqueue_job("later", "{}", Utc::now() + chrono::Duration::hours(1)).await.unwrap();
+    assert!(store.claim_job("n").await.unwrap().is_none());
+    let now = store.enqueue_job("now", "{}", Utc::now()).await.unwrap();
+    let job = store.claim_job("n").await.unwrap().unwrap();
+    assert_eq!(job.id, now);
+    store.fail_job(now, "gave up", None).await.unwrap();
+    assert!(store.claim_job("n").await.unwrap().is_none());
+});
 
 on_both_backends!(concurrent_claimers_never_get_the_same_job, |db| {
     let store = db.store.clone();
@@ -321,18 +206,11 @@ on_both_backends!(concurrent_claimers_never_get_the_same_job, |db| {
 on_both_backends!(a_session_finds_its_user_until_it_is_deleted, |db| {
     let store = &db.store;
     db.with_demo().await;
-    let user = store
-        .user_by_username("office01")
-        .await
-        .unwrap()
-        .expect("demo office user");
+    let user = store.user_by_username("office01").await.unwrap().expect("demo office user");
     store.create_session("hash-1", user.id).await.unwrap();
     let (found, _, _) = store.session_user("hash-1").await.unwrap().unwrap();
     assert_eq!(found.username, "office01");
-    assert_eq!(
-        store.roles_of(user.id).await.unwrap(),
-        vec!["office".to_string()]
-    );
+    assert_eq!(store.roles_of(user.id).await.unwrap(), vec!["office".to_string()]);
     store.delete_session("hash-1").await.unwrap();
     assert!(store.session_user("hash-1").await.unwrap().is_none());
 });

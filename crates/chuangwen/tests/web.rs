@@ -29,32 +29,19 @@ impl Page {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 }
 
 impl Browser {
     fn new(state: AppState) -> Browser {
-        Browser {
-            app: router(state),
-            cookies: Vec::new(),
-        }
+        Browser { app: router(state), cookies: Vec::new() }
     }
 
     async fn send(&mut self, mut request: Request<Body>) -> Page {
         if !self.cookies.is_empty() {
-            let cookie = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            request
-                .headers_mut()
-                .insert(header::COOKIE, cookie.parse().unwrap());
+            let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+            request.headers_mut().insert(header::COOKIE, cookie.parse().unwrap());
         }
         let response = self.app.clone().oneshot(request).await.unwrap();
         for set in response.headers().get_all(header::SET_COOKIE) {
@@ -67,31 +54,16 @@ impl Browser {
         }
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        Page {
-            status,
-            headers,
-            body,
-        }
+        let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Page { status, headers, body }
     }
 
     async fn get(&mut self, uri: &str) -> Page {
-        self.send(Request::get(uri).body(Body::empty()).unwrap())
-            .await
+        self.send(Request::get(uri).body(Body::empty()).unwrap()).await
     }
 
     async fn post_form(&mut self, uri: &str, form: &[(&str, &str)]) -> Page {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body = form.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&");
         let request = Request::post(uri)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(Body::from(body))
@@ -100,32 +72,23 @@ impl Browser {
     }
 
     fn csrf(&self) -> String {
-        self.cookies
-            .iter()
-            .find(|(k, _)| k == "cw_csrf")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+        self.cookies.iter().find(|(k, _)| k == "cw_csrf").map(|(_, v)| v.clone()).unwrap_or_default()
     }
 
     async fn login(&mut self, username: &str, password: &str) -> Page {
         self.get("/login").await;
         let csrf = self.csrf();
-        self.post_form(
-            "/login",
-            &[
-                ("csrf", &csrf),
-                ("username", username),
-                ("password", password),
-            ],
-        )
-        .await
+        self.post_form("/login", &[("csrf", &csrf), ("username", username), ("password", password)]).await
     }
 
     async fn upload(&mut self, fields: &[(&str, &str)], file_name: &str, file: &[u8]) -> Page {
         let boundary = "----chuangwen-test-boundary";
         let mut body = Vec::new();
         for (name, value) in fields {
-            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
         }
         body.extend(
             format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
@@ -134,10 +97,7 @@ impl Browser {
         body.extend(file);
         body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
         let request = Request::post("/places/import")
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
             .body(Body::from(body))
             .unwrap();
         self.send(request).await
@@ -160,41 +120,22 @@ on_both_backends!(an_office_user_logs_in_and_sees_the_demo_district, |db| {
     db.with_demo().await;
     let mut browser = Browser::new(db.state());
     let home = browser.get("/").await;
-    assert_eq!(
-        (home.status, home.location()),
-        (StatusCode::SEE_OTHER, "/login"),
-        "not logged in: to the login page"
-    );
+    assert_eq!((home.status, home.location()), (StatusCode::SEE_OTHER, "/login"), "not logged in: to the login page");
 
     let wrong = browser.login("office01", "wrong-password").await;
     assert_eq!(wrong.status, StatusCode::OK);
     assert!(wrong.text().contains("用户名或密码错误"));
-    assert!(
-        wrong.text().contains("value=\"office01\""),
-        "the typed username is kept"
-    );
+    assert!(wrong.text().contains("value=\"office01\""), "the typed username is kept");
 
     let ok = browser.login("office01", common::DEMO_PASSWORD).await;
     assert_eq!((ok.status, ok.location()), (StatusCode::SEE_OTHER, "/"));
-    let set_cookie = ok
-        .headers
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let set_cookie = ok.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"));
 
     let home = browser.get("/").await;
     assert_eq!(home.status, StatusCode::OK);
     let text = home.text();
-    for expected in [
-        "海河示范区",
-        "单元网格",
-        "600",
-        "1500",
-        "居民小区",
-        "创文办",
-    ] {
+    for expected in ["海河示范区", "单元网格", "600", "1500", "居民小区", "创文办"] {
         assert!(text.contains(expected), "home page lacks {expected}");
     }
 
@@ -219,21 +160,11 @@ on_both_backends!(a_form_without_its_csrf_token_is_refused, |db| {
     let mut browser = Browser::new(db.state());
     browser.get("/login").await;
     let refused = browser
-        .post_form(
-            "/login",
-            &[
-                ("csrf", "forged"),
-                ("username", "office01"),
-                ("password", common::DEMO_PASSWORD),
-            ],
-        )
+        .post_form("/login", &[("csrf", "forged"), ("username", "office01"), ("password", common::DEMO_PASSWORD)])
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(refused.text().contains("页面已过期"));
-    assert!(
-        !browser.cookies.iter().any(|(k, _)| k == "cw_session"),
-        "no session was started"
-    );
+    assert!(!browser.cookies.iter().any(|(k, _)| k == "cw_session"), "no session was started");
 });
 
 on_both_backends!(a_handler_may_not_import_or_export_places, |db| {
@@ -241,228 +172,133 @@ on_both_backends!(a_handler_may_not_import_or_export_places, |db| {
     let mut browser = Browser::new(db.state());
     browser.login("handler001", common::DEMO_PASSWORD).await;
     assert_eq!(browser.get("/places").await.status, StatusCode::OK);
-    assert_eq!(
-        browser.get("/places/import").await.status,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        browser
-            .get("/places/export?kind=points&format=xlsx")
-            .await
-            .status,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(browser.get("/places/import").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(browser.get("/places/export?kind=points&format=xlsx").await.status, StatusCode::FORBIDDEN);
     let csrf = browser.csrf();
-    let upload = browser
-        .upload(
-            &[("csrf", &csrf), ("kind", "points"), ("crs", "wgs84")],
-            "p.geojson",
-            b"{}",
-        )
-        .await;
+    let upload = browser.upload(&[("csrf", &csrf), ("kind", "points"), ("crs", "wgs84")], "p.geojson", b"{}").await;
     assert_eq!(upload.status, StatusCode::FORBIDDEN);
 });
 
-on_both_backends!(
-    an_import_from_the_web_shows_its_progress_and_every_bad_row,
-    |db| {
-        db.with_demo().await;
-        let state = db.state();
-        let mut browser = Browser::new(state.clone());
-        browser.login("office01", common::DEMO_PASSWORD).await;
-        let form = browser.get("/places/import").await;
-        assert!(form.text().contains("跳过错误行"));
+on_both_backends!(an_import_from_the_web_shows_its_progress_and_every_bad_row, |db| {
+    db.with_demo().await;
+    let state = db.state();
+    let mut browser = Browser::new(state.clone());
+    browser.login("office01", common::DEMO_PASSWORD).await;
+    let form = browser.get("/places/import").await;
+    assert!(form.text().contains("跳过错误行"));
 
-        let file = serde_json::json!({"type": "FeatureCollection", "features": [
-            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [117.2, 39.1]},
-             "properties": {"code": "W-1", "name": "好点位", "type": "广场", "unit": "D003"}},
-            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [117.2, 39.1]},
-             "properties": {"code": "W-2", "name": "坏点位", "type": "不存在的类型", "unit": "D003"}}
-        ]});
-        let csrf = browser.csrf();
-        let started = browser
-            .upload(
-                &[("csrf", &csrf), ("kind", "points"), ("crs", "wgs84")],
-                "点位.geojson",
-                file.to_string().as_bytes(),
-            )
-            .await;
-        assert_eq!(started.status, StatusCode::SEE_OTHER);
-        let run_url = started.location().to_string();
-        assert!(run_url.starts_with("/places/imports/"));
+    let file = serde_json::json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [117.2, 39.1]},
+         "properties": {"code": "W-1", "name": "好点位", "type": "广场", "unit": "D003"}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [117.2, 39.1]},
+         "properties": {"code": "W-2", "name": "坏点位", "type": "不存在的类型", "unit": "D003"}}
+    ]});
+    let csrf = browser.csrf();
+    let started = browser
+        .upload(&[("csrf", &csrf), ("kind", "points"), ("crs", "wgs84")], "点位.geojson", file.to_string().as_bytes())
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER);
+    let run_url = started.location().to_string();
+    assert!(run_url.starts_with("/places/imports/"));
 
-        let queued = browser.get(&format!("{run_url}/progress")).await;
-        let progress: serde_json::Value = serde_json::from_slice(&queued.body).unwrap();
-        assert_eq!(progress["state"], "queued");
+    let queued = browser.get(&format!("{run_url}/progress")).await;
+    let progress: serde_json::Value = serde_json::from_slice(&queued.body).unwrap();
+    assert_eq!(progress["state"], "queued");
 
-        assert_eq!(
-            chuangwen::jobs::drain(&state.job_context()).await,
-            1,
-            "one job ran"
-        );
-        let finished: serde_json::Value =
-            serde_json::from_slice(&browser.get(&format!("{run_url}/progress")).await.body)
-                .unwrap();
-        assert_eq!(
-            (finished["state"].as_str(), finished["percent"].as_i64()),
-            (Some("refused"), Some(100))
-        );
+    assert_eq!(chuangwen::jobs::drain(&state.job_context()).await, 1, "one job ran");
+    let finished: serde_json::Value =
+        serde_json::from_slice(&browser.get(&format!("{run_url}/progress")).await.body).unwrap();
+    assert_eq!((finished["state"].as_str(), finished["percent"].as_i64()), (Some("refused"), Some(100)));
 
-        let page = browser.get(&run_url).await.text();
-        assert!(page.contains("未写入任何数据"), "{page}");
-        assert!(page.contains("未知的点位类型“不存在的类型”"));
-        assert_eq!(
-            db.store
-                .place_totals(db.store.districts().await.unwrap()[0].id)
-                .await
-                .unwrap()
-                .1,
-            1500
-        );
+    let page = browser.get(&run_url).await.text();
+    assert!(page.contains("未写入任何数据"), "{page}");
+    assert!(page.contains("未知的点位类型“不存在的类型”"));
+    assert_eq!(db.store.place_totals(db.store.districts().await.unwrap()[0].id).await.unwrap().1, 1500);
 
-        // The same file with "skip bad rows" writes the good one.
-        let csrf = browser.csrf();
-        let again = browser
-            .upload(
-                &[
-                    ("csrf", &csrf),
-                    ("kind", "points"),
-                    ("crs", "wgs84"),
-                    ("skip_bad_rows", "1"),
-                ],
-                "点位.geojson",
-                file.to_string().as_bytes(),
-            )
-            .await;
-        chuangwen::jobs::drain(&state.job_context()).await;
-        let page = browser.get(again.location()).await.text();
-        assert!(page.contains("写入 1 行，跳过 1 个错误行"), "{page}");
-    }
-);
+    // The same file with "skip bad rows" writes the good one.
+    let csrf = browser.csrf();
+    let again = browser
+        .upload(
+            &[("csrf", &csrf), ("kind", "points"), ("crs", "wgs84"), ("skip_bad_rows", "1")],
+            "点位.geojson",
+            file.to_string().as_bytes(),
+        )
+        .await;
+    chuangwen::jobs::drain(&state.job_context()).await;
+    let page = browser.get(again.location()).await.text();
+    assert!(page.contains("写入 1 行，跳过 1 个错误行"), "{page}");
+});
 
-on_both_backends!(
-    a_file_of_unknown_format_is_refused_on_the_form_keeping_the_choices,
-    |db| {
-        db.with_demo().await;
-        let mut browser = Browser::new(db.state());
-        browser.login("office01", common::DEMO_PASSWORD).await;
-        browser.get("/places/import").await;
-        let csrf = browser.csrf();
-        let page = browser
-            .upload(
-                &[
-                    ("csrf", &csrf),
-                    ("kind", "grids"),
-                    ("crs", "gcj02"),
-                    ("skip_bad_rows", "1"),
-                ],
-                "grids.csv",
-                b"a,b,c",
-            )
-            .await;
-        assert_eq!(page.status, StatusCode::OK);
-        let text = page.text();
-        assert!(text.contains("无法识别的文件格式"));
-        assert!(
-            text.contains("value=\"grids\" selected")
-                && text.contains("value=\"gcj02\" selected")
-                && text.contains("checked")
-        );
-        assert_eq!(
-            db.store.job_counts().await.unwrap(),
-            vec![],
-            "no job was queued"
-        );
-    }
-);
+on_both_backends!(a_file_of_unknown_format_is_refused_on_the_form_keeping_the_choices, |db| {
+    db.with_demo().await;
+    let mut browser = Browser::new(db.state());
+    browser.login("office01", common::DEMO_PASSWORD).await;
+    browser.get("/places/import").await;
+    let csrf = browser.csrf();
+    let page = browser
+        .upload(&[("csrf", &csrf), ("kind", "grids"), ("crs", "gcj02"), ("skip_bad_rows", "1")], "grids.csv", b"a,b,c")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = page.text();
+    assert!(text.contains("无法识别的文件格式"));
+    assert!(
+        text.contains("value=\"grids\" selected")
+            && text.contains("value=\"gcj02\" selected")
+            && text.contains("checked")
+    );
+    assert_eq!(db.store.job_counts().await.unwrap(), vec![], "no job was queued");
+});
 
 on_both_backends!(exports_download_with_a_chinese_file_name, |db| {
     db.with_demo().await;
     let mut browser = Browser::new(db.state());
     browser.login("inspector01", common::DEMO_PASSWORD).await;
-    let file = browser
-        .get("/places/export?kind=grids&format=geojson")
-        .await;
+    let file = browser.get("/places/export?kind=grids&format=geojson").await;
     assert_eq!(file.status, StatusCode::OK);
-    let disposition = file
-        .headers
-        .get(header::CONTENT_DISPOSITION)
-        .unwrap()
-        .to_str()
-        .unwrap();
-    assert!(
-        disposition.contains("120199-grids.geojson") && disposition.contains("filename*=UTF-8''")
-    );
+    let disposition = file.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap();
+    assert!(disposition.contains("120199-grids.geojson") && disposition.contains("filename*=UTF-8''"));
     let value: serde_json::Value = serde_json::from_slice(&file.body).unwrap();
     assert_eq!(value["features"].as_array().unwrap().len(), 600);
     let bad = browser.get("/places/export?kind=cases&format=xlsx").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 });
 
-on_both_backends!(
-    the_api_resolves_a_location_and_answers_errors_as_json,
-    |db| {
-        db.with_demo().await;
-        let mut browser = Browser::new(db.state());
-        let anonymous = browser
-            .get("/api/v1/places/resolve?lon=117.2&lat=39.1")
-            .await;
-        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
-        let body: serde_json::Value = serde_json::from_slice(&anonymous.body).unwrap();
-        assert_eq!(body["error"]["code"], "unauthenticated");
+on_both_backends!(the_api_resolves_a_location_and_answers_errors_as_json, |db| {
+    db.with_demo().await;
+    let mut browser = Browser::new(db.state());
+    let anonymous = browser.get("/api/v1/places/resolve?lon=117.2&lat=39.1").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = serde_json::from_slice(&anonymous.body).unwrap();
+    assert_eq!(body["error"]["code"], "unauthenticated");
 
-        browser.login("supervisor001", common::DEMO_PASSWORD).await;
-        let found = browser
-            .get("/api/v1/places/resolve?lon=117.2&lat=39.1")
-            .await;
-        assert_eq!(found.status, StatusCode::OK);
-        let body: serde_json::Value = serde_json::from_slice(&found.body).unwrap();
-        assert_eq!(body["grid_code"].as_str().unwrap().len(), 15);
-        assert!(
-            body["street"].as_str().unwrap().ends_with("街道")
-                || body["street"].as_str().unwrap().ends_with('镇')
-        );
+    browser.login("supervisor001", common::DEMO_PASSWORD).await;
+    let found = browser.get("/api/v1/places/resolve?lon=117.2&lat=39.1").await;
+    assert_eq!(found.status, StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_slice(&found.body).unwrap();
+    assert_eq!(body["grid_code"].as_str().unwrap().len(), 15);
+    assert!(body["street"].as_str().unwrap().ends_with("街道") || body["street"].as_str().unwrap().ends_with('镇'));
 
-        let outside = browser
-            .get("/api/v1/places/resolve?lon=116.39&lat=39.9")
-            .await;
-        assert_eq!(outside.status, StatusCode::NOT_FOUND);
-        let bad_crs = browser
-            .get("/api/v1/places/resolve?lon=117.2&lat=39.1&crs=utm")
-            .await;
-        assert_eq!(bad_crs.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let body: serde_json::Value = serde_json::from_slice(&bad_crs.body).unwrap();
-        assert_eq!(body["error"]["field"], "crs");
+    let outside = browser.get("/api/v1/places/resolve?lon=116.39&lat=39.9").await;
+    assert_eq!(outside.status, StatusCode::NOT_FOUND);
+    let bad_crs = browser.get("/api/v1/places/resolve?lon=117.2&lat=39.1&crs=utm").await;
+    assert_eq!(bad_crs.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = serde_json::from_slice(&bad_crs.body).unwrap();
+    assert_eq!(body["error"]["field"], "crs");
 
-        let page: serde_json::Value = serde_json::from_slice(
-            &browser
-                .get("/api/v1/places/points?type=school&limit=50")
-                .await
-                .body,
-        )
-        .unwrap();
-        assert_eq!(page["items"].as_array().unwrap().len(), 50);
-        assert!(page["next_after"].is_i64());
-    }
-);
+    let page: serde_json::Value =
+        serde_json::from_slice(&browser.get("/api/v1/places/points?type=school&limit=50").await.body).unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 50);
+    assert!(page["next_after"].is_i64());
+});
 
 on_both_backends!(health_and_metrics_answer_for_operators, |db| {
     let mut browser = Browser::new(db.state());
     let health = browser.get("/healthz").await;
     assert_eq!(health.status, StatusCode::OK);
-    assert!(
-        health.headers.contains_key("x-request-id"),
-        "every response carries its request id"
-    );
+    assert!(health.headers.contains_key("x-request-id"), "every response carries its request id");
     browser.get("/login").await;
     let metrics = browser.get("/metrics").await.text();
-    assert!(
-        metrics.contains("chuangwen_http_requests_total"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("chuangwen_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/login\""));
-    assert_eq!(
-        browser.get("/no/such/page").await.status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(browser.get("/no/such/page").await.status, StatusCode::NOT_FOUND);
 });

@@ -54,31 +54,15 @@ pub async fn resolve(
         })?,
     };
     if !valid_position(q.lon, q.lat) {
-        return Err(AppError::Invalid {
-            field: "lon".into(),
-            message: "经纬度超出范围".into(),
-        }
-        .into());
+        return Err(AppError::Invalid { field: "lon".into(), message: "经纬度超出范围".into() }.into());
     }
     let (lon, lat) = crs.to_wgs84(q.lon, q.lat);
     let district_id = user.user.district_id;
     let index = load_grid_index(&state.store, district_id).await?;
     let cell = index.locate(lon, lat).ok_or(AppError::NotFound)?;
     let units = state.store.units(district_id).await?;
-    let name = |id: i64| {
-        units
-            .iter()
-            .find(|u| u.id == id)
-            .map(|u| u.name.clone())
-            .unwrap_or_default()
-    };
-    let grid = state
-        .store
-        .grids(district_id)
-        .await?
-        .into_iter()
-        .find(|g| g.id == cell.id)
-        .ok_or(AppError::NotFound)?;
+    let name = |id: i64| units.iter().find(|u| u.id == id).map(|u| u.name.clone()).unwrap_or_default();
+    let grid = state.store.grids(district_id).await?.into_iter().find(|g| g.id == cell.id).ok_or(AppError::NotFound)?;
     Ok(Json(Resolved {
         lon,
         lat,
@@ -116,12 +100,7 @@ pub async fn points(
 ) -> Result<Json<PointsPage>, ApiError> {
     user.require(Action::ViewPlaces)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let filter = PointFilter {
-        point_type: q.point_type,
-        street_id: q.street_id,
-        after_id: q.after,
-        limit: limit + 1,
-    };
+    let filter = PointFilter { point_type: q.point_type, street_id: q.street_id, after_id: q.after, limit: limit + 1 };
     let mut items = state.store.points(user.user.district_id, &filter).await?;
     let next_after = (items.len() as i64 > limit).then(|| {
         items.truncate(limit as usize);

@@ -43,11 +43,7 @@ impl CurrentUser {
     }
     /// Refuses with 403 unless a role allows the action.
     pub fn require(&self, action: policy::Action) -> Result<(), AppError> {
-        if self.may(action) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden)
-        }
+        if self.may(action) { Ok(()) } else { Err(AppError::Forbidden) }
     }
 }
 
@@ -65,9 +61,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, path `/`.
 pub fn set_cookie(name: &str, value: &str, max_age: Option<Duration>) -> String {
-    let age = max_age
-        .map(|d| format!("; Max-Age={}", d.as_secs()))
-        .unwrap_or_default();
+    let age = max_age.map(|d| format!("; Max-Age={}", d.as_secs())).unwrap_or_default();
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{age}")
 }
 
@@ -80,10 +74,7 @@ pub fn random_token() -> String {
 
 /// SHA-256 of a token, hex: what the database keeps instead of the token.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Checks the double-submitted CSRF token of a form.
@@ -109,17 +100,10 @@ pub fn csrf_token(headers: &HeaderMap) -> (String, Option<String>) {
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
         let hash = token_hash(&token);
-        let (user, created_at, last_seen) = state
-            .store
-            .session_user(&hash)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
+        let (user, created_at, last_seen) = state.store.session_user(&hash).await?.ok_or(AppError::Unauthenticated)?;
         let now = Utc::now();
         let idle = (now - last_seen).to_std().unwrap_or_default();
         let age = (now - created_at).to_std().unwrap_or_default();
@@ -131,13 +115,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         if (now - last_seen).num_seconds() > 60 {
             state.store.touch_session(&hash).await?;
         }
-        let roles = state
-            .store
-            .roles_of(user.id)
-            .await?
-            .iter()
-            .filter_map(|r| Role::parse(r))
-            .collect();
+        let roles = state.store.roles_of(user.id).await?.iter().filter_map(|r| Role::parse(r)).collect();
         Ok(CurrentUser { user, roles })
     }
 }
@@ -156,13 +134,7 @@ impl std::ops::Deref for ApiUser {
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = crate::error::ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        CurrentUser::from_request_parts(parts, state)
-            .await
-            .map(ApiUser)
-            .map_err(crate::error::ApiError)
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        CurrentUser::from_request_parts(parts, state).await.map(ApiUser).map_err(crate::error::ApiError)
     }
 }

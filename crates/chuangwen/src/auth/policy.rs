@@ -40,11 +40,7 @@ mod tests {
     #[test]
     fn only_the_office_and_admins_import_places() {
         for role in Role::ALL {
-            assert_eq!(
-                allows(&[role], Action::ImportPlaces),
-                matches!(role, Role::Admin | Role::Office),
-                "{role:?}"
-            );
+            assert_eq!(allows(&[role], Action::ImportPlaces), matches!(role, Role::Admin | Role::Office), "{role:?}");
         }
     }
 
@@ -52,11 +48,7 @@ mod tests {
     fn everyone_logged_in_sees_places_but_only_district_wide_roles_export_them() {
         for role in Role::ALL {
             assert!(allows(&[role], Action::ViewPlaces));
-            assert_eq!(
-                allows(&[role], Action::ExportPlaces),
-                role.is_district_wide(),
-                "{role:?}"
-            );
+            assert_eq!(allows(&[role], Action::ExportPlaces), role.is_district_wide(), "{role:?}");
         }
     }
 

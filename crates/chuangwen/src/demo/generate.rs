@@ -66,33 +66,25 @@ const STREET_ROWS: [usize; 3] = [0, 10, 20];
 const COMMUNITY_WIDTH: usize = 2;
 const COMMUNITY_HEIGHT: usize = 5;
 
-const STREET_NAMES: [&str; 8] = [
-    "海河路街道",
-    "梅江街道",
-    "柳林街道",
-    "桃园街道",
-    "东湖街道",
-    "体育中心街道",
-    "南楼街道",
-    "双港镇",
-];
+const STREET_NAMES: [&str; 8] =
+    ["海河路街道", "梅江街道", "柳林街道", "桃园街道", "东湖街道", "体育中心街道", "南楼街道", "双港镇"];
 
 const PLACE_WORDS: [&str; 48] = [
-    "佳荣", "宝翠", "嘉华", "富裕", "光华", "景福", "金泉", "龙都", "平山", "文化", "永安", "春晖",
-    "和平", "瑞景", "紫金", "泰达", "海逸", "水云", "兴华", "复兴", "广顺", "新华", "育英", "长江",
-    "黄河", "友好", "谊景", "碧华", "怡和", "云居", "梧桐", "丽江", "翠园", "芳林", "吉庆", "康宁",
-    "瑞丰", "德才", "华丰", "围堤", "珠江", "卫津", "微山", "解放", "郁江", "大沽", "琼州", "环湖",
+    "佳荣", "宝翠", "嘉华", "富裕", "光华", "景福", "金泉", "龙都", "平山", "文化", "永安", "春晖", "和平", "瑞景",
+    "紫金", "泰达", "海逸", "水云", "兴华", "复兴", "广顺", "新华", "育英", "长江", "黄河", "友好", "谊景", "碧华",
+    "怡和", "云居", "梧桐", "丽江", "翠园", "芳林", "吉庆", "康宁", "瑞丰", "德才", "华丰", "围堤", "珠江", "卫津",
+    "微山", "解放", "郁江", "大沽", "琼州", "环湖",
 ];
 const COMMUNITY_SUFFIXES: [&str; 6] = ["里", "园", "苑", "花园", "新村", "家园"];
 
 const SURNAMES: [&str; 32] = [
-    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭",
-    "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾",
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林",
+    "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾",
 ];
 const GIVEN_CHARS: [&str; 40] = [
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超",
-    "秀", "霞", "平", "刚", "桂", "英", "华", "建", "国", "志", "海", "红", "玉", "兰", "文", "辉",
-    "鹏", "晨", "宇", "欣", "婷", "浩", "博", "琳",
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超", "秀", "霞", "平",
+    "刚", "桂", "英", "华", "建", "国", "志", "海", "红", "玉", "兰", "文", "辉", "鹏", "晨", "宇", "欣", "婷", "浩",
+    "博", "琳",
 ];
 
 /// The 45 departments and other units: (kind, code, name).
@@ -140,11 +132,7 @@ pub const OTHER_UNITS: [(UnitKind, &str, &str); 45] = [
     (UnitKind::Enterprise, "E006", "区城市投资集团"),
     (UnitKind::Enterprise, "E007", "区环卫服务有限公司"),
     (UnitKind::Enterprise, "E008", "海河物业服务有限公司"),
-    (
-        UnitKind::Enterprise,
-        "E009",
-        "共享单车运营企业（区域运维站）",
-    ),
+    (UnitKind::Enterprise, "E009", "共享单车运营企业（区域运维站）"),
     (UnitKind::Enterprise, "E010", "明鉴第三方测评有限公司"),
 ];
 
@@ -294,10 +282,7 @@ pub struct DemoDistrict {
 
 /// The centre of the demo district.
 pub fn center() -> (f64, f64) {
-    (
-        ORIGIN.0 + CELL_LON * COLUMNS as f64 / 2.0,
-        ORIGIN.1 + CELL_LAT * ROWS as f64 / 2.0,
-    )
+    (ORIGIN.0 + CELL_LON * COLUMNS as f64 / 2.0, ORIGIN.1 + CELL_LAT * ROWS as f64 / 2.0)
 }
 
 fn person_name(rng: &mut SeededRng) -> String {
@@ -322,21 +307,12 @@ pub fn generate(seed: u64) -> DemoDistrict {
         for (j, corner) in column.iter_mut().enumerate() {
             let jitter_lon = rng.range(-0.22, 0.22) * CELL_LON;
             let jitter_lat = rng.range(-0.22, 0.22) * CELL_LAT;
-            *corner = (
-                ORIGIN.0 + i as f64 * CELL_LON + jitter_lon,
-                ORIGIN.1 + j as f64 * CELL_LAT + jitter_lat,
-            );
+            *corner = (ORIGIN.0 + i as f64 * CELL_LON + jitter_lon, ORIGIN.1 + j as f64 * CELL_LAT + jitter_lat);
         }
     }
     let cell_polygon = |i: usize, j: usize| {
-        Polygon::new(vec![
-            corners[i][j],
-            corners[i + 1][j],
-            corners[i + 1][j + 1],
-            corners[i][j + 1],
-            corners[i][j],
-        ])
-        .expect("a jittered lattice cell is a simple quadrilateral")
+        Polygon::new(vec![corners[i][j], corners[i + 1][j], corners[i + 1][j + 1], corners[i][j + 1], corners[i][j]])
+            .expect("a jittered lattice cell is a simple quadrilateral")
     };
 
     let mut units = vec![DemoUnit {
@@ -346,12 +322,7 @@ pub fn generate(seed: u64) -> DemoDistrict {
         name: DISTRICT_NAME.into(),
     }];
     for (kind, code, name) in OTHER_UNITS {
-        units.push(DemoUnit {
-            parent: Some(DISTRICT_CODE.into()),
-            kind,
-            code: code.into(),
-            name: name.into(),
-        });
+        units.push(DemoUnit { parent: Some(DISTRICT_CODE.into()), kind, code: code.into(), name: name.into() });
     }
 
     let mut words: Vec<&str> = PLACE_WORDS.to_vec();
@@ -372,11 +343,7 @@ pub fn generate(seed: u64) -> DemoDistrict {
             let is_town = street_number == 8;
             units.push(DemoUnit {
                 parent: Some(DISTRICT_CODE.into()),
-                kind: if is_town {
-                    UnitKind::Town
-                } else {
-                    UnitKind::Street
-                },
+                kind: if is_town { UnitKind::Town } else { UnitKind::Street },
                 code: street_code.clone(),
                 name: STREET_NAMES[street_number - 1].into(),
             });
@@ -392,18 +359,11 @@ pub fn generate(seed: u64) -> DemoDistrict {
                     let community_name = if is_town {
                         format!("{word}村")
                     } else {
-                        format!(
-                            "{word}{}社区",
-                            COMMUNITY_SUFFIXES[word_at % COMMUNITY_SUFFIXES.len()]
-                        )
+                        format!("{word}{}社区", COMMUNITY_SUFFIXES[word_at % COMMUNITY_SUFFIXES.len()])
                     };
                     units.push(DemoUnit {
                         parent: Some(street_code.clone()),
-                        kind: if is_town {
-                            UnitKind::Village
-                        } else {
-                            UnitKind::Community
-                        },
+                        kind: if is_town { UnitKind::Village } else { UnitKind::Community },
                         code: community_code.clone(),
                         name: community_name.clone(),
                     });
@@ -431,45 +391,22 @@ pub fn generate(seed: u64) -> DemoDistrict {
     outline_ring.extend((1..=ROWS).map(|j| corners[COLUMNS][j]));
     outline_ring.extend((0..COLUMNS).rev().map(|i| corners[i][ROWS]));
     outline_ring.extend((0..ROWS).rev().map(|j| corners[0][j]));
-    let outline =
-        Polygon::new(outline_ring).expect("the outer edge of the lattice is a simple ring");
+    let outline = Polygon::new(outline_ring).expect("the outer edge of the lattice is a simple ring");
 
     // Users first: their leaders are the 包保 leaders of the points.
     let users = generate_users(&mut rng, &units);
-    let leaders: Vec<String> = users
-        .iter()
-        .filter(|u| u.role == Role::Leader)
-        .map(|u| u.display_name.clone())
-        .collect();
+    let leaders: Vec<String> =
+        users.iter().filter(|u| u.role == Role::Leader).map(|u| u.display_name.clone()).collect();
 
-    let community_name = |code: &str| {
-        units
-            .iter()
-            .find(|u| u.code == code)
-            .map(|u| u.name.clone())
-            .unwrap_or_default()
-    };
-    let street_name = |code: &str| {
-        units
-            .iter()
-            .find(|u| u.code == code)
-            .map(|u| u.name.clone())
-            .unwrap_or_default()
-    };
+    let community_name = |code: &str| units.iter().find(|u| u.code == code).map(|u| u.name.clone()).unwrap_or_default();
+    let street_name = |code: &str| units.iter().find(|u| u.code == code).map(|u| u.name.clone()).unwrap_or_default();
 
     // A random spot well inside cell (i, j), by bilinear interpolation of its corners.
     let spot_in = |rng: &mut SeededRng, i: usize, j: usize| {
         let (u, v) = (rng.range(0.15, 0.85), rng.range(0.15, 0.85));
-        let (a, b, c, d) = (
-            corners[i][j],
-            corners[i + 1][j],
-            corners[i + 1][j + 1],
-            corners[i][j + 1],
-        );
-        let lon =
-            (1.0 - u) * (1.0 - v) * a.0 + u * (1.0 - v) * b.0 + u * v * c.0 + (1.0 - u) * v * d.0;
-        let lat =
-            (1.0 - u) * (1.0 - v) * a.1 + u * (1.0 - v) * b.1 + u * v * c.1 + (1.0 - u) * v * d.1;
+        let (a, b, c, d) = (corners[i][j], corners[i + 1][j], corners[i + 1][j + 1], corners[i][j + 1]);
+        let lon = (1.0 - u) * (1.0 - v) * a.0 + u * (1.0 - v) * b.0 + u * v * c.0 + (1.0 - u) * v * d.0;
+        let lat = (1.0 - u) * (1.0 - v) * a.1 + u * (1.0 - v) * b.1 + u * v * c.1 + (1.0 - u) * v * d.1;
         (lon, lat)
     };
 
@@ -482,10 +419,8 @@ pub fn generate(seed: u64) -> DemoDistrict {
             let grid = &grids[grid_of[i][j]];
             let (lon, lat) = spot_in(&mut rng, i, j);
             let area = is_area.then(|| {
-                let (half_lon, half_lat) = (
-                    rng.range(0.12, 0.3) * CELL_LON / 2.0,
-                    rng.range(0.12, 0.3) * CELL_LAT / 2.0,
-                );
+                let (half_lon, half_lat) =
+                    (rng.range(0.12, 0.3) * CELL_LON / 2.0, rng.range(0.12, 0.3) * CELL_LAT / 2.0);
                 Polygon::new(vec![
                     (lon - half_lon, lat - half_lat),
                     (lon + half_lon, lat - half_lat),
@@ -499,65 +434,36 @@ pub fn generate(seed: u64) -> DemoDistrict {
             let road = rng.pick(&road_names).clone();
             let word = *rng.pick(&words);
             let name = match type_code {
-                "residential_compound" => format!(
-                    "{word}{}",
-                    rng.pick(&["小区", "花园", "公寓", "里", "家园"])
-                ),
-                "back_street" => format!(
-                    "{word}{}",
-                    rng.pick(&["胡同", "里巷", "东街", "西街", "后街"])
-                ),
+                "residential_compound" => format!("{word}{}", rng.pick(&["小区", "花园", "公寓", "里", "家园"])),
+                "back_street" => format!("{word}{}", rng.pick(&["胡同", "里巷", "东街", "西街", "后街"])),
                 "main_road" => format!("{road}（{}段）", rng.pick(&["东", "西", "南", "北", "中"])),
                 "bus_stop" => format!("{road}{word}公交站"),
                 "commercial_street" => format!("{word}商业街"),
-                "supermarket" => format!(
-                    "{}{word}店",
-                    rng.pick(&["物美超市", "家乐福", "华润万家", "永辉超市", "便民超市"])
-                ),
+                "supermarket" => {
+                    format!("{}{word}店", rng.pick(&["物美超市", "家乐福", "华润万家", "永辉超市", "便民超市"]))
+                }
                 "farmers_market" => format!("{word}农贸市场"),
-                "hospital" => format!(
-                    "{word}{}",
-                    rng.pick(&["社区卫生服务中心", "医院", "门诊部"])
-                ),
-                "school" => format!(
-                    "{word}{}周边",
-                    rng.pick(&["小学", "中学", "幼儿园", "实验学校"])
-                ),
+                "hospital" => format!("{word}{}", rng.pick(&["社区卫生服务中心", "医院", "门诊部"])),
+                "school" => format!("{word}{}周边", rng.pick(&["小学", "中学", "幼儿园", "实验学校"])),
                 "park" => format!("{word}公园"),
                 "square" => format!("{word}广场"),
-                "station" => format!(
-                    "{word}{}",
-                    rng.pick(&["长途汽车站", "地铁站", "公交枢纽站"])
-                ),
+                "station" => format!("{word}{}", rng.pick(&["长途汽车站", "地铁站", "公交枢纽站"])),
                 "government_service_hall" => format!("{}政务服务中心", street_name(&grid.street)),
                 "practice_station" => {
                     format!("{}新时代文明实践站", community_name(&grid.community))
                 }
-                "construction_site" => format!(
-                    "{word}{}工地",
-                    rng.pick(&["住宅项目", "道路改造", "商业综合体", "管网改造"])
-                ),
-                "hotel_restaurant" => format!(
-                    "{word}{}",
-                    rng.pick(&["大酒店", "宾馆", "快捷酒店", "饭庄"])
-                ),
-                "cultural_venue" => format!(
-                    "{word}{}",
-                    rng.pick(&["文化馆", "图书馆", "美术馆", "文化活动中心"])
-                ),
+                "construction_site" => {
+                    format!("{word}{}工地", rng.pick(&["住宅项目", "道路改造", "商业综合体", "管网改造"]))
+                }
+                "hotel_restaurant" => format!("{word}{}", rng.pick(&["大酒店", "宾馆", "快捷酒店", "饭庄"])),
+                "cultural_venue" => format!("{word}{}", rng.pick(&["文化馆", "图书馆", "美术馆", "文化活动中心"])),
                 "patriotic_education_base" => {
                     format!("{word}{}", rng.pick(&["纪念馆", "烈士陵园", "历史展览馆"]))
                 }
                 "urban_rural_fringe" => format!("{word}城乡结合部片区"),
                 _ => format!(
                     "{word}{}",
-                    rng.pick(&[
-                        "供电营业厅",
-                        "自来水营业厅",
-                        "燃气营业厅",
-                        "邮政营业厅",
-                        "银行网点"
-                    ])
+                    rng.pick(&["供电营业厅", "自来水营业厅", "燃气营业厅", "邮政营业厅", "银行网点"])
                 ),
             };
             let unit = match responsible {
@@ -575,11 +481,7 @@ pub fn generate(seed: u64) -> DemoDistrict {
                 lon,
                 lat,
                 area,
-                address: format!(
-                    "{}{road}{}号",
-                    street_name(&grid.street),
-                    1 + rng.below(300)
-                ),
+                address: format!("{}{road}{}号", street_name(&grid.street), 1 + rng.below(300)),
                 grid: grid.code.clone(),
                 unit,
                 leader: rng.pick(&leaders).clone(),
@@ -591,18 +493,8 @@ pub fn generate(seed: u64) -> DemoDistrict {
         point.code = format!("DW{:05}", n + 1);
     }
 
-    let businesses = [
-        "餐饮",
-        "便利店",
-        "理发美容",
-        "水果生鲜",
-        "五金建材",
-        "药店",
-        "服装",
-        "烟酒副食",
-        "洗衣",
-        "快递驿站",
-    ];
+    let businesses =
+        ["餐饮", "便利店", "理发美容", "水果生鲜", "五金建材", "药店", "服装", "烟酒副食", "洗衣", "快递驿站"];
     let mut shops = Vec::with_capacity(1200);
     for n in 1..=1200 {
         let (i, j) = (rng.below(COLUMNS), rng.below(ROWS));
@@ -611,11 +503,7 @@ pub fn generate(seed: u64) -> DemoDistrict {
         let business = *rng.pick(&businesses);
         let owner = person_name(&mut rng);
         let name = match business {
-            "餐饮" => format!(
-                "{}记{}",
-                &owner[..3],
-                rng.pick(&["早点", "面馆", "饺子馆", "烧烤", "快餐"])
-            ),
+            "餐饮" => format!("{}记{}", &owner[..3], rng.pick(&["早点", "面馆", "饺子馆", "烧烤", "快餐"])),
             "便利店" => format!("{}便利店", rng.pick(&words)),
             "药店" => format!("{}大药房", rng.pick(&words)),
             other => format!("{}{other}", rng.pick(&words)),
@@ -626,42 +514,25 @@ pub fn generate(seed: u64) -> DemoDistrict {
             business_type: business.into(),
             lon,
             lat,
-            address: format!(
-                "{}{}{}号底商",
-                street_name(&grid.street),
-                rng.pick(&road_names),
-                1 + rng.below(400)
-            ),
+            address: format!("{}{}{}号底商", street_name(&grid.street), rng.pick(&road_names), 1 + rng.below(400)),
             responsible_party: owner,
             grid: grid.code.clone(),
         });
     }
 
-    DemoDistrict {
-        units,
-        grids,
-        outline,
-        points,
-        shops,
-        users,
-    }
+    DemoDistrict { units, grids, outline, points, shops, users }
 }
 
 fn generate_users(rng: &mut SeededRng, units: &[DemoUnit]) -> Vec<DemoUser> {
     let mut users = Vec::new();
-    let mut add =
-        |rng: &mut SeededRng, role: Role, prefix: &str, n: usize, width: usize, unit: &str| {
-            users.push(DemoUser {
-                username: if n == 0 {
-                    prefix.to_string()
-                } else {
-                    format!("{prefix}{n:0width$}")
-                },
-                display_name: person_name(rng),
-                unit: unit.to_string(),
-                role,
-            });
-        };
+    let mut add = |rng: &mut SeededRng, role: Role, prefix: &str, n: usize, width: usize, unit: &str| {
+        users.push(DemoUser {
+            username: if n == 0 { prefix.to_string() } else { format!("{prefix}{n:0width$}") },
+            display_name: person_name(rng),
+            unit: unit.to_string(),
+            role,
+        });
+    };
     add(rng, Role::Admin, "admin", 0, 0, OFFICE_UNIT);
     add(rng, Role::Admin, "admin", 2, 0, OFFICE_UNIT);
     for n in 1..=8 {
@@ -677,14 +548,9 @@ fn generate_users(rng: &mut SeededRng, units: &[DemoUnit]) -> Vec<DemoUser> {
         add(rng, Role::Evaluator, "evaluator", n, 2, EVALUATOR_UNIT);
     }
     let streets: Vec<&DemoUnit> = units.iter().filter(|u| u.kind.is_street_level()).collect();
-    let communities: Vec<&DemoUnit> = units
-        .iter()
-        .filter(|u| u.kind.is_community_level())
-        .collect();
-    let others: Vec<&DemoUnit> = units
-        .iter()
-        .filter(|u| u.parent.as_deref() == Some(DISTRICT_CODE) && !u.kind.is_street_level())
-        .collect();
+    let communities: Vec<&DemoUnit> = units.iter().filter(|u| u.kind.is_community_level()).collect();
+    let others: Vec<&DemoUnit> =
+        units.iter().filter(|u| u.parent.as_deref() == Some(DISTRICT_CODE) && !u.kind.is_street_level()).collect();
     let mut n = 0;
     for street in &streets {
         for _ in 0..8 {
@@ -697,12 +563,7 @@ fn generate_users(rng: &mut SeededRng, units: &[DemoUnit]) -> Vec<DemoUser> {
         leads += 1;
         add(rng, Role::UnitLead, "unitlead", leads, 3, &unit.code);
     }
-    for unit in others
-        .iter()
-        .chain(streets.iter())
-        .chain(streets.iter())
-        .chain(communities.iter())
-    {
+    for unit in others.iter().chain(streets.iter()).chain(streets.iter()).chain(communities.iter()) {
         handlers += 1;
         add(rng, Role::Handler, "handler", handlers, 3, &unit.code);
     }
@@ -735,25 +596,14 @@ mod tests {
         assert_eq!(d.grids.len(), 600);
         assert_eq!(OTHER_UNITS.len(), 45);
         assert_eq!(d.points.len(), 1500);
-        assert!(
-            d.users.len() >= 200,
-            "a few hundred users: {}",
-            d.users.len()
-        );
+        assert!(d.users.len() >= 200, "a few hundred users: {}", d.users.len());
         for role in Role::ALL {
-            assert!(
-                d.users.iter().any(|u| u.role == role),
-                "no user holds {role:?}"
-            );
+            assert!(d.users.iter().any(|u| u.role == role), "no user holds {role:?}");
         }
         let mut types: Vec<&str> = d.points.iter().map(|p| p.point_type.as_str()).collect();
         types.sort();
         types.dedup();
-        assert_eq!(
-            types.len(),
-            crate::domain::places::point_types().len(),
-            "every point type appears"
-        );
+        assert_eq!(types.len(), crate::domain::places::point_types().len(), "every point type appears");
     }
 
     #[test]
@@ -806,20 +656,13 @@ mod tests {
         let mut inside = 0;
         for _ in 0..20_000 {
             let (lon, lat) = (rng.range(min_lon, max_lon), rng.range(min_lat, max_lat));
-            let containing = d
-                .grids
-                .iter()
-                .filter(|g| g.polygon.contains(lon, lat))
-                .count();
+            let containing = d.grids.iter().filter(|g| g.polygon.contains(lon, lat)).count();
             if d.outline.contains(lon, lat) {
                 inside += 1;
                 assert_eq!(containing, 1, "({lon}, {lat}) lies in {containing} cells");
                 assert!(index.locate(lon, lat).is_some());
             } else {
-                assert_eq!(
-                    containing, 0,
-                    "({lon}, {lat}) is outside the district but in a cell"
-                );
+                assert_eq!(containing, 0, "({lon}, {lat}) is outside the district but in a cell");
             }
         }
         assert!(inside > 15_000);

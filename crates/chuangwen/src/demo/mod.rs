@@ -35,20 +35,14 @@ pub async fn create(
     progress: &dyn Progress,
 ) -> Result<DemoCreated, StoreError> {
     let demo = generate::generate(seed);
-    let total = demo.units.len()
-        + demo.grids.len()
-        + demo.points.len()
-        + demo.shops.len()
-        + demo.users.len();
+    let total = demo.units.len() + demo.grids.len() + demo.points.len() + demo.shops.len() + demo.users.len();
     progress.set_total(total as u64);
 
     progress.step("清除旧的演示数据");
     if let Some(old) = store.district_by_code(DISTRICT_CODE).await? {
         store.delete_district(old.id).await?;
     }
-    let district = store
-        .create_district(DISTRICT_CODE, DISTRICT_NAME, generate::center(), true)
-        .await?;
+    let district = store.create_district(DISTRICT_CODE, DISTRICT_NAME, generate::center(), true).await?;
 
     progress.step("组织架构");
     let units: Vec<NewUnit> = demo
@@ -63,22 +57,13 @@ pub async fn create(
         .collect();
     store.upsert_units(district.id, &units).await?;
     progress.advance(units.len() as u64);
-    let unit_ids: HashMap<String, i64> = store
-        .units(district.id)
-        .await?
-        .into_iter()
-        .map(|u| (u.code, u.id))
-        .collect();
+    let unit_ids: HashMap<String, i64> = store.units(district.id).await?.into_iter().map(|u| (u.code, u.id)).collect();
 
     progress.step("单元网格");
     write_grids(store, district.id, &demo, &unit_ids).await?;
     progress.advance(demo.grids.len() as u64);
-    let grid_ids: HashMap<String, (i64, i64, i64)> = store
-        .grids(district.id)
-        .await?
-        .into_iter()
-        .map(|g| (g.code, (g.id, g.community_id, g.street_id)))
-        .collect();
+    let grid_ids: HashMap<String, (i64, i64, i64)> =
+        store.grids(district.id).await?.into_iter().map(|g| (g.code, (g.id, g.community_id, g.street_id))).collect();
 
     progress.step("点位");
     let points: Vec<NewPoint> = demo
@@ -133,19 +118,11 @@ pub async fn create(
     let mut passwords = BTreeMap::new();
     let mut hashes = BTreeMap::new();
     for role in Role::ALL {
-        let plain = password
-            .map(str::to_string)
-            .unwrap_or_else(|| password::generate(12));
+        let plain = password.map(str::to_string).unwrap_or_else(|| password::generate(12));
         let to_hash = plain.clone();
-        let hashed = tokio::task::spawn_blocking(move || password::hash(&to_hash))
-            .await
-            .expect("hashing does not panic");
-        let example = demo
-            .users
-            .iter()
-            .find(|u| u.role == role)
-            .map(|u| u.username.clone())
-            .unwrap_or_default();
+        let hashed =
+            tokio::task::spawn_blocking(move || password::hash(&to_hash)).await.expect("hashing does not panic");
+        let example = demo.users.iter().find(|u| u.role == role).map(|u| u.username.clone()).unwrap_or_default();
         passwords.insert(role, (example, plain));
         hashes.insert(role, hashed);
     }
@@ -169,11 +146,7 @@ pub async fn create(
     progress.advance(new_users.len() as u64);
 
     let district = store.district(district.id).await?;
-    Ok(DemoCreated {
-        district,
-        passwords,
-        users_per_role,
-    })
+    Ok(DemoCreated { district, passwords, users_per_role })
 }
 
 async fn write_grids(

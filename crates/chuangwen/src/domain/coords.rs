@@ -89,8 +89,7 @@ pub fn wgs84_to_gcj02(lon: f64, lat: f64) -> (f64, f64) {
     let sqrt_magic = magic.sqrt();
     let d_lat = offset_lat(lon - 105.0, lat - 35.0) * 180.0
         / ((KRASOVSKY_A * (1.0 - KRASOVSKY_EE)) / (magic * sqrt_magic) * PI);
-    let d_lon = offset_lon(lon - 105.0, lat - 35.0) * 180.0
-        / (KRASOVSKY_A / sqrt_magic * rad_lat.cos() * PI);
+    let d_lon = offset_lon(lon - 105.0, lat - 35.0) * 180.0 / (KRASOVSKY_A / sqrt_magic * rad_lat.cos() * PI);
     (lon + d_lon, lat + d_lat)
 }
 
@@ -153,24 +152,15 @@ mod tests {
     #[test]
     fn wgs84_to_gcj02_matches_the_reference_pair() {
         let got = wgs84_to_gcj02(INPUT.0, INPUT.1);
-        assert!(
-            close(got, (116.41024449916938, 39.91640428150164), 1e-9),
-            "{got:?}"
-        );
+        assert!(close(got, (116.41024449916938, 39.91640428150164), 1e-9), "{got:?}");
     }
 
     #[test]
     fn bd09_to_gcj02_and_back_match_the_reference_pairs() {
         let got = bd09_to_gcj02(INPUT.0, INPUT.1);
-        assert!(
-            close(got, (116.39762729119315, 39.90865673957631), 1e-9),
-            "{got:?}"
-        );
+        assert!(close(got, (116.39762729119315, 39.90865673957631), 1e-9), "{got:?}");
         let got = gcj02_to_bd09(INPUT.0, INPUT.1);
-        assert!(
-            close(got, (116.41036949371029, 39.92133699351021), 1e-9),
-            "{got:?}"
-        );
+        assert!(close(got, (116.41036949371029, 39.92133699351021), 1e-9), "{got:?}");
     }
 
     #[test]
@@ -188,10 +178,7 @@ mod tests {
             for lat in [18.3, 30.0, 39.1, 45.75, 53.0] {
                 let (w_lon, w_lat) = gcj02_to_wgs84(lon, lat);
                 let back = wgs84_to_gcj02(w_lon, w_lat);
-                assert!(
-                    distance_m(back, (lon, lat)) < 0.001,
-                    "{lon},{lat} → {back:?}"
-                );
+                assert!(distance_m(back, (lon, lat)) < 0.001, "{lon},{lat} → {back:?}");
             }
         }
     }

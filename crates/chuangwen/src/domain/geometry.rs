@@ -31,10 +31,7 @@ pub enum PolygonError {
 
 /// Checks one coordinate pair.
 pub fn valid_position(lon: f64, lat: f64) -> bool {
-    lon.is_finite()
-        && lat.is_finite()
-        && (-180.0..=180.0).contains(&lon)
-        && (-90.0..=90.0).contains(&lat)
+    lon.is_finite() && lat.is_finite() && (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat)
 }
 
 impl Polygon {
@@ -72,15 +69,11 @@ impl Polygon {
 
     /// `(min_lon, min_lat, max_lon, max_lat)`.
     pub fn bbox(&self) -> (f64, f64, f64, f64) {
-        self.ring.iter().fold(
-            (
-                f64::INFINITY,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::NEG_INFINITY,
-            ),
-            |(a, b, c, d), &(x, y)| (a.min(x), b.min(y), c.max(x), d.max(y)),
-        )
+        self.ring
+            .iter()
+            .fold((f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY), |(a, b, c, d), &(x, y)| {
+                (a.min(x), b.min(y), c.max(x), d.max(y))
+            })
     }
 
     /// True when the point is inside or on the boundary.
@@ -105,16 +98,11 @@ impl Polygon {
     /// coordinates near (117, 39) would cancel away most of their precision.
     fn relative(&self) -> impl Iterator<Item = ((f64, f64), (f64, f64))> + '_ {
         let (ox, oy) = self.ring[0];
-        self.ring
-            .windows(2)
-            .map(move |e| ((e[0].0 - ox, e[0].1 - oy), (e[1].0 - ox, e[1].1 - oy)))
+        self.ring.windows(2).map(move |e| ((e[0].0 - ox, e[0].1 - oy), (e[1].0 - ox, e[1].1 - oy)))
     }
 
     fn signed_area_deg2(&self) -> f64 {
-        self.relative()
-            .map(|(a, b)| a.0 * b.1 - b.0 * a.1)
-            .sum::<f64>()
-            / 2.0
+        self.relative().map(|(a, b)| a.0 * b.1 - b.0 * a.1).sum::<f64>() / 2.0
     }
 
     /// Area in square metres (local equirectangular projection: exact
@@ -136,10 +124,7 @@ impl Polygon {
             cx += (p.0 + q.0) * cross;
             cy += (p.1 + q.1) * cross;
         }
-        (
-            self.ring[0].0 + cx / (6.0 * a),
-            self.ring[0].1 + cy / (6.0 * a),
-        )
+        (self.ring[0].0 + cx / (6.0 * a), self.ring[0].1 + cy / (6.0 * a))
     }
 
     fn self_intersects(&self) -> bool {
@@ -172,11 +157,8 @@ impl Polygon {
         if value.get("type").and_then(|t| t.as_str()) != Some("Polygon") {
             return Err("几何类型应为 Polygon".into());
         }
-        let ring = value
-            .get("coordinates")
-            .and_then(|c| c.get(0))
-            .and_then(|r| r.as_array())
-            .ok_or("Polygon 缺少坐标")?;
+        let ring =
+            value.get("coordinates").and_then(|c| c.get(0)).and_then(|r| r.as_array()).ok_or("Polygon 缺少坐标")?;
         let mut out = Vec::with_capacity(ring.len());
         for position in ring {
             let lon = position.get(0).and_then(|v| v.as_f64());
@@ -191,9 +173,7 @@ impl Polygon {
 
     /// Converts every vertex with `f` (e.g. GCJ-02 → WGS-84).
     pub fn map(&self, f: impl Fn(f64, f64) -> (f64, f64)) -> Polygon {
-        Polygon {
-            ring: self.ring.iter().map(|&(x, y)| f(x, y)).collect(),
-        }
+        Polygon { ring: self.ring.iter().map(|&(x, y)| f(x, y)).collect() }
     }
 }
 
@@ -214,15 +194,10 @@ fn segments_intersect(p1: (f64, f64), p2: (f64, f64), q1: (f64, f64), q2: (f64, 
     let d2 = orientation(q1, q2, p2);
     let d3 = orientation(p1, p2, q1);
     let d4 = orientation(p1, p2, q2);
-    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
-        && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
-    {
+    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0)) && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0)) {
         return true;
     }
-    on_segment(p1, q1, q2)
-        || on_segment(p2, q1, q2)
-        || on_segment(q1, p1, p2)
-        || on_segment(q2, p1, p2)
+    on_segment(p1, q1, q2) || on_segment(p2, q1, q2) || on_segment(q1, p1, p2) || on_segment(q2, p1, p2)
 }
 
 #[cfg(test)]
@@ -230,14 +205,7 @@ mod tests {
     use super::*;
 
     fn square() -> Polygon {
-        Polygon::new(vec![
-            (117.0, 39.0),
-            (117.01, 39.0),
-            (117.01, 39.01),
-            (117.0, 39.01),
-            (117.0, 39.0),
-        ])
-        .unwrap()
+        Polygon::new(vec![(117.0, 39.0), (117.01, 39.0), (117.01, 39.01), (117.0, 39.01), (117.0, 39.0)]).unwrap()
     }
 
     #[test]
@@ -259,35 +227,16 @@ mod tests {
     #[test]
     fn open_crossed_and_degenerate_rings_are_refused() {
         assert_eq!(
-            Polygon::new(vec![
-                (117.0, 39.0),
-                (117.01, 39.0),
-                (117.01, 39.01),
-                (117.0, 39.01)
-            ]),
+            Polygon::new(vec![(117.0, 39.0), (117.01, 39.0), (117.01, 39.01), (117.0, 39.01)]),
             Err(PolygonError::NotClosed)
         );
         assert_eq!(
-            Polygon::new(vec![
-                (117.0, 39.0),
-                (117.01, 39.01),
-                (117.01, 39.0),
-                (117.0, 39.01),
-                (117.0, 39.0)
-            ]),
+            Polygon::new(vec![(117.0, 39.0), (117.01, 39.01), (117.01, 39.0), (117.0, 39.01), (117.0, 39.0)]),
             Err(PolygonError::SelfIntersecting)
         );
+        assert_eq!(Polygon::new(vec![(117.0, 39.0), (117.01, 39.0), (117.0, 39.0)]), Err(PolygonError::TooFewPoints));
         assert_eq!(
-            Polygon::new(vec![(117.0, 39.0), (117.01, 39.0), (117.0, 39.0)]),
-            Err(PolygonError::TooFewPoints)
-        );
-        assert_eq!(
-            Polygon::new(vec![
-                (217.0, 39.0),
-                (117.01, 39.0),
-                (117.01, 39.01),
-                (217.0, 39.0)
-            ]),
+            Polygon::new(vec![(217.0, 39.0), (117.01, 39.0), (117.01, 39.01), (217.0, 39.0)]),
             Err(PolygonError::OutOfRange)
         );
     }
@@ -301,13 +250,8 @@ mod tests {
     #[test]
     fn geojson_round_trips() {
         let s = square();
-        assert_eq!(
-            Polygon::from_geojson_value(&s.to_geojson_value()).unwrap(),
-            s
-        );
-        let err = Polygon::from_geojson_value(
-            &serde_json::json!({"type": "Point", "coordinates": [1, 2]}),
-        );
+        assert_eq!(Polygon::from_geojson_value(&s.to_geojson_value()).unwrap(), s);
+        let err = Polygon::from_geojson_value(&serde_json::json!({"type": "Point", "coordinates": [1, 2]}));
         assert!(err.unwrap_err().contains("Polygon"));
     }
 }

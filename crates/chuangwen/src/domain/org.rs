@@ -167,17 +167,12 @@ impl Role {
 
     /// Parses a code or a Chinese name.
     pub fn parse(raw: &str) -> Option<Role> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.code() == raw || r.label() == raw)
+        Role::ALL.into_iter().find(|r| r.code() == raw || r.label() == raw)
     }
 
     /// Roles whose data scope is the whole district, not their unit's subtree.
     pub fn is_district_wide(self) -> bool {
-        matches!(
-            self,
-            Role::Admin | Role::Office | Role::Inspector | Role::Leader
-        )
+        matches!(self, Role::Admin | Role::Office | Role::Inspector | Role::Leader)
     }
 }
 
@@ -198,13 +193,7 @@ mod tests {
 
     #[test]
     fn only_office_inspector_leader_and_admin_see_the_whole_district() {
-        let wide: Vec<_> = Role::ALL
-            .into_iter()
-            .filter(|r| r.is_district_wide())
-            .collect();
-        assert_eq!(
-            wide,
-            vec![Role::Admin, Role::Office, Role::Inspector, Role::Leader]
-        );
+        let wide: Vec<_> = Role::ALL.into_iter().filter(|r| r.is_district_wide()).collect();
+        assert_eq!(wide, vec![Role::Admin, Role::Office, Role::Inspector, Role::Leader]);
     }
 }

@@ -90,9 +90,7 @@ pub fn point_types() -> &'static [PointType] {
 /// Finds a point type by its code or its Chinese name.
 pub fn point_type(raw: &str) -> Option<&'static PointType> {
     let raw = raw.trim();
-    point_types()
-        .iter()
-        .find(|t| t.code == raw || t.name == raw)
+    point_types().iter().find(|t| t.code == raw || t.name == raw)
 }
 
 #[cfg(test)]

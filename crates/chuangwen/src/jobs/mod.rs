@@ -53,12 +53,7 @@ impl JobRunner {
 
     /// Runs jobs until `shutdown` turns true; then releases what it holds.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        if let Err(err) = self
-            .ctx
-            .store
-            .requeue_stale_jobs(Utc::now() - STALE_AFTER)
-            .await
-        {
+        if let Err(err) = self.ctx.store.requeue_stale_jobs(Utc::now() - STALE_AFTER).await {
             tracing::warn!(error = %err, "could not requeue stale jobs");
         }
         loop {

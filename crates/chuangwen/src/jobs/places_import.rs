@@ -17,31 +17,17 @@ struct Payload {
 
 /// Runs the import named in the payload.
 pub async fn run(ctx: &JobContext, payload: &str) -> Result<(), String> {
-    let payload: Payload =
-        serde_json::from_str(payload).map_err(|e| format!("bad payload: {e}"))?;
+    let payload: Payload = serde_json::from_str(payload).map_err(|e| format!("bad payload: {e}"))?;
     let store = &ctx.store;
-    let run = store
-        .place_import_by_id(payload.import_id)
-        .await
-        .map_err(|e| e.to_string())?;
+    let run = store.place_import_by_id(payload.import_id).await.map_err(|e| e.to_string())?;
     if matches!(run.state.as_str(), "done" | "refused") {
         return Ok(()); // Already finished by an earlier attempt.
     }
-    let district = store
-        .district(run.district_id)
-        .await
-        .map_err(|e| e.to_string())?;
+    let district = store.district(run.district_id).await.map_err(|e| e.to_string())?;
     let kind = PlaceKind::parse(&run.kind).ok_or("unknown place kind")?;
     let crs = Crs::parse(&run.crs).unwrap_or(Crs::Wgs84);
-    let bytes = ctx
-        .files
-        .get(&run.file_key)
-        .await
-        .map_err(|e| e.to_string())?;
-    store
-        .set_place_import_progress(run.id, "running", 0, 0)
-        .await
-        .map_err(|e| e.to_string())?;
+    let bytes = ctx.files.get(&run.file_key).await.map_err(|e| e.to_string())?;
+    store.set_place_import_progress(run.id, "running", 0, 0).await.map_err(|e| e.to_string())?;
 
     // A ticker copies the counters to the database for the page to poll.
     let counters = Arc::new(Counters::default());
@@ -51,30 +37,16 @@ pub async fn run(ctx: &JobContext, payload: &str) -> Result<(), String> {
             loop {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 let (done, total) = counters.get();
-                let _ = store
-                    .set_place_import_progress(id, "running", done as i64, total as i64)
-                    .await;
+                let _ = store.set_place_import_progress(id, "running", done as i64, total as i64).await;
             }
         })
     };
-    let result = import_places(
-        store,
-        &district,
-        kind,
-        &bytes,
-        crs,
-        run.skip_bad_rows,
-        counters.as_ref(),
-    )
-    .await;
+    let result = import_places(store, &district, kind, &bytes, crs, run.skip_bad_rows, counters.as_ref()).await;
     ticker.abort();
     let report: ImportReport = result.map_err(|e| e.to_string())?;
     let state = if report.refused { "refused" } else { "done" };
     let json = serde_json::to_string(&report).expect("a report serialises");
-    store
-        .finish_place_import(run.id, state, report.imported as i64, &json)
-        .await
-        .map_err(|e| e.to_string())?;
+    store.finish_place_import(run.id, state, report.imported as i64, &json).await.map_err(|e| e.to_string())?;
     tracing::info!(
         import = run.id,
         state,

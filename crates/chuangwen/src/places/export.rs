@@ -29,23 +29,15 @@ struct Table {
 }
 
 fn polygon_of(text: &str) -> Option<Polygon> {
-    serde_json::from_str::<Value>(text)
-        .ok()
-        .and_then(|v| Polygon::from_geojson_value(&v).ok())
+    serde_json::from_str::<Value>(text).ok().and_then(|v| Polygon::from_geojson_value(&v).ok())
 }
 
 async fn table(store: &Store, district_id: i64, kind: PlaceKind) -> Result<Table, StoreError> {
     Ok(match kind {
         PlaceKind::Units => {
             let units = store.units(district_id).await?;
-            let code_of = |id: Option<i64>| {
-                id.and_then(|id| units.iter().find(|u| u.id == id))
-                    .map(|u| u.code.clone())
-            };
-            let name_of = |id: Option<i64>| {
-                id.and_then(|id| units.iter().find(|u| u.id == id))
-                    .map(|u| u.name.clone())
-            };
+            let code_of = |id: Option<i64>| id.and_then(|id| units.iter().find(|u| u.id == id)).map(|u| u.code.clone());
+            let name_of = |id: Option<i64>| id.and_then(|id| units.iter().find(|u| u.id == id)).map(|u| u.name.clone());
             Table {
                 headers: vec!["编码", "名称", "类型", "上级编码", "上级名称"],
                 keys: vec!["code", "name", "kind", "parent", "parent_name"],
@@ -54,9 +46,7 @@ async fn table(store: &Store, district_id: i64, kind: PlaceKind) -> Result<Table
                     // The district itself is the root every file hangs under.
                     .filter(|u| u.parent_id.is_some())
                     .map(|u| {
-                        let kind = UnitKind::from_code(&u.kind)
-                            .map(UnitKind::label)
-                            .unwrap_or(&u.kind);
+                        let kind = UnitKind::from_code(&u.kind).map(UnitKind::label).unwrap_or(&u.kind);
                         let cells = vec![
                             json!(u.code),
                             json!(u.name),
@@ -71,13 +61,7 @@ async fn table(store: &Store, district_id: i64, kind: PlaceKind) -> Result<Table
         }
         PlaceKind::Grids => {
             let units = store.units(district_id).await?;
-            let name_of = |id: i64| {
-                units
-                    .iter()
-                    .find(|u| u.id == id)
-                    .map(|u| u.name.clone())
-                    .unwrap_or_default()
-            };
+            let name_of = |id: i64| units.iter().find(|u| u.id == id).map(|u| u.name.clone()).unwrap_or_default();
             let grids = store.grids(district_id).await?;
             Table {
                 headers: vec!["编码", "名称", "社区", "街道", "面积（平方米）", "边界"],
@@ -142,9 +126,8 @@ async fn table(store: &Store, district_id: i64, kind: PlaceKind) -> Result<Table
                             Some(poly) => poly.to_geojson_value(),
                             None => json!({"type": "Point", "coordinates": [p.lon, p.lat]}),
                         };
-                        let type_name = point_type(&p.point_type)
-                            .map(|t| t.name.clone())
-                            .unwrap_or(p.point_type.clone());
+                        let type_name =
+                            point_type(&p.point_type).map(|t| t.name.clone()).unwrap_or(p.point_type.clone());
                         let cells = vec![
                             json!(p.code),
                             json!(p.name),
@@ -168,17 +151,7 @@ async fn table(store: &Store, district_id: i64, kind: PlaceKind) -> Result<Table
         PlaceKind::ShopFronts => {
             let shops = store.shop_fronts(district_id).await?;
             Table {
-                headers: vec![
-                    "编码",
-                    "名称",
-                    "经营类型",
-                    "经度",
-                    "纬度",
-                    "地址",
-                    "责任人",
-                    "网格",
-                    "街道",
-                ],
+                headers: vec!["编码", "名称", "经营类型", "经度", "纬度", "地址", "责任人", "网格", "街道"],
                 keys: vec![
                     "code",
                     "name",
@@ -238,10 +211,8 @@ pub async fn export_places(
                     json!({"type": "Feature", "geometry": geometry, "properties": properties})
                 })
                 .collect();
-            Ok(serde_json::to_vec_pretty(
-                &json!({"type": "FeatureCollection", "features": features}),
-            )
-            .expect("a JSON value always serialises"))
+            Ok(serde_json::to_vec_pretty(&json!({"type": "FeatureCollection", "features": features}))
+                .expect("a JSON value always serialises"))
         }
         FileFormat::Xlsx => {
             let mut book = Workbook::new();

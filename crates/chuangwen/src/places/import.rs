@@ -54,14 +54,9 @@ impl PlaceKind {
     }
     /// Parses the code.
     pub fn parse(raw: &str) -> Option<PlaceKind> {
-        [
-            PlaceKind::Grids,
-            PlaceKind::Points,
-            PlaceKind::ShopFronts,
-            PlaceKind::Units,
-        ]
-        .into_iter()
-        .find(|k| k.code() == raw)
+        [PlaceKind::Grids, PlaceKind::Points, PlaceKind::ShopFronts, PlaceKind::Units]
+            .into_iter()
+            .find(|k| k.code() == raw)
     }
     /// The columns / properties of this register.
     pub fn fields(self) -> &'static [Field] {
@@ -87,14 +82,9 @@ pub enum FileFormat {
 impl FileFormat {
     /// Recognises a file by its content, not its name.
     pub fn sniff(bytes: &[u8]) -> Option<FileFormat> {
-        let start = bytes
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .unwrap_or(bytes.len());
+        let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
         let text = &bytes[start..];
-        let text = text
-            .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-            .unwrap_or(text);
+        let text = text.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(text);
         if text.starts_with(b"{") {
             Some(FileFormat::Geojson)
         } else if bytes.starts_with(b"PK\x03\x04") {
@@ -126,18 +116,8 @@ pub struct Field {
     pub required: bool,
 }
 
-const fn field(
-    key: &'static str,
-    label: &'static str,
-    aliases: &'static [&'static str],
-    required: bool,
-) -> Field {
-    Field {
-        key,
-        label,
-        aliases,
-        required,
-    }
+const fn field(key: &'static str, label: &'static str, aliases: &'static [&'static str], required: bool) -> Field {
+    Field { key, label, aliases, required }
 }
 
 const GRID_FIELDS: &[Field] = &[
@@ -154,12 +134,7 @@ const POINT_FIELDS: &[Field] = &[
     field("lat", "纬度", &["latitude"], false),
     field("area", "面域", &["范围"], false),
     field("address", "地址", &[], false),
-    field(
-        "unit",
-        "责任单位",
-        &["responsible_unit", "责任单位编码"],
-        true,
-    ),
+    field("unit", "责任单位", &["responsible_unit", "责任单位编码"], true),
     field("leader", "包保领导", &["leader_name"], false),
 ];
 
@@ -193,11 +168,7 @@ pub struct RowError {
 
 impl RowError {
     fn new(row: usize, field: &str, reason: impl Into<String>) -> RowError {
-        RowError {
-            row,
-            field: field.to_string(),
-            reason: reason.into(),
-        }
+        RowError { row, field: field.to_string(), reason: reason.into() }
     }
     /// A problem with the file as a whole.
     pub fn file(reason: impl Into<String>) -> RowError {
@@ -227,17 +198,13 @@ pub fn read_records(kind: PlaceKind, bytes: &[u8]) -> Result<(FileFormat, Vec<Re
     match FileFormat::sniff(bytes) {
         Some(FileFormat::Geojson) => read_geojson(kind, bytes).map(|r| (FileFormat::Geojson, r)),
         Some(FileFormat::Xlsx) => read_xlsx(kind, bytes).map(|r| (FileFormat::Xlsx, r)),
-        None => Err(RowError::file(
-            "无法识别的文件格式：请上传 GeoJSON（.geojson/.json）或 Excel（.xlsx）文件",
-        )),
+        None => Err(RowError::file("无法识别的文件格式：请上传 GeoJSON（.geojson/.json）或 Excel（.xlsx）文件")),
     }
 }
 
 fn match_field(kind: PlaceKind, name: &str) -> Option<&'static Field> {
     let name = name.trim();
-    kind.fields()
-        .iter()
-        .find(|f| f.key == name || f.label == name || f.aliases.contains(&name))
+    kind.fields().iter().find(|f| f.key == name || f.label == name || f.aliases.contains(&name))
 }
 
 fn json_to_text(value: &serde_json::Value) -> String {
@@ -249,23 +216,15 @@ fn json_to_text(value: &serde_json::Value) -> String {
 }
 
 fn read_geojson(kind: PlaceKind, bytes: &[u8]) -> Result<Vec<Record>, RowError> {
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| RowError::file("文件不是 UTF-8 编码的文本"))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| RowError::file("文件不是 UTF-8 编码的文本"))?;
     let text = text.trim_start_matches('\u{feff}');
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        RowError::file(format!(
-            "不是有效的 JSON：第 {} 行第 {} 列附近有误",
-            e.line(),
-            e.column()
-        ))
-    })?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| RowError::file(format!("不是有效的 JSON：第 {} 行第 {} 列附近有误", e.line(), e.column())))?;
     if value.get("type").and_then(|t| t.as_str()) != Some("FeatureCollection") {
         return Err(RowError::file("GeoJSON 顶层应为 FeatureCollection"));
     }
-    let features = value
-        .get("features")
-        .and_then(|f| f.as_array())
-        .ok_or_else(|| RowError::file("GeoJSON 缺少 features 数组"))?;
+    let features =
+        value.get("features").and_then(|f| f.as_array()).ok_or_else(|| RowError::file("GeoJSON 缺少 features 数组"))?;
     let mut records = Vec::with_capacity(features.len());
     for (i, feature) in features.iter().enumerate() {
         let mut values = HashMap::new();
@@ -277,11 +236,7 @@ fn read_geojson(kind: PlaceKind, bytes: &[u8]) -> Result<Vec<Record>, RowError> 
             }
         }
         let geometry = feature.get("geometry").filter(|g| !g.is_null()).cloned();
-        records.push(Record {
-            row: i + 1,
-            values,
-            geometry,
-        });
+        records.push(Record { row: i + 1, values, geometry });
     }
     Ok(records)
 }
@@ -311,14 +266,9 @@ fn read_xlsx(kind: PlaceKind, bytes: &[u8]) -> Result<Vec<Record>, RowError> {
         .ok_or_else(|| RowError::file("Excel 文件中没有工作表"))?
         .map_err(|_| RowError::file("无法读取第一个工作表"))?;
     let mut rows = range.rows();
-    let header = rows
-        .next()
-        .ok_or_else(|| RowError::file("工作表是空的：第 1 行应为表头"))?;
+    let header = rows.next().ok_or_else(|| RowError::file("工作表是空的：第 1 行应为表头"))?;
     let (first_row, _) = range.start().unwrap_or((0, 0));
-    let columns: Vec<Option<&'static Field>> = header
-        .iter()
-        .map(|c| match_field(kind, &cell_text(c)))
-        .collect();
+    let columns: Vec<Option<&'static Field>> = header.iter().map(|c| match_field(kind, &cell_text(c))).collect();
     let missing: Vec<&str> = kind
         .fields()
         .iter()
@@ -326,10 +276,7 @@ fn read_xlsx(kind: PlaceKind, bytes: &[u8]) -> Result<Vec<Record>, RowError> {
         .map(|f| f.label)
         .collect();
     if !missing.is_empty() {
-        return Err(RowError::file(format!(
-            "表头缺少必填列：{}",
-            missing.join("、")
-        )));
+        return Err(RowError::file(format!("表头缺少必填列：{}", missing.join("、"))));
     }
     let mut records = Vec::new();
     for (i, row) in rows.enumerate() {
@@ -343,11 +290,7 @@ fn read_xlsx(kind: PlaceKind, bytes: &[u8]) -> Result<Vec<Record>, RowError> {
             }
         }
         // Spreadsheet row number as people see it: header is row first_row + 1.
-        records.push(Record {
-            row: first_row as usize + i + 2,
-            values,
-            geometry: None,
-        });
+        records.push(Record { row: first_row as usize + i + 2, values, geometry: None });
     }
     Ok(records)
 }
@@ -381,20 +324,12 @@ pub enum CheckedRow {
 pub fn parse_ring_text(text: &str) -> Result<Polygon, String> {
     let text = text.trim();
     if text.starts_with('{') {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|_| "边界不是有效的 GeoJSON".to_string())?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|_| "边界不是有效的 GeoJSON".to_string())?;
         return Polygon::from_geojson_value(&value);
     }
     let mut ring = Vec::new();
-    for pair in text
-        .split([';', '；', '\n'])
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        let mut parts = pair
-            .split([',', '，', ' '])
-            .map(str::trim)
-            .filter(|p| !p.is_empty());
+    for pair in text.split([';', '；', '\n']).map(str::trim).filter(|p| !p.is_empty()) {
+        let mut parts = pair.split([',', '，', ' ']).map(str::trim).filter(|p| !p.is_empty());
         let lon = parts.next().and_then(|v| v.parse::<f64>().ok());
         let lat = parts.next().and_then(|v| v.parse::<f64>().ok());
         match (lon, lat, parts.next()) {
@@ -407,12 +342,7 @@ pub fn parse_ring_text(text: &str) -> Result<Polygon, String> {
 
 /// Writes a ring the way [`parse_ring_text`] reads it.
 pub fn ring_text(polygon: &Polygon) -> String {
-    polygon
-        .ring()
-        .iter()
-        .map(|(x, y)| format!("{x:.7},{y:.7}"))
-        .collect::<Vec<_>>()
-        .join(";")
+    polygon.ring().iter().map(|(x, y)| format!("{x:.7},{y:.7}")).collect::<Vec<_>>().join(";")
 }
 
 /// Checks every record; returns the good rows and every problem found.
@@ -425,8 +355,7 @@ pub fn check_records(
     let mut rows = Vec::with_capacity(records.len());
     let mut errors = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let units_by_code: HashMap<&str, &Unit> =
-        ctx.units.iter().map(|u| (u.code.as_str(), u)).collect();
+    let units_by_code: HashMap<&str, &Unit> = ctx.units.iter().map(|u| (u.code.as_str(), u)).collect();
     let mut units_by_name: HashMap<&str, Vec<&Unit>> = HashMap::new();
     for u in ctx.units {
         units_by_name.entry(u.name.as_str()).or_default().push(u);
@@ -434,18 +363,14 @@ pub fn check_records(
     let units_by_id: HashMap<i64, &Unit> = ctx.units.iter().map(|u| (u.id, u)).collect();
     // Units may name a parent further down the file.
     let file_units: HashMap<&str, (&str, &str)> = if kind == PlaceKind::Units {
-        records
-            .iter()
-            .map(|r| (r.get("code"), (r.get("kind"), r.get("parent"))))
-            .collect()
+        records.iter().map(|r| (r.get("code"), (r.get("kind"), r.get("parent")))).collect()
     } else {
         HashMap::new()
     };
 
     for record in records {
         let before = errors.len();
-        let mut err =
-            |field: &str, reason: String| errors.push(RowError::new(record.row, field, reason));
+        let mut err = |field: &str, reason: String| errors.push(RowError::new(record.row, field, reason));
         for f in kind.fields() {
             if f.required && record.get(f.key).is_empty() {
                 err(f.label, "必填项为空".into());
@@ -463,14 +388,7 @@ pub fn check_records(
             PlaceKind::Grids => check_grid(record, ctx, &units_by_code, &units_by_id, &mut err),
             PlaceKind::Points => check_point(record, ctx, &units_by_code, &units_by_name, &mut err),
             PlaceKind::ShopFronts => check_shop(record, ctx, &mut err),
-            PlaceKind::Units => check_unit(
-                record,
-                ctx,
-                &units_by_code,
-                &units_by_id,
-                &file_units,
-                &mut err,
-            ),
+            PlaceKind::Units => check_unit(record, ctx, &units_by_code, &units_by_id, &file_units, &mut err),
         };
         if let Some(row) = checked.filter(|_| errors.len() == before) {
             rows.push(row);
@@ -495,50 +413,30 @@ fn check_grid(
     if !code_text.is_empty() {
         match GridCode::parse(code_text) {
             Err(e) => err("编码", e),
-            Ok(code) if code.county() != ctx.district_code => err(
-                "编码",
-                format!(
-                    "网格编码的前 6 位 {} 与本区区划代码 {} 不符",
-                    code.county(),
-                    ctx.district_code
-                ),
-            ),
+            Ok(code) if code.county() != ctx.district_code => {
+                err("编码", format!("网格编码的前 6 位 {} 与本区区划代码 {} 不符", code.county(), ctx.district_code))
+            }
             Ok(code) => match units_by_code.get(code.community()) {
-                Some(unit)
-                    if UnitKind::from_code(&unit.kind).is_some_and(|k| k.is_community_level()) =>
-                {
+                Some(unit) if UnitKind::from_code(&unit.kind).is_some_and(|k| k.is_community_level()) => {
                     let street = unit.parent_id.and_then(|p| units_by_id.get(&p));
                     match street {
                         Some(street) if street.code == code.street() => {
                             community = Some(((*unit).clone(), (*street).clone()));
                             code_ok = Some(code);
                         }
-                        _ => err(
-                            "编码",
-                            format!(
-                                "编码中的街道码 {} 与社区“{}”的上级街道不符",
-                                code.street(),
-                                unit.name
-                            ),
-                        ),
+                        _ => {
+                            err("编码", format!("编码中的街道码 {} 与社区“{}”的上级街道不符", code.street(), unit.name))
+                        }
                     }
                 }
-                _ => err(
-                    "编码",
-                    format!(
-                        "找不到编码为 {} 的社区（网格编码前 12 位）",
-                        code.community()
-                    ),
-                ),
+                _ => err("编码", format!("找不到编码为 {} 的社区（网格编码前 12 位）", code.community())),
             },
         }
     }
     let polygon = match (&record.geometry, record.get("boundary")) {
         (Some(geometry), _) => Polygon::from_geojson_value(geometry),
         (None, text) if !text.is_empty() => parse_ring_text(text),
-        (None, _) => {
-            Err("缺少边界：GeoJSON 要素应有 Polygon 几何，Excel 应填写“边界”列".to_string())
-        }
+        (None, _) => Err("缺少边界：GeoJSON 要素应有 Polygon 几何，Excel 应填写“边界”列".to_string()),
     };
     let polygon = match polygon {
         Ok(p) => {
@@ -648,10 +546,7 @@ fn check_location(record: &Record, ctx: &Context<'_>, err: &mut ErrSink<'_>) -> 
                     return None;
                 }
                 _ => {
-                    err(
-                        "经度/纬度",
-                        format!("坐标 ({lon_text}, {lat_text}) 超出范围"),
-                    );
+                    err("经度/纬度", format!("坐标 ({lon_text}, {lat_text}) 超出范围"));
                     return None;
                 }
             }
@@ -667,12 +562,7 @@ fn check_location(record: &Record, ctx: &Context<'_>, err: &mut ErrSink<'_>) -> 
         );
         return None;
     }
-    Some(Located {
-        lon,
-        lat,
-        area,
-        place,
-    })
+    Some(Located { lon, lat, area, place })
 }
 
 fn check_point(
@@ -688,15 +578,8 @@ fn check_point(
     } else {
         let found = point_type(type_text);
         if found.is_none() {
-            let known = point_types()
-                .iter()
-                .map(|t| t.name.as_str())
-                .collect::<Vec<_>>()
-                .join("、");
-            err(
-                "类型",
-                format!("未知的点位类型“{type_text}”；可选：{known}"),
-            );
+            let known = point_types().iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join("、");
+            err("类型", format!("未知的点位类型“{type_text}”；可选：{known}"));
         }
         found
     };
@@ -704,24 +587,15 @@ fn check_point(
     let unit = if unit_text.is_empty() {
         None
     } else {
-        match (
-            units_by_code.get(unit_text),
-            units_by_name.get(unit_text).map(Vec::as_slice),
-        ) {
+        match (units_by_code.get(unit_text), units_by_name.get(unit_text).map(Vec::as_slice)) {
             (Some(u), _) => Some(*u),
             (None, Some([u])) => Some(*u),
             (None, Some(_)) => {
-                err(
-                    "责任单位",
-                    format!("名称“{unit_text}”对应多个单位，请改填单位编码"),
-                );
+                err("责任单位", format!("名称“{unit_text}”对应多个单位，请改填单位编码"));
                 None
             }
             (None, None) => {
-                err(
-                    "责任单位",
-                    format!("找不到责任单位“{unit_text}”（按编码或全称查找）"),
-                );
+                err("责任单位", format!("找不到责任单位“{unit_text}”（按编码或全称查找）"));
                 None
             }
         }
@@ -746,9 +620,7 @@ fn check_point(
 
 /// The kind of a unit named in a file: a Chinese label or an English code.
 fn unit_kind(raw: &str) -> Option<UnitKind> {
-    UnitKind::ALL
-        .into_iter()
-        .find(|k| k.code() == raw || k.label() == raw)
+    UnitKind::ALL.into_iter().find(|k| k.code() == raw || k.label() == raw)
 }
 
 fn check_unit(
@@ -769,15 +641,8 @@ fn check_unit(
         }
         Some(kind) => Some(kind),
         None => {
-            let known = UnitKind::ALL[1..]
-                .iter()
-                .map(|k| k.label())
-                .collect::<Vec<_>>()
-                .join("、");
-            err(
-                "类型",
-                format!("未知的单位类型“{kind_text}”；可选：{known}"),
-            );
+            let known = UnitKind::ALL[1..].iter().map(|k| k.label()).collect::<Vec<_>>().join("、");
+            err("类型", format!("未知的单位类型“{kind_text}”；可选：{known}"));
             None
         }
     };
@@ -791,10 +656,7 @@ fn check_unit(
         .and_then(|u| UnitKind::from_code(&u.kind))
         .or_else(|| file_units.get(parent).and_then(|(k, _)| unit_kind(k)));
     if parent_kind.is_none() {
-        err(
-            "上级编码",
-            format!("找不到上级单位“{parent}”（本区现有单位和本文件中都没有）"),
-        );
+        err("上级编码", format!("找不到上级单位“{parent}”（本区现有单位和本文件中都没有）"));
     }
     // Follow the chain of parents inside the file: it must reach the database.
     let mut cursor = parent;
@@ -817,38 +679,23 @@ fn check_unit(
         if parent_kind != UnitKind::District {
             err("上级编码", "街道、镇的上级应为区".into());
         } else if !(digits(code, 9) && code.starts_with(ctx.district_code)) {
-            err(
-                "编码",
-                format!(
-                    "街道、镇的编码应为 9 位统计用区划代码，以本区代码 {} 开头",
-                    ctx.district_code
-                ),
-            );
+            err("编码", format!("街道、镇的编码应为 9 位统计用区划代码，以本区代码 {} 开头", ctx.district_code));
         }
     } else if kind.is_community_level() {
         if !parent_kind.is_street_level() {
             err("上级编码", "社区、村的上级应为街道或镇".into());
         } else if !(digits(code, 12) && code.starts_with(parent)) {
-            err(
-                "编码",
-                format!("社区、村的编码应为 12 位统计用区划代码，以上级街道代码 {parent} 开头"),
-            );
+            err("编码", format!("社区、村的编码应为 12 位统计用区划代码，以上级街道代码 {parent} 开头"));
         }
     } else if code.chars().count() > 32 {
         err("编码", "编码不能超过 32 个字符".into());
     }
     if let Some(existing) = units_by_code.get(code) {
-        let existing_parent = existing
-            .parent_id
-            .and_then(|id| units_by_id.get(&id))
-            .map(|p| p.code.as_str());
+        let existing_parent = existing.parent_id.and_then(|id| units_by_id.get(&id)).map(|p| p.code.as_str());
         if existing.kind != kind.code() || existing_parent != Some(parent) {
             err(
                 "编码",
-                format!(
-                    "单位“{code}”已存在（{}），类型或上级与文件不同；导入只能改名，不能移动单位",
-                    existing.name
-                ),
+                format!("单位“{code}”已存在（{}），类型或上级与文件不同；导入只能改名，不能移动单位", existing.name),
             );
             return None;
         }
@@ -902,13 +749,7 @@ mod tests {
             unit(3, Some(2), "community", "120199001001", "佳荣里社区"),
             unit(4, Some(1), "department", "D01", "区城市管理委员会"),
         ];
-        let ring = vec![
-            (117.0, 39.0),
-            (117.01, 39.0),
-            (117.01, 39.01),
-            (117.0, 39.01),
-            (117.0, 39.0),
-        ];
+        let ring = vec![(117.0, 39.0), (117.01, 39.0), (117.01, 39.01), (117.0, 39.01), (117.0, 39.0)];
         let index = GridIndex::build(vec![IndexedGrid {
             id: 10,
             code: "120199001001001".into(),
@@ -921,12 +762,7 @@ mod tests {
 
     fn check(kind: PlaceKind, bytes: &[u8]) -> (Vec<CheckedRow>, Vec<RowError>) {
         let (units, index) = fixture();
-        let ctx = Context {
-            district_code: "120199",
-            crs: Crs::Wgs84,
-            units: &units,
-            grids: &index,
-        };
+        let ctx = Context { district_code: "120199", crs: Crs::Wgs84, units: &units, grids: &index };
         let (_, records) = read_records(kind, bytes).map_err(|e| vec![e]).unwrap();
         check_records(kind, &records, &ctx, &Silent)
     }
@@ -940,13 +776,8 @@ mod tests {
         }]});
         let (rows, errors) = check(PlaceKind::Points, file.to_string().as_bytes());
         assert!(errors.is_empty(), "{errors:?}");
-        let CheckedRow::Point(p) = &rows[0] else {
-            panic!("not a point")
-        };
-        assert_eq!(
-            (p.grid_id, p.community_id, p.street_id),
-            (Some(10), Some(3), Some(2))
-        );
+        let CheckedRow::Point(p) = &rows[0] else { panic!("not a point") };
+        assert_eq!((p.grid_id, p.community_id, p.street_id), (Some(10), Some(3), Some(2)));
         assert_eq!(p.point_type, "farmers_market");
         assert_eq!(p.responsible_unit_id, 4);
     }
@@ -963,18 +794,8 @@ mod tests {
         ]});
         let (rows, errors) = check(PlaceKind::Points, file.to_string().as_bytes());
         assert_eq!(rows.len(), 1, "only the first feature is good");
-        let summary: Vec<(usize, &str)> =
-            errors.iter().map(|e| (e.row, e.field.as_str())).collect();
-        assert_eq!(
-            summary,
-            vec![
-                (2, "位置"),
-                (3, "名称"),
-                (3, "编码"),
-                (3, "类型"),
-                (3, "责任单位")
-            ]
-        );
+        let summary: Vec<(usize, &str)> = errors.iter().map(|e| (e.row, e.field.as_str())).collect();
+        assert_eq!(summary, vec![(2, "位置"), (3, "名称"), (3, "编码"), (3, "类型"), (3, "责任单位")]);
         assert!(errors[0].reason.contains("不在本区任何网格内"));
         assert!(errors[2].reason.contains("与第 1 行重复"));
     }
@@ -991,8 +812,7 @@ mod tests {
         ]});
         let (rows, errors) = check(PlaceKind::Grids, file.to_string().as_bytes());
         assert_eq!(rows.len(), 1);
-        let summary: Vec<(usize, &str)> =
-            errors.iter().map(|e| (e.row, e.field.as_str())).collect();
+        let summary: Vec<(usize, &str)> = errors.iter().map(|e| (e.row, e.field.as_str())).collect();
         assert_eq!(summary, vec![(2, "编码"), (3, "编码"), (3, "边界")]);
     }
 
@@ -1000,34 +820,22 @@ mod tests {
     fn a_file_that_is_neither_geojson_nor_xlsx_is_refused_as_a_whole() {
         let err = read_records(PlaceKind::Points, b"code,name\n1,2").unwrap_err();
         assert_eq!(err.row, 0);
-        let err = read_records(
-            PlaceKind::Points,
-            b"{\"type\": \"FeatureCollection\", \"features\": [",
-        )
-        .unwrap_err();
+        let err = read_records(PlaceKind::Points, b"{\"type\": \"FeatureCollection\", \"features\": [").unwrap_err();
         assert!(err.reason.contains("JSON"), "{}", err.reason);
     }
 
     #[test]
     fn gcj02_input_is_stored_as_wgs84() {
         let (units, index) = fixture();
-        let ctx = Context {
-            district_code: "120199",
-            crs: Crs::Gcj02,
-            units: &units,
-            grids: &index,
-        };
+        let ctx = Context { district_code: "120199", crs: Crs::Gcj02, units: &units, grids: &index };
         let (gx, gy) = crate::domain::coords::wgs84_to_gcj02(117.005, 39.005);
         let file = serde_json::json!({"type": "FeatureCollection", "features": [{
             "type": "Feature", "geometry": {"type": "Point", "coordinates": [gx, gy]},
             "properties": {"code": "S1", "name": "老王早点", "responsible_party": "王某"}}]});
-        let (_, records) =
-            read_records(PlaceKind::ShopFronts, file.to_string().as_bytes()).unwrap();
+        let (_, records) = read_records(PlaceKind::ShopFronts, file.to_string().as_bytes()).unwrap();
         let (rows, errors) = check_records(PlaceKind::ShopFronts, &records, &ctx, &Silent);
         assert!(errors.is_empty(), "{errors:?}");
-        let CheckedRow::ShopFront(s) = &rows[0] else {
-            panic!()
-        };
+        let CheckedRow::ShopFront(s) = &rows[0] else { panic!() };
         assert!((s.lon - 117.005).abs() < 1e-7 && (s.lat - 39.005).abs() < 1e-7);
     }
 
@@ -1035,10 +843,6 @@ mod tests {
     fn a_ring_written_in_a_cell_round_trips() {
         let p = parse_ring_text("117,39; 117.01,39；117.01,39.01;117,39.01;117,39").unwrap();
         assert_eq!(parse_ring_text(&ring_text(&p)).unwrap(), p);
-        assert!(
-            parse_ring_text("117,39;abc")
-                .unwrap_err()
-                .contains("经度,纬度")
-        );
+        assert!(parse_ring_text("117,39;abc").unwrap_err().contains("经度,纬度"));
     }
 }

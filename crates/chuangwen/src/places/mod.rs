@@ -45,12 +45,7 @@ impl ImportReport {
                 self.errors.len()
             )
         } else if self.skipped > 0 {
-            format!(
-                "{}导入完成：写入 {} 行，跳过 {} 个错误行。",
-                self.kind.label(),
-                self.imported,
-                self.skipped
-            )
+            format!("{}导入完成：写入 {} 行，跳过 {} 个错误行。", self.kind.label(), self.imported, self.skipped)
         } else {
             format!("{}导入完成：写入 {} 行。", self.kind.label(), self.imported)
         }
@@ -65,13 +60,7 @@ pub async fn load_grid_index(store: &Store, district_id: i64) -> Result<GridInde
         .filter_map(|g| {
             let value: serde_json::Value = serde_json::from_str(&g.boundary).ok()?;
             let polygon = Polygon::from_geojson_value(&value).ok()?;
-            Some(IndexedGrid {
-                id: g.id,
-                code: g.code,
-                community_id: g.community_id,
-                street_id: g.street_id,
-                polygon,
-            })
+            Some(IndexedGrid { id: g.id, code: g.code, community_id: g.community_id, street_id: g.street_id, polygon })
         })
         .collect();
     Ok(GridIndex::build(cells))
@@ -108,12 +97,7 @@ pub async fn import_places(
     progress.step("检查数据");
     let units = store.units(district.id).await?;
     let index = load_grid_index(store, district.id).await?;
-    let ctx = Context {
-        district_code: &district.code,
-        crs,
-        units: &units,
-        grids: &index,
-    };
+    let ctx = Context { district_code: &district.code, crs, units: &units, grids: &index };
     let (rows, errors) = import::check_records(kind, &records, &ctx, progress);
     let bad_rows = {
         let mut rows: Vec<usize> = errors.iter().map(|e| e.row).collect();
@@ -153,50 +137,24 @@ async fn write_rows(
 ) -> Result<usize, StoreError> {
     match kind {
         PlaceKind::Grids => {
-            let grids: Vec<_> = rows
-                .into_iter()
-                .filter_map(|r| {
-                    if let CheckedRow::Grid(g) = r {
-                        Some(g)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
+            let grids: Vec<_> =
+                rows.into_iter().filter_map(|r| if let CheckedRow::Grid(g) = r { Some(g) } else { None }).collect();
             store.upsert_grids(district_id, &grids).await
         }
         PlaceKind::Points => {
-            let points: Vec<_> = rows
-                .into_iter()
-                .filter_map(|r| {
-                    if let CheckedRow::Point(p) = r {
-                        Some(p)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
+            let points: Vec<_> =
+                rows.into_iter().filter_map(|r| if let CheckedRow::Point(p) = r { Some(p) } else { None }).collect();
             store.upsert_points(district_id, &points).await
         }
         PlaceKind::Units => {
-            let mut pending: Vec<_> = rows
-                .into_iter()
-                .filter_map(|r| {
-                    if let CheckedRow::Unit(u) = r {
-                        Some(u)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
+            let mut pending: Vec<_> =
+                rows.into_iter().filter_map(|r| if let CheckedRow::Unit(u) = r { Some(u) } else { None }).collect();
             // Parents before children: checking made sure every chain ends in the database.
             let mut ordered = Vec::with_capacity(pending.len());
             while !pending.is_empty() {
-                let waiting: std::collections::HashSet<String> =
-                    pending.iter().map(|u| u.code.clone()).collect();
-                let (ready, rest): (Vec<_>, Vec<_>) = pending
-                    .into_iter()
-                    .partition(|u| u.parent_code.as_ref().is_none_or(|p| !waiting.contains(p)));
+                let waiting: std::collections::HashSet<String> = pending.iter().map(|u| u.code.clone()).collect();
+                let (ready, rest): (Vec<_>, Vec<_>) =
+                    pending.into_iter().partition(|u| u.parent_code.as_ref().is_none_or(|p| !waiting.contains(p)));
                 if ready.is_empty() {
                     break;
                 }
@@ -208,13 +166,7 @@ async fn write_rows(
         PlaceKind::ShopFronts => {
             let shops: Vec<_> = rows
                 .into_iter()
-                .filter_map(|r| {
-                    if let CheckedRow::ShopFront(s) = r {
-                        Some(s)
-                    } else {
-                        None
-                    }
-                })
+                .filter_map(|r| if let CheckedRow::ShopFront(s) = r { Some(s) } else { None })
                 .collect();
             store.upsert_shop_fronts(district_id, &shops).await
         }

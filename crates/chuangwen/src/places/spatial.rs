@@ -53,10 +53,7 @@ impl GridIndex {
                 GeomWithData::new(Rectangle::from_corners([a, b], [c, d]), i)
             })
             .collect();
-        GridIndex {
-            tree: RTree::bulk_load(entries),
-            cells,
-        }
+        GridIndex { tree: RTree::bulk_load(entries), cells }
     }
 
     /// The cell containing the point, if any.
@@ -97,13 +94,7 @@ mod tests {
     use super::*;
 
     fn cell(id: i64, x: f64, y: f64) -> IndexedGrid {
-        let ring = vec![
-            (x, y),
-            (x + 1.0, y),
-            (x + 1.0, y + 1.0),
-            (x, y + 1.0),
-            (x, y),
-        ];
+        let ring = vec![(x, y), (x + 1.0, y), (x + 1.0, y + 1.0), (x, y + 1.0), (x, y)];
         IndexedGrid {
             id,
             code: format!("{id:015}"),
@@ -115,19 +106,8 @@ mod tests {
 
     #[test]
     fn a_point_resolves_to_the_cell_it_lies_in() {
-        let index = GridIndex::build(vec![
-            cell(1, 0.0, 0.0),
-            cell(2, 1.0, 0.0),
-            cell(3, 0.0, 1.0),
-        ]);
-        assert_eq!(
-            index.resolve(1.5, 0.5),
-            Some(Location {
-                grid_id: 2,
-                community_id: 102,
-                street_id: 1000
-            })
-        );
+        let index = GridIndex::build(vec![cell(1, 0.0, 0.0), cell(2, 1.0, 0.0), cell(3, 0.0, 1.0)]);
+        assert_eq!(index.resolve(1.5, 0.5), Some(Location { grid_id: 2, community_id: 102, street_id: 1000 }));
         assert_eq!(index.resolve(0.2, 1.9).map(|l| l.grid_id), Some(3));
         assert_eq!(index.resolve(1.5, 1.5), None, "outside every cell");
     }

@@ -21,12 +21,7 @@ pub struct ClaimedJob {
 
 impl Store {
     /// Queues a job to run at `run_at`.
-    pub async fn enqueue_job(
-        &self,
-        kind: &str,
-        payload: &str,
-        run_at: DateTime<Utc>,
-    ) -> StoreResult<i64> {
+    pub async fn enqueue_job(&self, kind: &str, payload: &str, run_at: DateTime<Utc>) -> StoreResult<i64> {
         let at = now();
         let id = transaction!(&self.db, |tx| {
             sqlx::query_scalar::<_, i64>(
@@ -80,25 +75,18 @@ impl Store {
     pub async fn finish_job(&self, id: i64) -> StoreResult<()> {
         let at = now();
         transaction!(&self.db, |tx| {
-            sqlx::query(
-                "UPDATE jobs SET state = 'done', finished_at = $1, claimed_by = NULL WHERE id = $2",
-            )
-            .bind(at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE jobs SET state = 'done', finished_at = $1, claimed_by = NULL WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         });
         Ok(())
     }
 
     /// Records a failure: the job runs again at `retry_at`, or is given up
     /// (`failed`) when `retry_at` is `None`.
-    pub async fn fail_job(
-        &self,
-        id: i64,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> StoreResult<()> {
+    pub async fn fail_job(&self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> StoreResult<()> {
         let at = now();
         transaction!(&self.db, |tx| {
             match retry_at {
@@ -160,10 +148,7 @@ impl Store {
 
     /// Counts of jobs by state (for `/metrics` and tests).
     pub async fn job_counts(&self) -> StoreResult<Vec<(String, i64)>> {
-        Ok(crate::read!(&self.db, |pool| sqlx::query_as::<
-            _,
-            (String, i64),
-        >(
+        Ok(crate::read!(&self.db, |pool| sqlx::query_as::<_, (String, i64)>(
             "SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state"
         )
         .fetch_all(pool)

@@ -21,9 +21,7 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::config::DatabaseUrl;
 
@@ -70,11 +68,9 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(
-                db.constraint()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| db.message().to_string()),
-            ),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Duplicate(db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string()))
+            }
             _ => StoreError::Database(err),
         }
     }
@@ -153,10 +149,7 @@ impl Store {
             let options = PgConnectOptions::from_str(url.expose())?;
             // One direct connection first: a pool would retry until its
             // timeout and then report only that it timed out.
-            sqlx::PgConnection::connect_with(&options)
-                .await?
-                .close()
-                .await?;
+            sqlx::PgConnection::connect_with(&options).await?.close().await?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
@@ -186,10 +179,7 @@ impl Store {
 
     /// Answers when the database answers.
     pub async fn ping(&self) -> StoreResult<()> {
-        read!(&self.db, |pool| sqlx::query("SELECT 1")
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
+        read!(&self.db, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
@@ -209,15 +199,12 @@ impl Store {
     pub async fn sqlite_backup_into(&self, target: &str) -> StoreResult<()> {
         match &self.db {
             Db::Sqlite { reader, .. } => {
-                sqlx::query("VACUUM INTO $1")
-                    .bind(target)
-                    .execute(reader)
-                    .await?;
+                sqlx::query("VACUUM INTO $1").bind(target).execute(reader).await?;
                 Ok(())
             }
-            Db::Postgres(_) => Err(StoreError::Database(sqlx::Error::Configuration(
-                "VACUUM INTO is a SQLite statement".into(),
-            ))),
+            Db::Postgres(_) => {
+                Err(StoreError::Database(sqlx::Error::Configuration("VACUUM INTO is a SQLite statement".into())))
+            }
         }
     }
 
@@ -225,9 +212,7 @@ impl Store {
     pub async fn sqlite_integrity_check(&self) -> StoreResult<String> {
         match &self.db {
             Db::Sqlite { reader, .. } => {
-                let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
-                    .fetch_all(reader)
-                    .await?;
+                let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(reader).await?;
                 Ok(rows.join("; "))
             }
             Db::Postgres(_) => Ok("ok".into()),

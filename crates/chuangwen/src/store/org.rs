@@ -123,46 +123,19 @@ impl Store {
     pub async fn delete_district(&self, id: i64) -> StoreResult<()> {
         transaction!(&self.db, |tx| {
             // Children first, so no foreign key is ever left dangling mid-way.
-            sqlx::query("DELETE FROM place_imports WHERE district_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM shop_fronts WHERE district_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM points WHERE district_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM grids WHERE district_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM place_imports WHERE district_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM shop_fronts WHERE district_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM points WHERE district_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM grids WHERE district_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE district_id = $1)")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("DELETE FROM user_roles WHERE district_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM users WHERE district_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE units SET parent_id = NULL WHERE district_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM units WHERE district_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM districts WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM user_roles WHERE district_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM users WHERE district_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE units SET parent_id = NULL WHERE district_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM units WHERE district_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM districts WHERE id = $1").bind(id).execute(&mut *tx).await?;
         });
         Ok(())
     }
@@ -175,25 +148,22 @@ impl Store {
             for unit in units {
                 let parent: Option<(i64, String)> = match &unit.parent_code {
                     Some(code) => Some(
-                        sqlx::query_as(
-                            "SELECT id, path FROM units WHERE district_id = $1 AND code = $2",
-                        )
-                        .bind(district_id)
-                        .bind(code)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .ok_or(StoreError::NotFound)?,
+                        sqlx::query_as("SELECT id, path FROM units WHERE district_id = $1 AND code = $2")
+                            .bind(district_id)
+                            .bind(code)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .ok_or(StoreError::NotFound)?,
                     ),
                     None => None,
                 };
-                let renamed =
-                    sqlx::query("UPDATE units SET name = $1 WHERE district_id = $2 AND code = $3")
-                        .bind(&unit.name)
-                        .bind(district_id)
-                        .bind(&unit.code)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
+                let renamed = sqlx::query("UPDATE units SET name = $1 WHERE district_id = $2 AND code = $3")
+                    .bind(&unit.name)
+                    .bind(district_id)
+                    .bind(&unit.code)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 if renamed > 0 {
                     continue;
                 }
@@ -209,15 +179,8 @@ impl Store {
                 .bind(at)
                 .fetch_one(&mut *tx)
                 .await?;
-                let path = format!(
-                    "{}{id}/",
-                    parent.as_ref().map(|p| p.1.as_str()).unwrap_or("/")
-                );
-                sqlx::query("UPDATE units SET path = $1 WHERE id = $2")
-                    .bind(path)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                let path = format!("{}{id}/", parent.as_ref().map(|p| p.1.as_str()).unwrap_or("/"));
+                sqlx::query("UPDATE units SET path = $1 WHERE id = $2").bind(path).bind(id).execute(&mut *tx).await?;
             }
         });
         Ok(units.len())

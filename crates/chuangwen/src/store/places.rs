@@ -172,8 +172,7 @@ pub struct PointFilter {
 /// Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters.
 const BATCH: usize = 500;
 
-const POINT_SELECT: &str =
-    "SELECT p.id, p.code, p.name, p.point_type, p.lon, p.lat, p.area, p.address,
+const POINT_SELECT: &str = "SELECT p.id, p.code, p.name, p.point_type, p.lon, p.lat, p.area, p.address,
         g.code AS grid_code, c.name AS community_name, s.name AS street_name,
         u.code AS responsible_unit_code, u.name AS responsible_unit_name, p.leader_name
      FROM points p
@@ -286,22 +285,14 @@ impl Store {
             if let Some(after) = filter.after_id {
                 q.push(" AND p.id > ").push_bind(after);
             }
-            q.push(" ORDER BY p.id LIMIT ")
-                .push_bind(filter.limit.max(1));
+            q.push(" ORDER BY p.id LIMIT ").push_bind(filter.limit.max(1));
             q.build_query_as::<Point>().fetch_all(pool).await
         })?)
     }
 
     /// Every point of a district, for export.
     pub async fn all_points(&self, district_id: i64) -> StoreResult<Vec<Point>> {
-        self.points(
-            district_id,
-            &PointFilter {
-                limit: i64::MAX,
-                ..Default::default()
-            },
-        )
-        .await
+        self.points(district_id, &PointFilter { limit: i64::MAX, ..Default::default() }).await
     }
 
     /// Counts of points by type.
@@ -317,11 +308,7 @@ impl Store {
     }
 
     /// Inserts shop fronts, updating those whose code exists.
-    pub async fn upsert_shop_fronts(
-        &self,
-        district_id: i64,
-        shops: &[NewShopFront],
-    ) -> StoreResult<usize> {
+    pub async fn upsert_shop_fronts(&self, district_id: i64, shops: &[NewShopFront]) -> StoreResult<usize> {
         let at = now();
         transaction!(&self.db, |tx| {
             for chunk in shops.chunks(BATCH) {
@@ -360,16 +347,16 @@ impl Store {
     pub async fn shop_fronts(&self, district_id: i64) -> StoreResult<Vec<ShopFront>> {
         Ok(read!(&self.db, |pool| {
             sqlx::query_as::<_, ShopFront>(
-            "SELECT f.id, f.code, f.name, f.business_type, f.lon, f.lat, f.address, f.responsible_party,
+                "SELECT f.id, f.code, f.name, f.business_type, f.lon, f.lat, f.address, f.responsible_party,
                     g.code AS grid_code, s.name AS street_name
              FROM shop_fronts f
              LEFT JOIN grids g ON g.id = f.grid_id
              LEFT JOIN units s ON s.id = f.street_id
-             WHERE f.district_id = $1 ORDER BY f.id"
-        )
-        .bind(district_id)
-        .fetch_all(pool)
-        .await
+             WHERE f.district_id = $1 ORDER BY f.id",
+            )
+            .bind(district_id)
+            .fetch_all(pool)
+            .await
         })?)
     }
 
@@ -441,11 +428,7 @@ pub struct NewPlaceImport<'a> {
 
 impl Store {
     /// Records a queued import and its job in one transaction.
-    pub async fn create_place_import(
-        &self,
-        district_id: i64,
-        new: &NewPlaceImport<'_>,
-    ) -> StoreResult<i64> {
+    pub async fn create_place_import(&self, district_id: i64, new: &NewPlaceImport<'_>) -> StoreResult<i64> {
         let at = now();
         let id = transaction!(&self.db, |tx| {
             let id: i64 = sqlx::query_scalar(
@@ -474,21 +457,17 @@ impl Store {
     }
 
     /// One import, if it belongs to the district.
-    pub async fn place_import(
-        &self,
-        district_id: i64,
-        id: i64,
-    ) -> StoreResult<Option<PlaceImport>> {
+    pub async fn place_import(&self, district_id: i64, id: i64) -> StoreResult<Option<PlaceImport>> {
         Ok(read!(&self.db, |pool| {
             sqlx::query_as::<_, PlaceImport>(
-            "SELECT id, district_id, user_id, kind, crs, file_name, file_key, skip_bad_rows, state, total_rows,
+                "SELECT id, district_id, user_id, kind, crs, file_name, file_key, skip_bad_rows, state, total_rows,
                     done_rows, imported, report, created_at
-             FROM place_imports WHERE district_id = $1 AND id = $2"
-        )
-        .bind(district_id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+             FROM place_imports WHERE district_id = $1 AND id = $2",
+            )
+            .bind(district_id)
+            .bind(id)
+            .fetch_optional(pool)
+            .await
         })?)
     }
 
@@ -496,43 +475,33 @@ impl Store {
     pub async fn place_import_by_id(&self, id: i64) -> StoreResult<PlaceImport> {
         Ok(read!(&self.db, |pool| {
             sqlx::query_as::<_, PlaceImport>(
-            "SELECT id, district_id, user_id, kind, crs, file_name, file_key, skip_bad_rows, state, total_rows,
+                "SELECT id, district_id, user_id, kind, crs, file_name, file_key, skip_bad_rows, state, total_rows,
                     done_rows, imported, report, created_at
-             FROM place_imports WHERE id = $1"
-        )
-        .bind(id)
-        .fetch_one(pool)
-        .await
+             FROM place_imports WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(pool)
+            .await
         })?)
     }
 
     /// The district's latest imports.
-    pub async fn recent_place_imports(
-        &self,
-        district_id: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<PlaceImport>> {
+    pub async fn recent_place_imports(&self, district_id: i64, limit: i64) -> StoreResult<Vec<PlaceImport>> {
         Ok(read!(&self.db, |pool| {
             sqlx::query_as::<_, PlaceImport>(
-            "SELECT id, district_id, user_id, kind, crs, file_name, file_key, skip_bad_rows, state, total_rows,
+                "SELECT id, district_id, user_id, kind, crs, file_name, file_key, skip_bad_rows, state, total_rows,
                     done_rows, imported, report, created_at
-             FROM place_imports WHERE district_id = $1 ORDER BY id DESC LIMIT $2"
-        )
-        .bind(district_id)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
+             FROM place_imports WHERE district_id = $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(district_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
         })?)
     }
 
     /// Records how far an import has come.
-    pub async fn set_place_import_progress(
-        &self,
-        id: i64,
-        state: &str,
-        done: i64,
-        total: i64,
-    ) -> StoreResult<()> {
+    pub async fn set_place_import_progress(&self, id: i64, state: &str, done: i64, total: i64) -> StoreResult<()> {
         transaction!(&self.db, |tx| {
             sqlx::query("UPDATE place_imports SET state = $1, done_rows = $2, total_rows = $3 WHERE id = $4")
                 .bind(state)
@@ -546,13 +515,7 @@ impl Store {
     }
 
     /// Records the end of an import and its report.
-    pub async fn finish_place_import(
-        &self,
-        id: i64,
-        state: &str,
-        imported: i64,
-        report: &str,
-    ) -> StoreResult<()> {
+    pub async fn finish_place_import(&self, id: i64, state: &str, imported: i64, report: &str) -> StoreResult<()> {
         let at = now();
         transaction!(&self.db, |tx| {
             sqlx::query(

@@ -31,10 +31,7 @@ pub struct User {
 
 impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User")
-            .field("id", &self.id)
-            .field("username", &self.username)
-            .finish_non_exhaustive()
+        f.debug_struct("User").field("id", &self.id).field("username", &self.username).finish_non_exhaustive()
     }
 }
 
@@ -76,14 +73,12 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
                 for role in &user.roles {
-                    sqlx::query(
-                        "INSERT INTO user_roles (user_id, district_id, role) VALUES ($1, $2, $3)",
-                    )
-                    .bind(id)
-                    .bind(district_id)
-                    .bind(role)
-                    .execute(&mut *tx)
-                    .await?;
+                    sqlx::query("INSERT INTO user_roles (user_id, district_id, role) VALUES ($1, $2, $3)")
+                        .bind(id)
+                        .bind(district_id)
+                        .bind(role)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 ids.push(id);
             }
@@ -96,12 +91,12 @@ impl Store {
     pub async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         Ok(read!(&self.db, |pool| {
             sqlx::query_as::<_, User>(
-            "SELECT id, district_id, unit_id, username, display_name, password_hash, must_change_password, disabled
-             FROM users WHERE username = $1"
-        )
-        .bind(username)
-        .fetch_optional(pool)
-        .await
+                "SELECT id, district_id, unit_id, username, display_name, password_hash, must_change_password, disabled
+             FROM users WHERE username = $1",
+            )
+            .bind(username)
+            .fetch_optional(pool)
+            .await
         })?)
     }
 
@@ -119,11 +114,11 @@ impl Store {
     pub async fn role_counts(&self, district_id: i64) -> StoreResult<Vec<(String, i64)>> {
         Ok(read!(&self.db, |pool| {
             sqlx::query_as::<_, (String, i64)>(
-            "SELECT role, COUNT(*) FROM user_roles WHERE district_id = $1 GROUP BY role ORDER BY role"
-        )
-        .bind(district_id)
-        .fetch_all(pool)
-        .await
+                "SELECT role, COUNT(*) FROM user_roles WHERE district_id = $1 GROUP BY role ORDER BY role",
+            )
+            .bind(district_id)
+            .fetch_all(pool)
+            .await
         })?)
     }
 
@@ -142,10 +137,7 @@ impl Store {
     }
 
     /// The user behind a session and when the session began and was last used.
-    pub async fn session_user(
-        &self,
-        token_hash: &str,
-    ) -> StoreResult<Option<(User, DateTime<Utc>, DateTime<Utc>)>> {
+    pub async fn session_user(&self, token_hash: &str) -> StoreResult<Option<(User, DateTime<Utc>, DateTime<Utc>)>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             #[sqlx(flatten)]
@@ -155,13 +147,13 @@ impl Store {
         }
         let row = read!(&self.db, |pool| {
             sqlx::query_as::<_, Row>(
-            "SELECT u.id, u.district_id, u.unit_id, u.username, u.display_name, u.password_hash,
+                "SELECT u.id, u.district_id, u.unit_id, u.username, u.display_name, u.password_hash,
                     u.must_change_password, u.disabled, s.created_at, s.last_seen
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
-        )
-        .bind(token_hash)
-        .fetch_optional(pool)
-        .await
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await
         })?;
         Ok(row.map(|r| (r.user, r.created_at, r.last_seen)))
     }
@@ -182,10 +174,7 @@ impl Store {
     /// Ends a session.
     pub async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         transaction!(&self.db, |tx| {
-            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-                .bind(token_hash)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *tx).await?;
         });
         Ok(())
     }

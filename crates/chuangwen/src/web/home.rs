@@ -26,11 +26,7 @@ struct HomePage {
 }
 
 /// `GET /`.
-pub async fn page(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
+pub async fn page(State(state): State<AppState>, user: CurrentUser, headers: HeaderMap) -> Result<Response, AppError> {
     user.require(Action::ViewDistrict)?;
     let district_id = user.user.district_id;
     let store = &state.store;
@@ -46,10 +42,7 @@ pub async fn page(
     let (grids, points, shops) = store.place_totals(district_id).await?;
     let tiles = vec![
         ("街道（镇）", count_of(&[UnitKind::Street, UnitKind::Town])),
-        (
-            "社区（村）",
-            count_of(&[UnitKind::Community, UnitKind::Village]),
-        ),
+        ("社区（村）", count_of(&[UnitKind::Community, UnitKind::Village])),
         ("单元网格", grids),
         ("点位", points),
         ("门前三包商户", shops),
@@ -70,38 +63,18 @@ pub async fn page(
     let point_types = point_types()
         .iter()
         .filter_map(|t| {
-            point_counts
-                .iter()
-                .find(|(code, _)| *code == t.code)
-                .map(|(_, n)| (t.code.clone(), t.name.clone(), *n))
+            point_counts.iter().find(|(code, _)| *code == t.code).map(|(_, n)| (t.code.clone(), t.name.clone(), *n))
         })
         .collect();
     let role_counts = store.role_counts(district_id).await?;
     let roles = Role::ALL
         .iter()
-        .filter_map(|r| {
-            role_counts
-                .iter()
-                .find(|(code, _)| code == r.code())
-                .map(|(_, n)| (r.label(), *n))
-        })
+        .filter_map(|r| role_counts.iter().find(|(code, _)| code == r.code()).map(|(_, n)| (r.label(), *n)))
         .collect();
     let unit_kinds = UnitKind::ALL
         .iter()
-        .filter_map(|k| {
-            unit_counts
-                .iter()
-                .find(|(code, _)| code == k.code())
-                .map(|(_, n)| (k.label(), *n))
-        })
+        .filter_map(|k| unit_counts.iter().find(|(code, _)| code == k.code()).map(|(_, n)| (k.label(), *n)))
         .collect();
     let nav = Some(Nav::of(&state, &user, &headers).await?);
-    render(&HomePage {
-        nav,
-        district,
-        tiles,
-        point_types,
-        roles,
-        unit_kinds,
-    })
+    render(&HomePage { nav, district, tiles, point_types, roles, unit_kinds })
 }

@@ -29,21 +29,12 @@ pub struct Nav {
 
 impl Nav {
     /// The top bar of `user`.
-    pub async fn of(
-        state: &AppState,
-        user: &CurrentUser,
-        headers: &HeaderMap,
-    ) -> Result<Nav, AppError> {
+    pub async fn of(state: &AppState, user: &CurrentUser, headers: &HeaderMap) -> Result<Nav, AppError> {
         let district = state.store.district(user.user.district_id).await?;
         Ok(Nav {
             district_name: district.name,
             display_name: user.user.display_name.clone(),
-            roles: user
-                .roles
-                .iter()
-                .map(|r| r.label())
-                .collect::<Vec<_>>()
-                .join("、"),
+            roles: user.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join("、"),
             csrf: csrf_token(headers).0,
             can_import: user.may(Action::ImportPlaces),
         })
@@ -67,14 +58,7 @@ pub fn error_page(status: StatusCode, message: &str) -> String {
         StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "请求有误",
         _ => "出错了",
     };
-    ErrorPage {
-        nav: None,
-        status: status.as_u16(),
-        heading,
-        message,
-    }
-    .render()
-    .unwrap_or_else(|_| message.to_string())
+    ErrorPage { nav: None, status: status.as_u16(), heading, message }.render().unwrap_or_else(|_| message.to_string())
 }
 
 /// Renders a template into a response.
@@ -90,29 +74,16 @@ pub async fn not_found() -> AppError {
 
 /// The stylesheet, embedded in the binary.
 pub async fn stylesheet() -> Response {
-    asset(
-        "text/css; charset=utf-8",
-        include_str!("../../assets/app.css"),
-    )
+    asset("text/css; charset=utf-8", include_str!("../../assets/app.css"))
 }
 
 /// The import page's script, embedded in the binary.
 pub async fn import_script() -> Response {
-    asset(
-        "text/javascript; charset=utf-8",
-        include_str!("../../assets/import.js"),
-    )
+    asset("text/javascript; charset=utf-8", include_str!("../../assets/import.js"))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
 }
 
 /// `GET /healthz`: answers 200 when the database answers.
@@ -133,9 +104,5 @@ pub async fn metrics(axum::extract::State(state): axum::extract::State<AppState>
             metrics::gauge!("chuangwen_jobs", "state" => job_state).set(n as f64);
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }

@@ -86,17 +86,12 @@ pub async fn list(
     let next_url = (points.len() as i64 > PAGE).then(|| {
         points.truncate(PAGE as usize);
         let last = points.last().map(|p| p.id).unwrap_or_default();
-        format!(
-            "/places?type={}&street={}&after={last}",
-            q.point_type, q.street
-        )
+        format!("/places?type={}&street={}&after={last}", q.point_type, q.street)
     });
     let rows = points
         .into_iter()
         .map(|p| PointRow {
-            type_name: point_type(&p.point_type)
-                .map(|t| t.name.clone())
-                .unwrap_or(p.point_type),
+            type_name: point_type(&p.point_type).map(|t| t.name.clone()).unwrap_or(p.point_type),
             code: p.code,
             name: p.name,
             street: p.street_name.unwrap_or_default(),
@@ -109,10 +104,7 @@ pub async fn list(
     let page = PlacesPage {
         nav: Some(Nav::of(&state, &user, &headers).await?),
         totals: state.store.place_totals(district_id).await?,
-        types: point_types()
-            .iter()
-            .map(|t| (t.code.clone(), t.name.clone()))
-            .collect(),
+        types: point_types().iter().map(|t| (t.code.clone(), t.name.clone())).collect(),
         streets,
         selected_type: q.point_type,
         selected_street: q.street,
@@ -158,22 +150,13 @@ async fn import_form(
         .await?
         .into_iter()
         .map(|r| {
-            let kind = PlaceKind::parse(&r.kind)
-                .map(PlaceKind::label)
-                .unwrap_or("");
+            let kind = PlaceKind::parse(&r.kind).map(PlaceKind::label).unwrap_or("");
             let at = r
                 .created_at
                 .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
                 .format("%Y-%m-%d %H:%M")
                 .to_string();
-            (
-                r.id,
-                kind,
-                r.file_name,
-                state_label(&r.state),
-                r.imported,
-                at,
-            )
+            (r.id, kind, r.file_name, state_label(&r.state), r.imported, at)
         })
         .collect();
     let (csrf, set) = csrf_token(headers);
@@ -188,10 +171,7 @@ async fn import_form(
     };
     let mut response = render(&page)?;
     if let Some(set) = set {
-        response.headers_mut().append(
-            header::SET_COOKIE,
-            HeaderValue::from_str(&set).map_err(AppError::internal)?,
-        );
+        response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&set).map_err(AppError::internal)?);
     }
     Ok(response)
 }
@@ -211,11 +191,7 @@ pub async fn import_page(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     user.require(Action::ImportPlaces)?;
-    let values = ImportValues {
-        kind: "points".into(),
-        crs: "wgs84".into(),
-        skip_bad_rows: false,
-    };
+    let values = ImportValues { kind: "points".into(), crs: "wgs84".into(), skip_bad_rows: false };
     import_form(&state, &user, &headers, values, None).await
 }
 
@@ -229,18 +205,16 @@ pub async fn start_import(
     user.require(Action::ImportPlaces)?;
     let mut values = ImportValues::default();
     let (mut csrf, mut file): (String, Option<(String, Bytes)>) = (String::new(), None);
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| AppError::BadRequest(format!("上传的表单有误：{e}")))?
+    while let Some(field) = form.next_field().await.map_err(|e| AppError::BadRequest(format!("上传的表单有误：{e}")))?
     {
         let name = field.name().unwrap_or_default().to_string();
         match name.as_str() {
             "file" => {
                 let file_name = field.file_name().unwrap_or("未命名").to_string();
-                let bytes = field.bytes().await.map_err(|_| {
-                    AppError::BadRequest("文件上传中断或超过大小限制（50 MB）".into())
-                })?;
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|_| AppError::BadRequest("文件上传中断或超过大小限制（50 MB）".into()))?;
                 if !bytes.is_empty() {
                     file = Some((file_name, bytes));
                 }
@@ -259,27 +233,13 @@ pub async fn start_import(
     }
     check_csrf(&headers, &csrf)?;
     let Some(kind) = PlaceKind::parse(&values.kind) else {
-        return import_form(
-            &state,
-            &user,
-            &headers,
-            values,
-            Some("请选择导入内容".into()),
-        )
-        .await;
+        return import_form(&state, &user, &headers, values, Some("请选择导入内容".into())).await;
     };
     let Some(crs) = Crs::parse(&values.crs) else {
         return import_form(&state, &user, &headers, values, Some("请选择坐标系".into())).await;
     };
     let Some((file_name, bytes)) = file else {
-        return import_form(
-            &state,
-            &user,
-            &headers,
-            values,
-            Some("请选择要导入的文件".into()),
-        )
-        .await;
+        return import_form(&state, &user, &headers, values, Some("请选择要导入的文件".into())).await;
     };
     let Some(format) = FileFormat::sniff(&bytes) else {
         return import_form(
@@ -292,16 +252,8 @@ pub async fn start_import(
         .await;
     };
     let district_id = user.user.district_id;
-    let file_key = format!(
-        "imports/{district_id}/{}.{}",
-        uuid::Uuid::new_v4(),
-        format.code()
-    );
-    state
-        .files
-        .put(&file_key, bytes)
-        .await
-        .map_err(AppError::internal)?;
+    let file_key = format!("imports/{district_id}/{}.{}", uuid::Uuid::new_v4(), format.code());
+    state.files.put(&file_key, bytes).await.map_err(AppError::internal)?;
     let id = state
         .store
         .create_place_import(
@@ -344,13 +296,7 @@ fn progress_of(run: &PlaceImport) -> ImportProgress {
         "refused" => "未导入：文件中有错误，见下表".to_string(),
         _ => "导入失败：请联系系统管理员查看日志".to_string(),
     };
-    ImportProgress {
-        state: run.state.clone(),
-        done: run.done_rows,
-        total: run.total_rows,
-        percent,
-        status_text,
-    }
+    ImportProgress { state: run.state.clone(), done: run.done_rows, total: run.total_rows, percent, status_text }
 }
 
 #[derive(Template)]
@@ -375,22 +321,13 @@ pub async fn import_run(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     user.require(Action::ImportPlaces)?;
-    let run = state
-        .store
-        .place_import(user.user.district_id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let run = state.store.place_import(user.user.district_id, id).await?.ok_or(AppError::NotFound)?;
     let progress = progress_of(&run);
-    let report: Option<ImportReport> = run
-        .report
-        .as_deref()
-        .and_then(|r| serde_json::from_str(r).ok());
+    let report: Option<ImportReport> = run.report.as_deref().and_then(|r| serde_json::from_str(r).ok());
     let page = ImportRunPage {
         nav: Some(Nav::of(&state, &user, &headers).await?),
         id: run.id,
-        kind_label: PlaceKind::parse(&run.kind)
-            .map(PlaceKind::label)
-            .unwrap_or(""),
+        kind_label: PlaceKind::parse(&run.kind).map(PlaceKind::label).unwrap_or(""),
         file_name: run.file_name.clone(),
         state: run.state.clone(),
         percent: progress.percent,
@@ -408,11 +345,7 @@ pub async fn import_progress(
     Path(id): Path<i64>,
 ) -> Result<Json<ImportProgress>, AppError> {
     user.require(Action::ImportPlaces)?;
-    let run = state
-        .store
-        .place_import(user.user.district_id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let run = state.store.place_import(user.user.district_id, id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(progress_of(&run)))
 }
 
@@ -430,24 +363,18 @@ pub async fn export(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, AppError> {
     user.require(Action::ExportPlaces)?;
-    let kind = PlaceKind::parse(&q.kind).ok_or_else(|| {
-        AppError::BadRequest("导出内容应为 units、grids、points 或 shop_fronts".into())
-    })?;
+    let kind = PlaceKind::parse(&q.kind)
+        .ok_or_else(|| AppError::BadRequest("导出内容应为 units、grids、points 或 shop_fronts".into()))?;
     let format = match q.format.as_str() {
         "geojson" => FileFormat::Geojson,
         "xlsx" => FileFormat::Xlsx,
         _ => return Err(AppError::BadRequest("导出格式应为 geojson 或 xlsx".into())),
     };
     let district = state.store.district(user.user.district_id).await?;
-    let bytes = export_places(&state.store, district.id, kind, format)
-        .await
-        .map_err(AppError::internal)?;
+    let bytes = export_places(&state.store, district.id, kind, format).await.map_err(AppError::internal)?;
     let (content_type, ext) = match format {
         FileFormat::Geojson => ("application/geo+json", "geojson"),
-        FileFormat::Xlsx => (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "xlsx",
-        ),
+        FileFormat::Xlsx => ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
     };
     // RFC 6266: an ASCII fallback name and the Chinese one, percent-encoded.
     let chinese = format!("{}-{}.{ext}", district.name, kind.label());
@@ -461,17 +388,8 @@ pub async fn export(
             }
         })
         .collect();
-    let disposition = format!(
-        "attachment; filename=\"{}-{}.{ext}\"; filename*=UTF-8''{encoded}",
-        district.code,
-        kind.code()
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
+    let disposition =
+        format!("attachment; filename=\"{}-{}.{ext}\"; filename*=UTF-8''{encoded}", district.code, kind.code());
+    Ok(([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
         .into_response())
 }

@@ -9,8 +9,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::{
-    self, SESSION_COOKIE, check_csrf, cookie, csrf_token, password, random_token, set_cookie,
-    token_hash,
+    self, SESSION_COOKIE, check_csrf, cookie, csrf_token, password, random_token, set_cookie, token_hash,
 };
 use crate::error::AppError;
 use crate::web::{Nav, render};
@@ -24,23 +23,11 @@ struct LoginPage {
     error: Option<String>,
 }
 
-fn login_page(
-    headers: &HeaderMap,
-    username: String,
-    error: Option<String>,
-) -> Result<Response, AppError> {
+fn login_page(headers: &HeaderMap, username: String, error: Option<String>) -> Result<Response, AppError> {
     let (csrf, set) = csrf_token(headers);
-    let mut response = render(&LoginPage {
-        nav: None,
-        csrf,
-        username,
-        error,
-    })?;
+    let mut response = render(&LoginPage { nav: None, csrf, username, error })?;
     if let Some(set) = set {
-        response.headers_mut().append(
-            header::SET_COOKIE,
-            HeaderValue::from_str(&set).map_err(AppError::internal)?,
-        );
+        response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&set).map_err(AppError::internal)?);
     }
     Ok(response)
 }
@@ -73,38 +60,26 @@ pub async fn login(
     let user = state.store.user_by_username(&username).await?;
     // Verify against a dummy hash when the user is unknown, so timing does
     // not reveal which usernames exist.
-    let stored = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(dummy_hash);
+    let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(dummy_hash);
     let given = form.password.clone();
-    let matches = tokio::task::spawn_blocking(move || password::verify(&stored, &given))
-        .await
-        .map_err(AppError::internal)?;
+    let matches =
+        tokio::task::spawn_blocking(move || password::verify(&stored, &given)).await.map_err(AppError::internal)?;
     let Some(user) = user.filter(|u| matches && !u.disabled) else {
         tracing::info!(username = %username, "login failed");
         return wrong();
     };
     let token = random_token();
-    state
-        .store
-        .create_session(&token_hash(&token), user.id)
-        .await?;
+    state.store.create_session(&token_hash(&token), user.id).await?;
     tracing::info!(user = user.id, "login");
     let mut response = Redirect::to("/").into_response();
     let cookie = set_cookie(SESSION_COOKIE, &token, Some(auth::ABSOLUTE_LIFETIME));
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(AppError::internal)?,
-    );
+    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(AppError::internal)?);
     Ok(response)
 }
 
 fn dummy_hash() -> String {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY
-        .get_or_init(|| password::hash("not a real password"))
-        .clone()
+    DUMMY.get_or_init(|| password::hash("not a real password")).clone()
 }
 
 /// The logout form.
@@ -125,9 +100,6 @@ pub async fn logout(
     }
     let mut response = Redirect::to("/login").into_response();
     let expired = set_cookie(SESSION_COOKIE, "", Some(std::time::Duration::ZERO));
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&expired).map_err(AppError::internal)?,
-    );
+    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&expired).map_err(AppError::internal)?);
     Ok(response)
 }

@@ -48,9 +48,8 @@ impl TestDb {
 
     /// Creates the demo district; returns its id.
     pub async fn with_demo(&self) -> i64 {
-        let created = chuangwen::demo::create(&self.store, DEMO_SEED, Some(DEMO_PASSWORD), &Silent)
-            .await
-            .expect("demo");
+        let created =
+            chuangwen::demo::create(&self.store, DEMO_SEED, Some(DEMO_PASSWORD), &Silent).await.expect("demo");
         created.district.id
     }
 }
@@ -60,17 +59,13 @@ impl Drop for TestDb {
         if let (Some(admin), Some(name)) = (self.pg_admin_url.take(), self.pg_name.take()) {
             // Drop runs outside any runtime we may block: use a thread of its own.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                 rt.block_on(async move {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        )))
-                        .execute(&mut conn)
-                        .await;
+                        let _ =
+                            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                                .execute(&mut conn)
+                                .await;
                     }
                 });
             })
@@ -83,49 +78,27 @@ impl Drop for TestDb {
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let store = Store::connect(&DatabaseUrl::parse(&url).unwrap(), 4)
-        .await
-        .expect("connect sqlite");
+    let store = Store::connect(&DatabaseUrl::parse(&url).unwrap(), 4).await.expect("connect sqlite");
     store.migrate().await.expect("migrate sqlite");
-    TestDb {
-        store,
-        url,
-        dir,
-        pg_admin_url: None,
-        pg_name: None,
-    }
+    TestDb { store, url, dir, pg_admin_url: None, pg_name: None }
 }
 
 /// A fresh PostgreSQL database, or `None` when `TEST_DATABASE_URL` is not set.
 pub async fn postgres() -> Option<TestDb> {
-    let admin = std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
+    let admin = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
     let name = format!("cw_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("connect to TEST_DATABASE_URL");
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
         .expect("create database");
     conn.close().await.ok();
-    let options = sqlx::postgres::PgConnectOptions::from_str(&admin)
-        .expect("postgres url")
-        .database(&name);
+    let options = sqlx::postgres::PgConnectOptions::from_str(&admin).expect("postgres url").database(&name);
     let url = options.to_url_lossy().to_string();
-    let store = Store::connect(&DatabaseUrl::parse(&url).unwrap(), 4)
-        .await
-        .expect("connect postgres");
+    let store = Store::connect(&DatabaseUrl::parse(&url).unwrap(), 4).await.expect("connect postgres");
     store.migrate().await.expect("migrate postgres");
     let dir = tempfile::tempdir().expect("tempdir");
-    Some(TestDb {
-        store,
-        url,
-        dir,
-        pg_admin_url: Some(admin),
-        pg_name: Some(name),
-    })
+    Some(TestDb { store, url, dir, pg_admin_url: Some(admin), pg_name: Some(name) })
 }
 
 /// Defines a test that runs once on SQLite and once on PostgreSQL:
@@ -146,9 +119,7 @@ macro_rules! on_both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let Some($db) = $crate::common::postgres().await else {
-                    eprintln!(
-                        "TEST_DATABASE_URL is not set: the PostgreSQL run of this test is skipped"
-                    );
+                    eprintln!("TEST_DATABASE_URL is not set: the PostgreSQL run of this test is skipped");
                     return;
                 };
                 $body
