@@ -7,6 +7,8 @@ use anyhow::Context as _;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::{Notify, watch};
 
+use crate::auth::audit::HashAlgorithm;
+use crate::auth::crypto::PiCrypto;
 use crate::config::Config;
 use crate::files::Files;
 use crate::jobs::{JobContext, JobRunner};
@@ -25,17 +27,20 @@ pub struct AppState {
     pub job_wake: Arc<Notify>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Encrypts and indexes personal information.
+    pub crypto: PiCrypto,
 }
 
 impl AppState {
     /// State over an open store and file store.
-    pub fn new(store: Store, files: Files, config: Config) -> AppState {
+    pub fn new(store: Store, files: Files, crypto: PiCrypto, config: Config) -> AppState {
         AppState {
             store,
             files,
             config: Arc::new(config),
             job_wake: Arc::new(Notify::new()),
             metrics: crate::telemetry::metrics(),
+            crypto,
         }
     }
 
@@ -45,9 +50,19 @@ impl AppState {
     }
 }
 
-/// Opens the database (migrating it) and the file store, with one clear
-/// error for each thing that can be wrong.
-pub async fn open(config: &Config) -> anyhow::Result<(Store, Files)> {
+/// What `open` connects to.
+pub struct Opened {
+    /// The database, migrated.
+    pub store: Store,
+    /// The file store.
+    pub files: Files,
+    /// Personal-information keys.
+    pub crypto: PiCrypto,
+}
+
+/// Opens the database (migrating it), the file store and the keys, with one
+/// clear error for each thing that can be wrong.
+pub async fn open(config: &Config) -> anyhow::Result<Opened> {
     let sqlite_folder = config.database_url.sqlite_path().and_then(|p| p.parent().map(|d| d.to_path_buf()));
     if let Some(dir) = sqlite_folder.filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(&dir)
@@ -57,16 +72,20 @@ pub async fn open(config: &Config) -> anyhow::Result<(Store, Files)> {
         anyhow::anyhow!("无法连接数据库 {}：{e} (cannot connect to the database)", config.database_url.redacted())
     })?;
     store.migrate().await.map_err(|e| anyhow::anyhow!("数据库迁移失败：{e} (migration failed)"))?;
+    let audit_hash = HashAlgorithm::parse(&config.security.audit_hash).unwrap_or(HashAlgorithm::Sha256);
+    let store = store.with_audit_hash(audit_hash);
     let files = Files::open(config)?;
-    Ok((store, files))
+    let crypto = PiCrypto::from_config(&config.security, &config.data_dir).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Opened { store, files, crypto })
 }
 
 /// Serves until SIGTERM or Ctrl-C.
-pub async fn serve(config: Config, store: Store, files: Files) -> anyhow::Result<()> {
+pub async fn serve(config: Config, opened: Opened) -> anyhow::Result<()> {
+    let Opened { store, files, crypto } = opened;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("无法监听 {} (cannot listen)", config.listen))?;
-    let state = AppState::new(store.clone(), files, config);
+    let state = AppState::new(store.clone(), files, crypto, config);
     let (stop_tx, stop_rx) = watch::channel(false);
     let runner = JobRunner::new(state.job_context(), state.job_wake.clone());
     tracing::info!(worker = runner.worker(), "job runner started");
@@ -75,7 +94,9 @@ pub async fn serve(config: Config, store: Store, files: Files) -> anyhow::Result
     tracing::info!(listen = %state.config.listen, backend = store.backend(), "创文通 is serving");
     eprintln!("创文通 Chuangwen: http://{}/", listener.local_addr()?);
     let app = crate::routes::router(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
 
     tracing::info!("shutting down: releasing jobs");
     let _ = stop_tx.send(true);

@@ -143,6 +143,65 @@ fn default_region() -> String {
     "us-east-1".into()
 }
 
+/// Security settings (docs/SECURITY.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Security {
+    /// The key that encrypts personal information: `ID:BASE64` (32 bytes).
+    /// `None`: a key is generated on first start and kept in `data_dir`.
+    pub pi_key: Option<Secret>,
+    /// Retired keys, still accepted for reading while data is re-encrypted.
+    pub pi_old_keys: Vec<Secret>,
+    /// The key of the exact-match search index (base64, 32 bytes).
+    pub pi_index_key: Option<Secret>,
+    /// `aes-256-gcm` or `sm4-gcm` (GB/T 32907).
+    pub pi_cipher: String,
+    /// `sha256` or `sm3` (GB/T 32905) for the audit chain.
+    pub audit_hash: String,
+    /// Failed logins before an account is locked.
+    pub lockout_threshold: u32,
+    /// How long a locked account stays locked.
+    pub lockout_minutes: u32,
+    /// A session ends after this long without a request.
+    pub session_idle_minutes: u32,
+    /// A session ends this long after login.
+    pub session_lifetime_hours: u32,
+    /// Mark cookies `Secure` (set when users reach the server over HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Security {
+            pi_key: None,
+            pi_old_keys: Vec::new(),
+            pi_index_key: None,
+            pi_cipher: "aes-256-gcm".into(),
+            audit_hash: "sha256".into(),
+            lockout_threshold: 5,
+            lockout_minutes: 15,
+            session_idle_minutes: 30,
+            session_lifetime_hours: 12,
+            secure_cookies: false,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSecurity {
+    pi_key: Option<Secret>,
+    #[serde(default)]
+    pi_old_keys: Vec<Secret>,
+    pi_index_key: Option<Secret>,
+    pi_cipher: Option<String>,
+    audit_hash: Option<String>,
+    lockout_threshold: Option<u32>,
+    lockout_minutes: Option<u32>,
+    session_idle_minutes: Option<u32>,
+    session_lifetime_hours: Option<u32>,
+    secure_cookies: Option<bool>,
+}
+
 /// The running configuration, after defaults, file and environment.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -163,6 +222,8 @@ pub struct Config {
     /// The code of the district the single-district UI serves when a
     /// deployment holds several; empty means the first one.
     pub district: Option<String>,
+    /// Keys, lockout, sessions, cookies.
+    pub security: Security,
 }
 
 /// Log output format.
@@ -186,6 +247,7 @@ struct FileConfig {
     max_connections: Option<u32>,
     district: Option<String>,
     storage: Option<FileStorage>,
+    security: Option<FileSecurity>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -229,6 +291,16 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("CHUANGWEN_S3_ACCESS_KEY_ID", "storage.s3.access_key_id"),
     ("CHUANGWEN_S3_SECRET_ACCESS_KEY", "storage.s3.secret_access_key"),
     ("CHUANGWEN_S3_ALLOW_HTTP", "storage.s3.allow_http"),
+    ("CHUANGWEN_PI_KEY", "security.pi_key"),
+    ("CHUANGWEN_PI_OLD_KEYS", "security.pi_old_keys (comma-separated)"),
+    ("CHUANGWEN_PI_INDEX_KEY", "security.pi_index_key"),
+    ("CHUANGWEN_PI_CIPHER", "security.pi_cipher"),
+    ("CHUANGWEN_AUDIT_HASH", "security.audit_hash"),
+    ("CHUANGWEN_LOCKOUT_THRESHOLD", "security.lockout_threshold"),
+    ("CHUANGWEN_LOCKOUT_MINUTES", "security.lockout_minutes"),
+    ("CHUANGWEN_SESSION_IDLE_MINUTES", "security.session_idle_minutes"),
+    ("CHUANGWEN_SESSION_LIFETIME_HOURS", "security.session_lifetime_hours"),
+    ("CHUANGWEN_SECURE_COOKIES", "security.secure_cookies"),
 ];
 
 impl Config {
@@ -354,7 +426,82 @@ impl Config {
             }
         };
 
-        Ok(Config { listen, database_url, data_dir, storage, log, log_format, max_connections, district })
+        let security = Self::merge_security(file.security.unwrap_or_default(), env)?;
+        Ok(Config { listen, database_url, data_dir, storage, log, log_format, max_connections, district, security })
+    }
+
+    fn merge_security(file: FileSecurity, env: &BTreeMap<String, String>) -> Result<Security, ConfigError> {
+        let defaults = Security::default();
+        let number = |key: &str, env_key: &str, file_value: Option<u32>, default: u32| -> Result<u32, ConfigError> {
+            match env.get(env_key) {
+                Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| ConfigError::Invalid {
+                    key: key.into(),
+                    reason: format!("`{v}` 应为正整数 (must be a positive integer)"),
+                }),
+                None => Ok(file_value.unwrap_or(default)),
+            }
+        };
+        let choice = |key: &str, env_key: &str, file_value: Option<String>, default: &str, allowed: &[&str]| {
+            let value = env.get(env_key).cloned().or(file_value).unwrap_or_else(|| default.to_string());
+            if allowed.contains(&value.as_str()) {
+                Ok(value)
+            } else {
+                Err(ConfigError::Invalid {
+                    key: key.into(),
+                    reason: format!("`{value}` 应为 {}", allowed.join(" 或 ")),
+                })
+            }
+        };
+        Ok(Security {
+            pi_key: env.get("CHUANGWEN_PI_KEY").map(|v| Secret::new(v.clone())).or(file.pi_key),
+            pi_old_keys: match env.get("CHUANGWEN_PI_OLD_KEYS") {
+                Some(v) => v.split(',').filter(|k| !k.trim().is_empty()).map(|k| Secret::new(k.trim())).collect(),
+                None => file.pi_old_keys,
+            },
+            pi_index_key: env.get("CHUANGWEN_PI_INDEX_KEY").map(|v| Secret::new(v.clone())).or(file.pi_index_key),
+            pi_cipher: choice(
+                "security.pi_cipher",
+                "CHUANGWEN_PI_CIPHER",
+                file.pi_cipher,
+                &defaults.pi_cipher,
+                &["aes-256-gcm", "sm4-gcm"],
+            )?,
+            audit_hash: choice(
+                "security.audit_hash",
+                "CHUANGWEN_AUDIT_HASH",
+                file.audit_hash,
+                &defaults.audit_hash,
+                &["sha256", "sm3"],
+            )?,
+            lockout_threshold: number(
+                "security.lockout_threshold",
+                "CHUANGWEN_LOCKOUT_THRESHOLD",
+                file.lockout_threshold,
+                defaults.lockout_threshold,
+            )?,
+            lockout_minutes: number(
+                "security.lockout_minutes",
+                "CHUANGWEN_LOCKOUT_MINUTES",
+                file.lockout_minutes,
+                defaults.lockout_minutes,
+            )?,
+            session_idle_minutes: number(
+                "security.session_idle_minutes",
+                "CHUANGWEN_SESSION_IDLE_MINUTES",
+                file.session_idle_minutes,
+                defaults.session_idle_minutes,
+            )?,
+            session_lifetime_hours: number(
+                "security.session_lifetime_hours",
+                "CHUANGWEN_SESSION_LIFETIME_HOURS",
+                file.session_lifetime_hours,
+                defaults.session_lifetime_hours,
+            )?,
+            secure_cookies: match env.get("CHUANGWEN_SECURE_COOKIES") {
+                Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
+                None => file.secure_cookies.unwrap_or(defaults.secure_cookies),
+            },
+        })
     }
 
     /// The configuration a test uses: the given database, a temporary folder.
@@ -368,6 +515,7 @@ impl Config {
             log_format: LogFormat::Text,
             max_connections: 4,
             district: None,
+            security: Security::default(),
         }
     }
 }

@@ -32,6 +32,9 @@ pub enum AppError {
         /// What is wrong, in Chinese.
         message: String,
     },
+    /// The user must choose a new password first (pages redirect there).
+    #[error("请先修改初始密码")]
+    MustChangePassword,
     /// The form's CSRF token is missing or wrong.
     #[error("页面已过期或来源不明，请刷新页面后重试")]
     Csrf,
@@ -45,7 +48,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::Csrf | AppError::MustChangePassword => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -62,6 +65,7 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::Invalid { .. } => "invalid",
             AppError::Csrf => "csrf",
+            AppError::MustChangePassword => "password_change_required",
             AppError::Internal(_) => "internal",
         }
     }
@@ -84,8 +88,10 @@ impl From<StoreError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if matches!(self, AppError::Unauthenticated) {
-            return Redirect::to("/login").into_response();
+        match self {
+            AppError::Unauthenticated => return Redirect::to("/login").into_response(),
+            AppError::MustChangePassword => return Redirect::to(crate::auth::CHANGE_PASSWORD_PATH).into_response(),
+            _ => {}
         }
         let body = crate::web::error_page(self.status(), &self.to_string());
         (self.status(), Html(body)).into_response()

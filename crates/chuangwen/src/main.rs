@@ -7,6 +7,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use chuangwen::app;
+use chuangwen::auth::audit::{AuditAction, NewAuditEntry};
+use chuangwen::auth::crypto::{Cipher, PiCrypto, normalize, valid_mobile};
 use chuangwen::auth::password;
 use chuangwen::config::{Config, process_env};
 use chuangwen::demo;
@@ -48,6 +50,12 @@ enum Command {
     /// 导入、导出组织架构、网格、点位、门前三包商户 / import and export units, grid cells, points, shop fronts
     #[command(subcommand)]
     Places(PlacesCommand),
+    /// 审计日志 / the audit trail
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// 个人信息密钥 / personal-information keys
+    #[command(subcommand)]
+    Pi(PiCommand),
     /// 在服务运行时备份数据库到文件 / write a consistent backup while the server runs
     Backup {
         /// 备份文件（不得已存在）/ the backup file (must not exist)
@@ -81,6 +89,24 @@ struct DemoArgs {
 enum UserCommand {
     /// 新建用户，首次登录须修改密码 / add a user, who must change the password at first login
     Add(UserAddArgs),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// 校验审计日志哈希链，指出第一条被改动、删除或调换的记录 / verify the hash chain; name the first bad entry
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum PiCommand {
+    /// 生成一个新密钥（用于配置或轮换）/ print a new key for configuration or rotation
+    NewKey {
+        /// 密钥编号 / key id
+        #[arg(long, default_value = "k2")]
+        id: String,
+    },
+    /// 用当前密钥重新加密所有个人信息 / re-encrypt all personal information under the current key
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -157,6 +183,9 @@ struct UserAddArgs {
     /// 初始密码（默认随机生成并显示一次）/ initial password (default: generated and shown once)
     #[arg(long)]
     password: Option<String>,
+    /// 手机号（加密存储）/ mobile number (stored encrypted)
+    #[arg(long)]
+    phone: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -188,7 +217,8 @@ fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
-            let (store, files) = app::open(&config).await?;
+            let opened = app::open(&config).await?;
+            let store = opened.store.clone();
             if args.demo && store.districts().await?.is_empty() {
                 create_demo(&store, args.seed, None).await?;
             }
@@ -197,31 +227,73 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     "提示 / note: 数据库中还没有区。运行 `chuangwen demo` 创建演示区。/ No district yet: run `chuangwen demo`."
                 );
             }
-            app::serve(config, store, files).await
+            app::serve(config, opened).await
         }
         Command::Migrate => {
-            let (store, _) = app::open(&config).await?;
+            let store = app::open(&config).await?.store;
             println!("数据库已是最新结构 / migrations applied ({})", store.backend());
             Ok(())
         }
         Command::Demo(args) => {
-            let (store, _) = app::open(&config).await?;
+            let store = app::open(&config).await?.store;
             create_demo(&store, args.seed, args.password.as_deref()).await
         }
         Command::District(DistrictCommand::Add { code, name, center }) => {
-            let (store, _) = app::open(&config).await?;
+            let store = app::open(&config).await?.store;
             add_district(&store, &code, &name, &center).await
         }
         Command::User(UserCommand::Add(args)) => {
-            let (store, _) = app::open(&config).await?;
-            add_user(&store, args).await
+            let opened = app::open(&config).await?;
+            add_user(&opened, args).await
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let store = app::open(&config).await?.store;
+            match store.verify_audit().await? {
+                Ok(n) => {
+                    println!("审计日志完整 / audit trail intact: {n} 条记录 entries");
+                    Ok(())
+                }
+                Err(broken) => bail!("审计日志被篡改 / audit trail broken at entry {}: {}", broken.id, broken.reason),
+            }
+        }
+        Command::Pi(PiCommand::NewKey { id }) => {
+            let cipher = if config.security.pi_cipher == "sm4-gcm" { Cipher::Sm4Gcm } else { Cipher::Aes256Gcm };
+            // The one place a key is printed: on request, for the operator to store.
+            println!("{}", PiCrypto::generate_key(cipher, &id));
+            Ok(())
+        }
+        Command::Pi(PiCommand::Rotate) => {
+            let opened = app::open(&config).await?;
+            let crypto = opened.crypto.clone();
+            let failures = std::sync::atomic::AtomicUsize::new(0);
+            let changed = opened
+                .store
+                .reencrypt_phones(|old| {
+                    if !crypto.needs_rotation(old) {
+                        return None;
+                    }
+                    match crypto.decrypt(old) {
+                        Ok(plain) => Some(crypto.encrypt(&plain)),
+                        Err(_) => {
+                            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            None
+                        }
+                    }
+                })
+                .await?;
+            let failed = failures.into_inner();
+            if failed > 0 {
+                bail!("{failed} 条个人信息无法解密（缺少旧密钥？），其余 {changed} 条已重新加密");
+            }
+            println!("已用当前密钥重新加密 {changed} 条个人信息 / re-encrypted {changed} values");
+            Ok(())
         }
         Command::Places(PlacesCommand::Import(args)) => {
-            let (store, _) = app::open(&config).await?;
+            let store = app::open(&config).await?.store;
             import_places(&store, args).await
         }
         Command::Places(PlacesCommand::Export(args)) => {
-            let (store, _) = app::open(&config).await?;
+            let store = app::open(&config).await?.store;
             export_places(&store, args).await
         }
         Command::Backup { file } => {
@@ -338,7 +410,8 @@ async fn export_places(store: &Store, args: PlacesExportArgs) -> anyhow::Result<
     Ok(())
 }
 
-async fn add_user(store: &Store, args: UserAddArgs) -> anyhow::Result<()> {
+async fn add_user(opened: &app::Opened, args: UserAddArgs) -> anyhow::Result<()> {
+    let store = &opened.store;
     let district = pick_district(store, args.district.as_deref()).await?;
     let unit = store
         .unit_by_code(district.id, &args.unit)
@@ -355,8 +428,18 @@ async fn add_user(store: &Store, args: UserAddArgs) -> anyhow::Result<()> {
     if store.user_by_username(&args.username).await?.is_some() {
         bail!("用户名 {} 已被使用", args.username);
     }
+    let phone = match &args.phone {
+        Some(phone) if !valid_mobile(phone) => bail!("手机号应为 11 位数字，以 1 开头"),
+        Some(phone) => Some((opened.crypto.encrypt(&normalize(phone)), opened.crypto.index(phone))),
+        None => None,
+    };
     let (plain, shown) = match args.password {
-        Some(pw) => (pw, false),
+        Some(pw) => {
+            if let Err(reason) = password::check_policy(&pw, &args.username) {
+                bail!("{reason}");
+            }
+            (pw, false)
+        }
         None => (password::generate(14), true),
     };
     let to_hash = plain.clone();
@@ -368,8 +451,18 @@ async fn add_user(store: &Store, args: UserAddArgs) -> anyhow::Result<()> {
         password_hash: hash,
         roles,
         must_change_password: true,
+        phone,
     };
-    store.create_users(district.id, &[user]).await?;
+    let entry = NewAuditEntry {
+        district_id: Some(district.id),
+        actor_id: None,
+        actor: "命令行 cli".into(),
+        action: AuditAction::UserCreated,
+        object: String::new(),
+        detail: serde_json::json!({ "username": args.username, "unit": unit.code, "roles": user.roles }).to_string(),
+        ip: String::new(),
+    };
+    store.create_user_audited(district.id, &user, &entry).await?;
     println!("已创建用户 / user created: {}（{}，{}）", args.username, args.name, unit.name);
     if shown {
         println!("初始密码（只显示这一次，首次登录须修改）/ initial password (shown once): {plain}");
@@ -389,7 +482,7 @@ async fn check_config(config: &Config) -> anyhow::Result<()> {
                 format!("s3 bucket={} endpoint={}", s3.bucket, s3.endpoint.as_deref().unwrap_or("-")),
         }
     );
-    let (store, files) = app::open(config).await?;
+    let app::Opened { store, files, .. } = app::open(config).await?;
     store.ping().await.map_err(|e| anyhow::anyhow!("数据库无响应：{e}"))?;
     files.probe().await.map_err(|e| anyhow::anyhow!("文件存储不可写 (file store not writable)：{e}"))?;
     println!("配置正确，数据库与文件存储可用 / configuration OK ({})", store.backend());

@@ -1,12 +1,14 @@
 //! Every page and endpoint of Chuangwen, grouped by module: the table of
 //! contents of the application. Each handler authorizes its caller through
-//! `auth::policy` before it acts.
+//! `auth::policy` before it acts; `tests/access.rs` walks this table with
+//! every role and fails on a route it does not know.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::HeaderName;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -16,34 +18,55 @@ use crate::{api, telemetry, web};
 /// Largest upload accepted by import forms.
 pub const MAX_IMPORT_BYTES: usize = 50 * 1024 * 1024;
 
+/// The route table: every (method, path) and its handler.
+fn table() -> Table {
+    Table::default()
+        // Operations: health and metrics, for load balancers and Prometheus.
+        .get("/healthz", web::healthz)
+        .get("/metrics", web::metrics)
+        .get("/assets/app.css", web::stylesheet)
+        .get("/assets/import.js", web::import_script)
+        // M1 people: signing in and out, one's own account.
+        .get("/login", web::session::form)
+        .post("/login", web::session::login)
+        .post("/logout", web::session::logout)
+        .get("/account/password", web::session::account)
+        .post("/account/password", web::session::change_password)
+        .post("/account/logout-everywhere", web::session::logout_everywhere)
+        // Home: the district at a glance.
+        .get("/", web::home::page)
+        // M2 places: points, grids, shop fronts, the org tree; import and export.
+        .get("/places", web::places::list)
+        .get("/places/points/{id}", web::places::point)
+        .get("/places/export", web::places::export)
+        .get("/places/import", web::places::import_page)
+        .add("POST", "/places/import", post(web::places::start_import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
+        .get("/places/imports/{id}", web::places::import_run)
+        .get("/places/imports/{id}/progress", web::places::import_progress)
+        // Administration: users, API tokens, the audit trail.
+        .get("/admin/users", web::admin::users)
+        .post("/admin/users", web::admin::create_user)
+        .get("/admin/users/new", web::admin::new_user)
+        .get("/admin/users/{id}", web::admin::user_detail)
+        .post("/admin/users/{id}/roles", web::admin::set_roles)
+        .post("/admin/users/{id}/disabled", web::admin::set_disabled)
+        .post("/admin/users/{id}/password", web::admin::reset_password)
+        .post("/admin/users/{id}/phone", web::admin::reveal_phone)
+        .get("/admin/tokens", web::admin::tokens)
+        .post("/admin/tokens", web::admin::create_token)
+        .post("/admin/tokens/{id}/revoke", web::admin::revoke_token)
+        .get("/admin/audit", web::admin::audit)
+        // JSON API v1 (session or `Authorization: Bearer cwt_…`).
+        .get("/api/v1/places/resolve", api::places::resolve)
+        .get("/api/v1/places/points", api::places::points)
+        .get("/api/v1/places/points/{id}", api::places::point)
+}
+
 /// The application's router.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        // Operations: health and metrics, for load balancers and Prometheus.
-        .route("/healthz", get(web::healthz))
-        .route("/metrics", get(web::metrics))
-        .route("/assets/app.css", get(web::stylesheet))
-        .route("/assets/import.js", get(web::import_script))
-        // M1 people: signing in and out.
-        .route("/login", get(web::session::form).post(web::session::login))
-        .route("/logout", post(web::session::logout))
-        // Home: the district at a glance.
-        .route("/", get(web::home::page))
-        // M2 places: points, grids, shop fronts; import and export.
-        .route("/places", get(web::places::list))
-        .route("/places/export", get(web::places::export))
-        .route(
-            "/places/import",
-            get(web::places::import_page)
-                .post(web::places::start_import)
-                .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
-        )
-        .route("/places/imports/{id}", get(web::places::import_run))
-        .route("/places/imports/{id}/progress", get(web::places::import_progress))
-        // JSON API v1.
-        .route("/api/v1/places/resolve", get(api::places::resolve))
-        .route("/api/v1/places/points", get(api::places::points))
+    table()
+        .router
         .fallback(web::not_found)
         .with_state(state)
         .layer(middleware::from_fn(telemetry::track_requests))
@@ -53,4 +76,33 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Every route as (method, path), in table order.
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    table().routes
+}
+
+/// Builds the router and the list of its routes together, so the list
+/// cannot drift from what is served.
+#[derive(Default)]
+struct Table {
+    router: Router<AppState>,
+    routes: Vec<(&'static str, &'static str)>,
+}
+
+impl Table {
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Table {
+        self.add("GET", path, get(handler))
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Table {
+        self.add("POST", path, post(handler))
+    }
+
+    fn add(mut self, method: &'static str, path: &'static str, route: MethodRouter<AppState>) -> Table {
+        self.routes.push((method, path));
+        self.router = self.router.route(path, route);
+        self
+    }
 }

@@ -130,6 +130,7 @@ on_both_backends!(the_point_list_pages_by_keyset_without_gaps_or_repeats, |db| {
         let page = store
             .points(
                 district,
+                &chuangwen::auth::policy::Scope::District,
                 &PointFilter { point_type: Some("bus_stop".into()), street_id: None, after_id: after, limit: 37 },
             )
             .await

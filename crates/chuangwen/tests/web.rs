@@ -285,8 +285,18 @@ on_both_backends!(the_api_resolves_a_location_and_answers_errors_as_json, |db| {
     let body: serde_json::Value = serde_json::from_slice(&bad_crs.body).unwrap();
     assert_eq!(body["error"]["field"], "crs");
 
+    // A supervisor of the first street sees that street's points only.
     let page: serde_json::Value =
-        serde_json::from_slice(&browser.get("/api/v1/places/points?type=school&limit=50").await.body).unwrap();
+        serde_json::from_slice(&browser.get("/api/v1/places/points?type=school&limit=1000").await.body).unwrap();
+    let items = page["items"].as_array().unwrap();
+    assert!(!items.is_empty() && items.len() < 90, "{} of the 90 schools", items.len());
+    assert!(items.iter().all(|p| p["street_name"] == "海河路街道"), "{items:?}");
+
+    // An inspector sees the district, page by page.
+    let mut inspector = Browser::new(db.state());
+    inspector.login("inspector01", common::DEMO_PASSWORD).await;
+    let page: serde_json::Value =
+        serde_json::from_slice(&inspector.get("/api/v1/places/points?type=school&limit=50").await.body).unwrap();
     assert_eq!(page["items"].as_array().unwrap().len(), 50);
     assert!(page["next_after"].is_i64());
 });

@@ -1,7 +1,7 @@
 //! `/api/v1/places`: resolving a location, listing points.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
@@ -57,7 +57,7 @@ pub async fn resolve(
         return Err(AppError::Invalid { field: "lon".into(), message: "经纬度超出范围".into() }.into());
     }
     let (lon, lat) = crs.to_wgs84(q.lon, q.lat);
-    let district_id = user.user.district_id;
+    let district_id = user.district_id;
     let index = load_grid_index(&state.store, district_id).await?;
     let cell = index.locate(lon, lat).ok_or(AppError::NotFound)?;
     let units = state.store.units(district_id).await?;
@@ -101,10 +101,17 @@ pub async fn points(
     user.require(Action::ViewPlaces)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let filter = PointFilter { point_type: q.point_type, street_id: q.street_id, after_id: q.after, limit: limit + 1 };
-    let mut items = state.store.points(user.user.district_id, &filter).await?;
+    let mut items = state.store.points(user.district_id, &user.scope(), &filter).await?;
     let next_after = (items.len() as i64 > limit).then(|| {
         items.truncate(limit as usize);
         items.last().map(|p| p.id).unwrap_or_default()
     });
     Ok(Json(PointsPage { items, next_after }))
+}
+
+/// `GET /api/v1/places/points/{id}`: one point, if the caller's scope sees it.
+pub async fn point(State(state): State<AppState>, user: ApiUser, Path(id): Path<i64>) -> Result<Json<Point>, ApiError> {
+    user.require(Action::ViewPlaces)?;
+    let point = state.store.point(user.district_id, &user.scope(), id).await?.ok_or(AppError::NotFound)?;
+    Ok(Json(point))
 }

@@ -1,13 +1,15 @@
-//! Who is asking and what they may do: sessions, the policy (role × action ×
-//! scope), CSRF tokens. The access issue builds lockout, tokens and the
-//! audit trail on this.
+//! Who is asking and what they may do: sessions and API tokens, the policy
+//! (role × action × scope), CSRF tokens, the audit chain, personal-data
+//! encryption and passwords.
 
+pub mod audit;
+pub mod crypto;
 pub mod password;
 pub mod policy;
 
-use std::time::Duration;
+use std::net::SocketAddr;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use chrono::Utc;
@@ -15,35 +17,74 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::domain::org::Role;
-use crate::error::AppError;
-use crate::store::users::User;
+use crate::error::{ApiError, AppError};
+use audit::{AuditAction, NewAuditEntry};
+use policy::{Action, Scope};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "cw_session";
 /// Name of the CSRF cookie (double-submit: the form carries the same value).
 pub const CSRF_COOKIE: &str = "cw_csrf";
-/// A session ends after this long without a request.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// A session ends this long after login, however busy.
-pub const ABSOLUTE_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+/// Prefix of API tokens, so a leaked one is recognisable in logs and scanners.
+pub const TOKEN_PREFIX: &str = "cwt_";
+/// The page where a user must choose a new password.
+pub const CHANGE_PASSWORD_PATH: &str = "/account/password";
 
-/// The logged-in user of a request.
+/// The caller of a request: a logged-in user, or a machine client holding
+/// an API token (which acts with the token's unit and roles).
 #[derive(Clone, Debug)]
 pub struct CurrentUser {
-    /// The account.
-    pub user: User,
+    /// The user's id; for a token, the token's id.
+    pub id: i64,
+    /// True for an API token.
+    pub via_token: bool,
+    /// District.
+    pub district_id: i64,
+    /// The unit whose subtree is the data scope.
+    pub unit_id: i64,
+    /// That unit's materialised path.
+    pub unit_path: String,
+    /// Login name, or the token's name.
+    pub username: String,
+    /// Name shown to people.
+    pub display_name: String,
     /// Roles held.
     pub roles: Vec<Role>,
+    /// Must choose a new password before anything else.
+    pub must_change_password: bool,
+    /// The session's hash (for "log out everywhere else").
+    pub session_hash: Option<String>,
+    /// The client's address.
+    pub ip: String,
 }
 
 impl CurrentUser {
     /// True when any role allows the action (see [`policy::allows`]).
-    pub fn may(&self, action: policy::Action) -> bool {
+    pub fn may(&self, action: Action) -> bool {
         policy::allows(&self.roles, action)
     }
+
     /// Refuses with 403 unless a role allows the action.
-    pub fn require(&self, action: policy::Action) -> Result<(), AppError> {
+    pub fn require(&self, action: Action) -> Result<(), AppError> {
         if self.may(action) { Ok(()) } else { Err(AppError::Forbidden) }
+    }
+
+    /// Which rows this caller may see.
+    pub fn scope(&self) -> Scope {
+        policy::scope_of(&self.roles, &self.unit_path)
+    }
+
+    /// An audit entry with this caller as the actor.
+    pub fn audit(&self, action: AuditAction, object: impl Into<String>, detail: impl Into<String>) -> NewAuditEntry {
+        NewAuditEntry {
+            district_id: Some(self.district_id),
+            actor_id: (!self.via_token).then_some(self.id),
+            actor: if self.via_token { format!("token:{}", self.username) } else { self.username.clone() },
+            action,
+            object: object.into(),
+            detail: detail.into(),
+            ip: self.ip.clone(),
+        }
     }
 }
 
@@ -59,10 +100,12 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, path `/`.
-pub fn set_cookie(name: &str, value: &str, max_age: Option<Duration>) -> String {
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, path `/`, and `Secure`
+/// when the deployment is reached over HTTPS.
+pub fn set_cookie(name: &str, value: &str, max_age: Option<std::time::Duration>, secure: bool) -> String {
     let age = max_age.map(|d| format!("; Max-Age={}", d.as_secs())).unwrap_or_default();
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{age}")
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{age}{secure}")
 }
 
 /// A fresh random token (256 bits, hex).
@@ -86,41 +129,113 @@ pub fn check_csrf(headers: &HeaderMap, form_token: &str) -> Result<(), AppError>
 }
 
 /// The CSRF token of this browser, and the cookie to set when it is new.
-pub fn csrf_token(headers: &HeaderMap) -> (String, Option<String>) {
+pub fn csrf_token(headers: &HeaderMap, secure: bool) -> (String, Option<String>) {
     match cookie(headers, CSRF_COOKIE).filter(|t| t.len() == 64) {
         Some(token) => (token, None),
         None => {
             let token = random_token();
-            let set = set_cookie(CSRF_COOKIE, &token, None);
+            let set = set_cookie(CSRF_COOKIE, &token, None, secure);
             (token, Some(set))
         }
     }
 }
 
+/// The client's address: the first `X-Forwarded-For` hop when a proxy sets
+/// it, otherwise the connection's peer.
+pub fn client_ip(parts: &Parts) -> String {
+    if let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        if let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty()) {
+            return first.chars().take(64).collect();
+        }
+    }
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default()
+}
+
+/// Why a request has no caller.
+enum NoCaller {
+    Anonymous,
+    Failed(AppError),
+}
+
+async fn from_session(parts: &Parts, state: &AppState) -> Result<CurrentUser, NoCaller> {
+    let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(NoCaller::Anonymous)?;
+    let hash = token_hash(&token);
+    let store = &state.store;
+    let (user, created_at, last_seen) =
+        store.session_user(&hash).await.map_err(|e| NoCaller::Failed(e.into()))?.ok_or(NoCaller::Anonymous)?;
+    let security = &state.config.security;
+    let now = Utc::now();
+    let idle = now - last_seen;
+    let age = now - created_at;
+    if user.disabled
+        || idle > chrono::Duration::minutes(security.session_idle_minutes as i64)
+        || age > chrono::Duration::hours(security.session_lifetime_hours as i64)
+    {
+        store.delete_session(&hash).await.map_err(|e| NoCaller::Failed(e.into()))?;
+        return Err(NoCaller::Anonymous);
+    }
+    // Touch at most once a minute: a page load is several requests.
+    if idle.num_seconds() > 60 {
+        store.touch_session(&hash).await.map_err(|e| NoCaller::Failed(e.into()))?;
+    }
+    let roles = store.roles_of(user.id).await.map_err(|e| NoCaller::Failed(e.into()))?;
+    let unit = store.unit_by_id(user.unit_id).await.map_err(|e| NoCaller::Failed(e.into()))?;
+    Ok(CurrentUser {
+        id: user.id,
+        via_token: false,
+        district_id: user.district_id,
+        unit_id: user.unit_id,
+        unit_path: unit.path,
+        username: user.username,
+        display_name: user.display_name,
+        roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        must_change_password: user.must_change_password,
+        session_hash: Some(hash),
+        ip: client_ip(parts),
+    })
+}
+
+async fn from_token(parts: &Parts, state: &AppState, bearer: &str) -> Result<CurrentUser, AppError> {
+    let store = &state.store;
+    let token = store.api_token_by_hash(&token_hash(bearer)).await?.ok_or(AppError::Unauthenticated)?;
+    let unit = store.unit_by_id(token.unit_id).await?;
+    let caller = CurrentUser {
+        id: token.id,
+        via_token: true,
+        district_id: token.district_id,
+        unit_id: token.unit_id,
+        unit_path: unit.path,
+        username: token.name.clone(),
+        display_name: token.name.clone(),
+        roles: token.roles.split(',').filter_map(Role::parse).collect(),
+        must_change_password: false,
+        session_hash: None,
+        ip: client_ip(parts),
+    };
+    let entry = caller.audit(AuditAction::TokenUsed, format!("token:{}", token.id), "");
+    store.touch_api_token(&token, chrono::Duration::minutes(10), &entry).await?;
+    Ok(caller)
+}
+
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
+    /// Pages: the session's user; anonymous callers go to the login page, and
+    /// a user who must change the password goes to that page first.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
-        let hash = token_hash(&token);
-        let (user, created_at, last_seen) = state.store.session_user(&hash).await?.ok_or(AppError::Unauthenticated)?;
-        let now = Utc::now();
-        let idle = (now - last_seen).to_std().unwrap_or_default();
-        let age = (now - created_at).to_std().unwrap_or_default();
-        if user.disabled || idle > IDLE_TIMEOUT || age > ABSOLUTE_LIFETIME {
-            state.store.delete_session(&hash).await?;
-            return Err(AppError::Unauthenticated);
+        match from_session(parts, state).await {
+            Ok(user) if user.must_change_password && parts.uri.path() != CHANGE_PASSWORD_PATH => {
+                Err(AppError::MustChangePassword)
+            }
+            Ok(user) => Ok(user),
+            Err(NoCaller::Anonymous) => Err(AppError::Unauthenticated),
+            Err(NoCaller::Failed(err)) => Err(err),
         }
-        // Touch at most once a minute: a page load is several requests.
-        if (now - last_seen).num_seconds() > 60 {
-            state.store.touch_session(&hash).await?;
-        }
-        let roles = state.store.roles_of(user.id).await?.iter().filter_map(|r| Role::parse(r)).collect();
-        Ok(CurrentUser { user, roles })
     }
 }
 
-/// The logged-in user of an API request: refused with a JSON 401, not a redirect.
+/// The caller of an API request: a session or `Authorization: Bearer cwt_…`;
+/// refused with a JSON 401, not a redirect.
 #[derive(Clone, Debug)]
 pub struct ApiUser(pub CurrentUser);
 
@@ -132,9 +247,36 @@ impl std::ops::Deref for ApiUser {
 }
 
 impl FromRequestParts<AppState> for ApiUser {
-    type Rejection = crate::error::ApiError;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        CurrentUser::from_request_parts(parts, state).await.map(ApiUser).map_err(crate::error::ApiError)
+        let bearer = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| t.starts_with(TOKEN_PREFIX))
+            .map(str::to_string);
+        if let Some(bearer) = bearer {
+            return from_token(parts, state, &bearer).await.map(ApiUser).map_err(ApiError);
+        }
+        match from_session(parts, state).await {
+            Ok(user) if user.must_change_password => Err(ApiError(AppError::MustChangePassword)),
+            Ok(user) => Ok(ApiUser(user)),
+            Err(NoCaller::Anonymous) => Err(ApiError(AppError::Unauthenticated)),
+            Err(NoCaller::Failed(err)) => Err(ApiError(err)),
+        }
+    }
+}
+
+/// The client's address as an extractor (see [`client_ip`]).
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
     }
 }

@@ -19,6 +19,32 @@ pub fn verify(stored: &str, password: &str) -> bool {
         .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
+/// The password policy (等保 2.0 身份鉴别: complexity): at least 8
+/// characters, at least three of upper-case, lower-case, digits and other
+/// characters, and not the username. The message says what is missing.
+pub fn check_policy(password: &str, username: &str) -> Result<(), String> {
+    let length = password.chars().count();
+    if length < 8 {
+        return Err(format!("密码至少 8 位（现在 {length} 位）"));
+    }
+    if length > 128 {
+        return Err("密码不能超过 128 位".into());
+    }
+    let classes = [
+        password.chars().any(|c| c.is_ascii_uppercase()),
+        password.chars().any(|c| c.is_ascii_lowercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    if classes.iter().filter(|present| **present).count() < 3 {
+        return Err("密码须包含大写字母、小写字母、数字、符号中的至少三类".into());
+    }
+    if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
+        return Err("密码不能包含用户名".into());
+    }
+    Ok(())
+}
+
 /// A random password of `len` characters with upper- and lower-case letters,
 /// digits and a symbol — three of four classes, as the policy asks.
 pub fn generate(len: usize) -> String {
@@ -55,6 +81,23 @@ mod tests {
     #[test]
     fn two_hashes_of_one_password_differ_by_their_salt() {
         assert_ne!(hash("same"), hash("same"));
+    }
+
+    #[test]
+    fn the_policy_asks_for_eight_characters_of_three_classes() {
+        assert!(check_policy("Abcdef12", "zhang").is_ok());
+        assert!(check_policy("abcdef1!", "zhang").is_ok(), "lower, digit, symbol");
+        assert!(check_policy("Abc12!", "zhang").unwrap_err().contains("至少 8 位"));
+        assert!(check_policy("abcdefgh12", "zhang").unwrap_err().contains("三类"));
+        assert!(check_policy("Zhang-2026x", "zhang").unwrap_err().contains("用户名"));
+        assert!(check_policy(&"Aa1!".repeat(40), "zhang").is_err());
+    }
+
+    #[test]
+    fn generated_passwords_pass_the_policy() {
+        for _ in 0..50 {
+            assert_eq!(check_policy(&generate(12), "office01"), Ok(()));
+        }
     }
 
     #[test]

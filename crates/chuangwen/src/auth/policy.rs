@@ -1,21 +1,43 @@
-//! The one place that decides what a role may do. Every handler asks
-//! [`allows`] (through `CurrentUser::require`) before it acts; scope — which
-//! rows a user may see — is applied by the store queries a handler calls
-//! with the user's district and unit.
+//! The one place that decides what a role may do and which rows it sees.
+//! Every handler asks [`allows`] (through `CurrentUser::require`) before it
+//! acts, and passes [`Scope`] to the store, whose queries filter by it;
+//! an object outside the scope answers as if it did not exist.
 
 use crate::domain::org::Role;
 
-/// Something a user may want to do.
+/// Something a caller may want to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// See the district overview and the org tree.
     ViewDistrict,
-    /// See grids, points and shop fronts.
+    /// See grids, points and shop fronts (within scope).
     ViewPlaces,
-    /// Import place registers.
+    /// Import registers (units, grids, points, shop fronts).
     ImportPlaces,
-    /// Export place registers.
+    /// Export registers.
     ExportPlaces,
+    /// Create, disable, reset and assign users.
+    ManageUsers,
+    /// Create and revoke API tokens.
+    ManageTokens,
+    /// Read the audit trail.
+    ViewAudit,
+    /// See personal information in clear (each time is audited).
+    RevealPersonalData,
+}
+
+impl Action {
+    /// Every action (the route walk and the tests iterate it).
+    pub const ALL: [Action; 8] = [
+        Action::ViewDistrict,
+        Action::ViewPlaces,
+        Action::ImportPlaces,
+        Action::ExportPlaces,
+        Action::ManageUsers,
+        Action::ManageTokens,
+        Action::ViewAudit,
+        Action::RevealPersonalData,
+    ];
 }
 
 /// True when one of `roles` allows `action`.
@@ -29,8 +51,36 @@ fn role_allows(role: Role, action: Action) -> bool {
     match action {
         ViewDistrict | ViewPlaces => true,
         ImportPlaces => matches!(role, Admin | Office),
-        ExportPlaces => matches!(role, Admin | Office | Inspector | Leader),
+        ExportPlaces => role.is_district_wide(),
+        // 等保 2.0: accounts are the system administrator's business.
+        ManageUsers | ManageTokens | ViewAudit => matches!(role, Admin),
+        // Who must be able to call a person back: the administrator and the office.
+        RevealPersonalData => matches!(role, Admin | Office),
     }
+}
+
+/// Which rows a caller sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole district (office, inspector, leader, admin).
+    District,
+    /// The subtree of the caller's unit: units whose path starts with this.
+    Subtree(String),
+}
+
+impl Scope {
+    /// The `LIKE` pattern of the subtree's unit paths, if limited.
+    pub fn path_pattern(&self) -> Option<String> {
+        match self {
+            Scope::District => None,
+            Scope::Subtree(path) => Some(format!("{path}%")),
+        }
+    }
+}
+
+/// The scope of a caller holding `roles` in the unit at `unit_path`.
+pub fn scope_of(roles: &[Role], unit_path: &str) -> Scope {
+    if roles.iter().any(|r| r.is_district_wide()) { Scope::District } else { Scope::Subtree(unit_path.to_string()) }
 }
 
 #[cfg(test)]
@@ -53,8 +103,26 @@ mod tests {
     }
 
     #[test]
-    fn no_roles_allow_nothing_but_viewing() {
-        assert!(!allows(&[], Action::ViewPlaces));
-        assert!(!allows(&[], Action::ImportPlaces));
+    fn only_admins_manage_accounts_tokens_and_read_the_trail() {
+        for role in Role::ALL {
+            for action in [Action::ManageUsers, Action::ManageTokens, Action::ViewAudit] {
+                assert_eq!(allows(&[role], action), role == Role::Admin, "{role:?} {action:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_roles_allow_nothing() {
+        for action in Action::ALL {
+            assert!(!allows(&[], action), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn district_wide_roles_see_the_district_and_others_their_subtree() {
+        assert_eq!(scope_of(&[Role::Leader], "/1/5/"), Scope::District);
+        assert_eq!(scope_of(&[Role::Handler], "/1/5/"), Scope::Subtree("/1/5/".into()));
+        assert_eq!(scope_of(&[Role::Handler, Role::Inspector], "/1/5/"), Scope::District);
+        assert_eq!(Scope::Subtree("/1/5/".into()).path_pattern().as_deref(), Some("/1/5/%"));
     }
 }

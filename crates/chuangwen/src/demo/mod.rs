@@ -139,6 +139,7 @@ pub async fn create(
                 password_hash: hashes[&u.role].clone(),
                 roles: vec![u.role.code().to_string()],
                 must_change_password: false,
+                phone: None,
             }
         })
         .collect();

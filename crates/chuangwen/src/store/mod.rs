@@ -11,6 +11,7 @@
 //! transaction starts with `BEGIN IMMEDIATE`, so a read-then-write never
 //! fails on a stale snapshot. Readers use their own pool.
 
+pub mod audit;
 pub mod jobs;
 pub mod org;
 pub mod places;
@@ -44,6 +45,8 @@ pub enum Db {
 pub struct Store {
     /// The database behind it.
     pub db: Db,
+    /// The hash of new audit entries (`security.audit_hash`).
+    pub audit_hash: crate::auth::audit::HashAlgorithm,
 }
 
 /// A store failure. Constraint violations are named so callers can turn them
@@ -157,7 +160,13 @@ impl Store {
                 .await?;
             Db::Postgres(pool)
         };
-        Ok(Store { db })
+        Ok(Store { db, audit_hash: crate::auth::audit::HashAlgorithm::Sha256 })
+    }
+
+    /// The same store, appending audit entries with `algorithm`.
+    pub fn with_audit_hash(mut self, algorithm: crate::auth::audit::HashAlgorithm) -> Store {
+        self.audit_hash = algorithm;
+        self
     }
 
     /// Applies every migration not yet applied.

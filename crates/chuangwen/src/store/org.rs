@@ -210,6 +210,16 @@ impl Store {
         .await)?)
     }
 
+    /// The unit with this id.
+    pub async fn unit_by_id(&self, id: i64) -> StoreResult<Unit> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, Unit>(
+            "SELECT id, district_id, parent_id, kind, code, name, path FROM units WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await)?)
+    }
+
     /// The unit with this code in a district.
     pub async fn unit_by_code(&self, district_id: i64, code: &str) -> StoreResult<Option<Unit>> {
         Ok(read!(&self.db, |pool| sqlx::query_as::<_, Unit>(

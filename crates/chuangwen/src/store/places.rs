@@ -4,6 +4,7 @@ use serde::Serialize;
 use sqlx::QueryBuilder;
 
 use super::{Store, StoreResult, now};
+use crate::auth::policy::Scope;
 use crate::{read, transaction};
 
 /// A grid cell as stored.
@@ -181,6 +182,23 @@ const POINT_SELECT: &str = "SELECT p.id, p.code, p.name, p.point_type, p.lon, p.
      LEFT JOIN units c ON c.id = p.community_id
      LEFT JOIN units s ON s.id = p.street_id";
 
+/// Limits a point query to a scope: points in the scope's streets or
+/// communities, or whose responsible unit is in the scope.
+fn push_point_scope<'a, DB: sqlx::Database>(q: &mut QueryBuilder<DB>, district_id: i64, scope: &Scope)
+where
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    if let Some(pattern) = scope.path_pattern() {
+        for (i, column) in ["p.street_id", "p.community_id", "p.responsible_unit_id"].iter().enumerate() {
+            q.push(if i == 0 { " AND (" } else { " OR " });
+            q.push(*column).push(" IN (SELECT id FROM units WHERE district_id = ");
+            q.push_bind(district_id).push(" AND path LIKE ").push_bind(pattern.clone()).push(")");
+        }
+        q.push(")");
+    }
+}
+
 impl Store {
     /// Inserts grid cells, updating those whose code exists, and bumps the
     /// district's places version so spatial indexes reload.
@@ -271,11 +289,12 @@ impl Store {
         Ok(points.len())
     }
 
-    /// One page of points, newest code order by id (keyset, never OFFSET).
-    pub async fn points(&self, district_id: i64, filter: &PointFilter) -> StoreResult<Vec<Point>> {
+    /// One page of the points a scope sees, in id order (keyset, never OFFSET).
+    pub async fn points(&self, district_id: i64, scope: &Scope, filter: &PointFilter) -> StoreResult<Vec<Point>> {
         Ok(read!(&self.db, |pool| {
             let mut q = QueryBuilder::new(POINT_SELECT);
             q.push(" WHERE p.district_id = ").push_bind(district_id);
+            push_point_scope(&mut q, district_id, scope);
             if let Some(t) = &filter.point_type {
                 q.push(" AND p.point_type = ").push_bind(t.clone());
             }
@@ -292,7 +311,17 @@ impl Store {
 
     /// Every point of a district, for export.
     pub async fn all_points(&self, district_id: i64) -> StoreResult<Vec<Point>> {
-        self.points(district_id, &PointFilter { limit: i64::MAX, ..Default::default() }).await
+        self.points(district_id, &Scope::District, &PointFilter { limit: i64::MAX, ..Default::default() }).await
+    }
+
+    /// One point, if the scope sees it.
+    pub async fn point(&self, district_id: i64, scope: &Scope, id: i64) -> StoreResult<Option<Point>> {
+        Ok(read!(&self.db, |pool| {
+            let mut q = QueryBuilder::new(POINT_SELECT);
+            q.push(" WHERE p.district_id = ").push_bind(district_id).push(" AND p.id = ").push_bind(id);
+            push_point_scope(&mut q, district_id, scope);
+            q.build_query_as::<Point>().fetch_optional(pool).await
+        })?)
     }
 
     /// Counts of points by type.

@@ -28,7 +28,7 @@ struct HomePage {
 /// `GET /`.
 pub async fn page(State(state): State<AppState>, user: CurrentUser, headers: HeaderMap) -> Result<Response, AppError> {
     user.require(Action::ViewDistrict)?;
-    let district_id = user.user.district_id;
+    let district_id = user.district_id;
     let store = &state.store;
     let district = store.district(district_id).await?;
     let unit_counts = store.unit_counts(district_id).await?;

@@ -1,6 +1,7 @@
 //! Server-rendered pages in Chinese (askama templates, checked at compile
 //! time), one module per product module.
 
+pub mod admin;
 pub mod home;
 pub mod places;
 pub mod session;
@@ -25,18 +26,21 @@ pub struct Nav {
     pub csrf: String,
     /// Show the import link.
     pub can_import: bool,
+    /// Show the administration link.
+    pub can_admin: bool,
 }
 
 impl Nav {
     /// The top bar of `user`.
     pub async fn of(state: &AppState, user: &CurrentUser, headers: &HeaderMap) -> Result<Nav, AppError> {
-        let district = state.store.district(user.user.district_id).await?;
+        let district = state.store.district(user.district_id).await?;
         Ok(Nav {
             district_name: district.name,
-            display_name: user.user.display_name.clone(),
+            display_name: user.display_name.clone(),
             roles: user.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join("、"),
-            csrf: csrf_token(headers).0,
+            csrf: csrf_token(headers, state.config.security.secure_cookies).0,
             can_import: user.may(Action::ImportPlaces),
+            can_admin: user.may(Action::ManageUsers),
         })
     }
 }

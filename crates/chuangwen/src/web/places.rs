@@ -26,6 +26,7 @@ const PAGE: i64 = 50;
 
 /// A point as the list shows it.
 pub struct PointRow {
+    id: i64,
     code: String,
     name: String,
     type_name: String,
@@ -69,7 +70,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
     user.require(Action::ViewPlaces)?;
-    let district_id = user.user.district_id;
+    let district_id = user.district_id;
     let units = state.store.units(district_id).await?;
     let streets: Vec<(String, String)> = units
         .iter()
@@ -82,7 +83,7 @@ pub async fn list(
         after_id: q.after,
         limit: PAGE + 1,
     };
-    let mut points = state.store.points(district_id, &filter).await?;
+    let mut points = state.store.points(district_id, &user.scope(), &filter).await?;
     let next_url = (points.len() as i64 > PAGE).then(|| {
         points.truncate(PAGE as usize);
         let last = points.last().map(|p| p.id).unwrap_or_default();
@@ -92,6 +93,7 @@ pub async fn list(
         .into_iter()
         .map(|p| PointRow {
             type_name: point_type(&p.point_type).map(|t| t.name.clone()).unwrap_or(p.point_type),
+            id: p.id,
             code: p.code,
             name: p.name,
             street: p.street_name.unwrap_or_default(),
@@ -146,7 +148,7 @@ async fn import_form(
 ) -> Result<Response, AppError> {
     let recent = state
         .store
-        .recent_place_imports(user.user.district_id, 10)
+        .recent_place_imports(user.district_id, 10)
         .await?
         .into_iter()
         .map(|r| {
@@ -159,7 +161,7 @@ async fn import_form(
             (r.id, kind, r.file_name, state_label(&r.state), r.imported, at)
         })
         .collect();
-    let (csrf, set) = csrf_token(headers);
+    let (csrf, set) = csrf_token(headers, state.config.security.secure_cookies);
     let page = ImportForm {
         nav: Some(Nav::of(state, user, headers).await?),
         csrf,
@@ -251,7 +253,7 @@ pub async fn start_import(
         )
         .await;
     };
-    let district_id = user.user.district_id;
+    let district_id = user.district_id;
     let file_key = format!("imports/{district_id}/{}.{}", uuid::Uuid::new_v4(), format.code());
     state.files.put(&file_key, bytes).await.map_err(AppError::internal)?;
     let id = state
@@ -259,7 +261,7 @@ pub async fn start_import(
         .create_place_import(
             district_id,
             &NewPlaceImport {
-                user_id: user.user.id,
+                user_id: user.id,
                 kind: kind.code(),
                 format: format.code(),
                 crs: crs.code(),
@@ -321,7 +323,7 @@ pub async fn import_run(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     user.require(Action::ImportPlaces)?;
-    let run = state.store.place_import(user.user.district_id, id).await?.ok_or(AppError::NotFound)?;
+    let run = state.store.place_import(user.district_id, id).await?.ok_or(AppError::NotFound)?;
     let progress = progress_of(&run);
     let report: Option<ImportReport> = run.report.as_deref().and_then(|r| serde_json::from_str(r).ok());
     let page = ImportRunPage {
@@ -345,7 +347,7 @@ pub async fn import_progress(
     Path(id): Path<i64>,
 ) -> Result<Json<ImportProgress>, AppError> {
     user.require(Action::ImportPlaces)?;
-    let run = state.store.place_import(user.user.district_id, id).await?.ok_or(AppError::NotFound)?;
+    let run = state.store.place_import(user.district_id, id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(progress_of(&run)))
 }
 
@@ -370,7 +372,7 @@ pub async fn export(
         "xlsx" => FileFormat::Xlsx,
         _ => return Err(AppError::BadRequest("导出格式应为 geojson 或 xlsx".into())),
     };
-    let district = state.store.district(user.user.district_id).await?;
+    let district = state.store.district(user.district_id).await?;
     let bytes = export_places(&state.store, district.id, kind, format).await.map_err(AppError::internal)?;
     let (content_type, ext) = match format {
         FileFormat::Geojson => ("application/geo+json", "geojson"),
@@ -392,4 +394,25 @@ pub async fn export(
         format!("attachment; filename=\"{}-{}.{ext}\"; filename*=UTF-8''{encoded}", district.code, kind.code());
     Ok(([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
         .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "point.html")]
+struct PointPage {
+    nav: Option<Nav>,
+    point: crate::store::places::Point,
+    type_name: String,
+}
+
+/// `GET /places/points/{id}`: one point, if the user's scope sees it.
+pub async fn point(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    user.require(Action::ViewPlaces)?;
+    let point = state.store.point(user.district_id, &user.scope(), id).await?.ok_or(AppError::NotFound)?;
+    let type_name = point_type(&point.point_type).map(|t| t.name.clone()).unwrap_or(point.point_type.clone());
+    render(&PointPage { nav: Some(Nav::of(&state, &user, &headers).await?), point, type_name })
 }

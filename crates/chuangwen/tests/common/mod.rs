@@ -43,7 +43,12 @@ impl TestDb {
 
     /// Application state over this database, with files in memory.
     pub fn state(&self) -> AppState {
-        AppState::new(self.store.clone(), Files::in_memory(), self.config())
+        AppState::new(
+            self.store.clone(),
+            Files::in_memory(),
+            chuangwen::auth::crypto::PiCrypto::for_tests(),
+            self.config(),
+        )
     }
 
     /// Creates the demo district; returns its id.

@@ -1,0 +1,152 @@
+//! The audit trail in the database: appended inside the transaction of the
+//! change it records, read back page by page, verified end to end.
+
+use chrono::{DateTime, Utc};
+
+use super::{Store, StoreResult};
+use crate::auth::audit::{AuditRecord, ChainBreak, ChainWalker, NewAuditEntry};
+use crate::{read, transaction};
+
+/// The current time at the precision both databases keep (microseconds),
+/// so a hash computed now matches the row read back later.
+pub fn audit_now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+/// Appends an entry inside an open transaction `$tx`:
+/// `append_audit!(tx, self.audit_hash, &entry)`. The head row is locked by
+/// the first statement, so concurrent appends queue and the chain never forks.
+#[macro_export]
+macro_rules! append_audit {
+    ($tx:ident, $algorithm:expr, $entry:expr) => {{
+        let entry: &$crate::auth::audit::NewAuditEntry = $entry;
+        let at = $crate::store::audit::audit_now();
+        let (seq, prev): (i64, String) =
+            sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
+                .fetch_one(&mut *$tx)
+                .await?;
+        let hash = $crate::auth::audit::entry_hash(
+            $algorithm,
+            &prev,
+            seq,
+            entry.district_id,
+            at,
+            entry.actor_id,
+            &entry.actor,
+            entry.action.code(),
+            &entry.object,
+            &entry.detail,
+            &entry.ip,
+        );
+        sqlx::query(
+            "INSERT INTO audit_log (id, district_id, at, actor_id, actor, action, object, detail, ip, algorithm, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(seq)
+        .bind(entry.district_id)
+        .bind(at)
+        .bind(entry.actor_id)
+        .bind(&entry.actor)
+        .bind(entry.action.code())
+        .bind(&entry.object)
+        .bind(&entry.detail)
+        .bind(&entry.ip)
+        .bind($algorithm.code())
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut *$tx)
+        .await?;
+        sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1").bind(&hash).execute(&mut *$tx).await?;
+    }};
+}
+
+/// Filters of the audit page.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Only this action code.
+    pub action: Option<String>,
+    /// Only this actor (username or token name).
+    pub actor: Option<String>,
+    /// From this time on.
+    pub from: Option<DateTime<Utc>>,
+    /// Before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// Keyset cursor: entries older than this id.
+    pub before_id: Option<i64>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// Entries read per query while verifying.
+const VERIFY_PAGE: i64 = 5_000;
+
+impl Store {
+    /// Appends one entry in a transaction of its own.
+    pub async fn audit(&self, entry: &NewAuditEntry) -> StoreResult<()> {
+        let algorithm = self.audit_hash;
+        transaction!(&self.db, |tx| {
+            append_audit!(tx, algorithm, entry);
+        });
+        Ok(())
+    }
+
+    /// One page of a district's trail, newest first (plus system entries).
+    pub async fn audit_page(&self, district_id: i64, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        Ok(read!(&self.db, |pool| {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT id, district_id, at, actor_id, actor, action, object, detail, ip, algorithm, prev_hash, hash
+                 FROM audit_log WHERE (district_id = ",
+            );
+            q.push_bind(district_id).push(" OR district_id IS NULL)");
+            if let Some(action) = &filter.action {
+                q.push(" AND action = ").push_bind(action.clone());
+            }
+            if let Some(actor) = &filter.actor {
+                q.push(" AND actor = ").push_bind(actor.clone());
+            }
+            if let Some(from) = filter.from {
+                q.push(" AND at >= ").push_bind(from);
+            }
+            if let Some(to) = filter.to {
+                q.push(" AND at < ").push_bind(to);
+            }
+            if let Some(before) = filter.before_id {
+                q.push(" AND id < ").push_bind(before);
+            }
+            q.push(" ORDER BY id DESC LIMIT ").push_bind(filter.limit.max(1));
+            q.build_query_as::<AuditRecord>().fetch_all(pool).await
+        })?)
+    }
+
+    /// Verifies the whole chain; `Ok(n)` is the number of sound entries,
+    /// `Err` names the first entry that was changed, removed or reordered.
+    pub async fn verify_audit(&self) -> StoreResult<Result<i64, ChainBreak>> {
+        let (head_seq, head_hash): (i64, String) =
+            read!(&self.db, |pool| sqlx::query_as("SELECT seq, last_hash FROM audit_head WHERE id = 1")
+                .fetch_one(pool)
+                .await)?;
+        let mut walker = ChainWalker::default();
+        let mut after = 0i64;
+        loop {
+            let page: Vec<AuditRecord> = read!(&self.db, |pool| {
+                sqlx::query_as::<_, AuditRecord>(
+                "SELECT id, district_id, at, actor_id, actor, action, object, detail, ip, algorithm, prev_hash, hash
+                 FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2"
+            )
+            .bind(after)
+            .bind(VERIFY_PAGE)
+            .fetch_all(pool)
+            .await
+            })?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for record in &page {
+                if let Err(broken) = walker.check(record) {
+                    return Ok(Err(broken));
+                }
+            }
+        }
+        Ok(walker.finish(head_seq, &head_hash))
+    }
+}
