@@ -143,10 +143,9 @@ pub fn csrf_token(headers: &HeaderMap, secure: bool) -> (String, Option<String>)
 /// The client's address: the first `X-Forwarded-For` hop when a proxy sets
 /// it, otherwise the connection's peer.
 pub fn client_ip(parts: &Parts) -> String {
-    if let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        if let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty()) {
-            return first.chars().take(64).collect();
-        }
+    let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    if let Some(first) = forwarded.and_then(|f| f.split(',').next()).map(str::trim).filter(|s| !s.is_empty()) {
+        return first.chars().take(64).collect();
     }
     parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default()
 }

@@ -252,7 +252,7 @@ impl Store {
             );
             q.push_bind(district_id);
             if let Some(text) = &filter.text {
-                let pattern = format!("%{}%", text.replace('%', "").replace('_', ""));
+                let pattern = format!("%{}%", text.replace(['%', '_'], ""));
                 q.push(" AND (u.username LIKE ").push_bind(pattern.clone()).push(" OR u.display_name LIKE ");
                 q.push_bind(pattern).push(")");
             }

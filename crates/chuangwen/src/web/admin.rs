@@ -270,10 +270,10 @@ async fn user_page(
     let held = state.store.roles_of(id).await?;
     let units = state.store.units(user.district_id).await?;
     let unit_name = units.iter().find(|u| u.id == account.unit_id).map(|u| u.name.clone()).unwrap_or_default();
-    let masked = match &account.phone_enc {
-        Some(stored) => Some(state.crypto.decrypt(stored).map(|p| mask_phone(&p)).unwrap_or_else(|e| e.to_string())),
-        None => None,
-    };
+    let masked = account
+        .phone_enc
+        .as_ref()
+        .map(|stored| state.crypto.decrypt(stored).map(|p| mask_phone(&p)).unwrap_or_else(|e| e.to_string()));
     let phone_revealed = extras.phone_clear.is_some();
     let page = UserPage {
         nav: Some(Nav::of(state, user, headers).await?),
