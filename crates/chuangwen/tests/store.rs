@@ -62,7 +62,7 @@ on_both_backends!(a_unit_under_a_missing_parent_is_refused_and_nothing_of_the_ba
     assert!(store.units(district.id).await.unwrap().is_empty(), "the transaction rolled back");
 
     // A unit whose code exists is renamed in place, not added again.
-    store.upsert_units(district.id, &[root.clone()]).await.unwrap();
+    store.upsert_units(district.id, std::slice::from_ref(&root)).await.unwrap();
     let renamed = NewUnit { name: "新名字".into(), ..root };
     store.upsert_units(district.id, &[renamed]).await.unwrap();
     let units = store.units(district.id).await.unwrap();
