@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::str::FromStr;
 
 use chuangwen::app::AppState;

@@ -1,0 +1,688 @@
+//! Access: the walk of every route with every role and with objects from
+//! another street and another district; lockout, session expiry, CSRF,
+//! tokens, the audit trail and personal data, each by a test.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::Utc;
+
+use chuangwen::auth::audit::{AuditAction, NewAuditEntry};
+use chuangwen::auth::{password, random_token, token_hash};
+use chuangwen::domain::org::Role;
+use chuangwen::store::Store;
+use chuangwen::store::users::NewUser;
+use common::browser::{Browser, Page};
+
+/// Who may call a route, written here independently of `auth::policy`, so a
+/// mistake in the policy shows up as a failed expectation.
+#[derive(Clone, Copy, Debug)]
+enum Rule {
+    /// Anyone, logged in or not.
+    Public,
+    /// Any logged-in user.
+    LoggedIn,
+    /// Only these roles.
+    Roles(&'static [Role]),
+}
+
+/// The object a route's `{id}` names, and what "someone else's" means for it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Object {
+    /// An evaluation point; the other one lies in another street.
+    Point,
+    /// A place import; the other one belongs to another district.
+    Import,
+    /// A user; the other one belongs to another district.
+    User,
+    /// An API token; the other one belongs to another district.
+    Token,
+}
+
+const ALL: &[Role] = &Role::ALL;
+const DISTRICT_WIDE: &[Role] = &[Role::Admin, Role::Office, Role::Inspector, Role::Leader];
+const IMPORTERS: &[Role] = &[Role::Admin, Role::Office];
+const ADMIN: &[Role] = &[Role::Admin];
+
+/// Every route the application serves, with who may call it. A route the
+/// application gains without a line here fails the walk.
+fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option<Object>)> {
+    // (method, route as in the table, request path, rule, object)
+    vec![
+        ("GET", "/healthz", "/healthz", Rule::Public, None),
+        ("GET", "/metrics", "/metrics", Rule::Public, None),
+        ("GET", "/assets/app.css", "/assets/app.css", Rule::Public, None),
+        ("GET", "/assets/import.js", "/assets/import.js", Rule::Public, None),
+        ("GET", "/login", "/login", Rule::Public, None),
+        ("POST", "/login", "/login", Rule::Public, None),
+        ("POST", "/logout", "/logout", Rule::Public, None),
+        ("GET", "/account/password", "/account/password", Rule::LoggedIn, None),
+        ("POST", "/account/password", "/account/password", Rule::LoggedIn, None),
+        ("POST", "/account/logout-everywhere", "/account/logout-everywhere", Rule::LoggedIn, None),
+        ("GET", "/", "/", Rule::Roles(ALL), None),
+        ("GET", "/places", "/places", Rule::Roles(ALL), None),
+        ("GET", "/places/points/{id}", "/places/points/{id}", Rule::Roles(ALL), Some(Object::Point)),
+        ("GET", "/places/export", "/places/export?kind=points&format=geojson", Rule::Roles(DISTRICT_WIDE), None),
+        ("GET", "/places/import", "/places/import", Rule::Roles(IMPORTERS), None),
+        ("POST", "/places/import", "/places/import", Rule::Roles(IMPORTERS), None),
+        ("GET", "/places/imports/{id}", "/places/imports/{id}", Rule::Roles(IMPORTERS), Some(Object::Import)),
+        (
+            "GET",
+            "/places/imports/{id}/progress",
+            "/places/imports/{id}/progress",
+            Rule::Roles(IMPORTERS),
+            Some(Object::Import),
+        ),
+        ("GET", "/admin/users", "/admin/users", Rule::Roles(ADMIN), None),
+        ("POST", "/admin/users", "/admin/users", Rule::Roles(ADMIN), None),
+        ("GET", "/admin/users/new", "/admin/users/new", Rule::Roles(ADMIN), None),
+        ("GET", "/admin/users/{id}", "/admin/users/{id}", Rule::Roles(ADMIN), Some(Object::User)),
+        ("POST", "/admin/users/{id}/roles", "/admin/users/{id}/roles", Rule::Roles(ADMIN), Some(Object::User)),
+        ("POST", "/admin/users/{id}/disabled", "/admin/users/{id}/disabled", Rule::Roles(ADMIN), Some(Object::User)),
+        ("POST", "/admin/users/{id}/password", "/admin/users/{id}/password", Rule::Roles(ADMIN), Some(Object::User)),
+        ("POST", "/admin/users/{id}/phone", "/admin/users/{id}/phone", Rule::Roles(ADMIN), Some(Object::User)),
+        ("GET", "/admin/tokens", "/admin/tokens", Rule::Roles(ADMIN), None),
+        ("POST", "/admin/tokens", "/admin/tokens", Rule::Roles(ADMIN), None),
+        ("POST", "/admin/tokens/{id}/revoke", "/admin/tokens/{id}/revoke", Rule::Roles(ADMIN), Some(Object::Token)),
+        ("GET", "/admin/audit", "/admin/audit", Rule::Roles(ADMIN), None),
+        ("GET", "/api/v1/places/resolve", "/api/v1/places/resolve?lon=117.2&lat=39.1", Rule::Roles(ALL), None),
+        ("GET", "/api/v1/places/points", "/api/v1/places/points", Rule::Roles(ALL), None),
+        ("GET", "/api/v1/places/points/{id}", "/api/v1/places/points/{id}", Rule::Roles(ALL), Some(Object::Point)),
+    ]
+}
+
+/// The world the walk runs in: the demo district, a second district with
+/// its own objects, and one user per role in the first street.
+struct World {
+    store: Store,
+    walkers: Vec<(Role, i64)>,
+    street_unit: i64,
+    victim: i64,
+    point_here: i64,
+    point_elsewhere: i64,
+    import_here: i64,
+    import_elsewhere: i64,
+    user_elsewhere: i64,
+    token_elsewhere: i64,
+    district: i64,
+}
+
+async fn world(db: &common::TestDb) -> World {
+    let store = db.store.clone();
+    let district = db.with_demo().await;
+    let street = store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let hash = password::hash(common::DEMO_PASSWORD);
+    let walkers: Vec<NewUser> = Role::ALL
+        .iter()
+        .map(|role| NewUser {
+            unit_id: street.id,
+            username: format!("walk_{}", role.code()),
+            display_name: format!("巡查{}", role.label()),
+            password_hash: hash.clone(),
+            roles: vec![role.code().to_string()],
+            must_change_password: false,
+            phone: None,
+        })
+        .chain(std::iter::once(NewUser {
+            unit_id: street.id,
+            username: "victim".into(),
+            display_name: "被管理的用户".into(),
+            password_hash: hash.clone(),
+            roles: vec!["handler".into()],
+            must_change_password: false,
+            phone: Some((db.state().crypto.encrypt("13812341234"), db.state().crypto.index("13812341234"))),
+        }))
+        .collect();
+    let ids = store.create_users(district, &walkers).await.unwrap();
+    let walkers_with_roles = Role::ALL.iter().copied().zip(ids.iter().copied()).collect();
+    let victim = *ids.last().unwrap();
+
+    let scope = chuangwen::auth::policy::Scope::District;
+    let all = store
+        .points(district, &scope, &chuangwen::store::places::PointFilter { limit: 5000, ..Default::default() })
+        .await
+        .unwrap();
+    // A point of the first street that a street user sees, and one the
+    // street user does not see: elsewhere, and not its unit's responsibility.
+    let point_here = all.iter().find(|p| p.street_name.as_deref() == Some(street.name.as_str())).unwrap().id;
+    let street_subtree: Vec<String> = store.unit_subtree(&street).await.unwrap().into_iter().map(|u| u.code).collect();
+    let point_elsewhere = all
+        .iter()
+        .find(|p| {
+            p.street_name.as_deref() != Some(street.name.as_str()) && !street_subtree.contains(&p.responsible_unit_code)
+        })
+        .unwrap()
+        .id;
+
+    let new_import = |district: i64, user: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .create_place_import(
+                    district,
+                    &chuangwen::store::places::NewPlaceImport {
+                        user_id: user,
+                        kind: "points",
+                        format: "geojson",
+                        crs: "wgs84",
+                        file_name: "x.geojson",
+                        file_key: "imports/none",
+                        skip_bad_rows: false,
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let import_here = new_import(district, victim).await;
+
+    // A second district with a user, an import and a token of its own.
+    let other = store.create_district("120198", "邻区", (117.3, 39.2), false).await.unwrap();
+    store
+        .upsert_units(
+            other.id,
+            &[chuangwen::store::org::NewUnit {
+                parent_code: None,
+                kind: "district".into(),
+                code: "120198".into(),
+                name: "邻区".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let other_root = store.unit_by_code(other.id, "120198").await.unwrap().unwrap();
+    let other_user = store
+        .create_users(
+            other.id,
+            &[NewUser {
+                unit_id: other_root.id,
+                username: "neighbour".into(),
+                display_name: "邻区用户".into(),
+                password_hash: hash.clone(),
+                roles: vec!["admin".into()],
+                must_change_password: false,
+                phone: None,
+            }],
+        )
+        .await
+        .unwrap()[0];
+    let import_elsewhere = new_import(other.id, other_user).await;
+    let token_elsewhere = new_token(&store, other.id, other_root.id, other_user).await.0;
+    // Queued import jobs would run against files that do not exist; the
+    // walk is about access, not imports.
+    while store.claim_job("walk").await.unwrap().is_some() {}
+
+    World {
+        store,
+        walkers: walkers_with_roles,
+        street_unit: street.id,
+        victim,
+        point_here,
+        point_elsewhere,
+        import_here,
+        import_elsewhere,
+        user_elsewhere: other_user,
+        token_elsewhere,
+        district,
+    }
+}
+
+async fn new_token(store: &Store, district: i64, unit: i64, by: i64) -> (i64, String) {
+    let token = format!("cwt_{}", random_token());
+    let entry = NewAuditEntry {
+        district_id: Some(district),
+        actor_id: Some(by),
+        actor: "test".into(),
+        action: AuditAction::TokenCreated,
+        object: String::new(),
+        detail: String::new(),
+        ip: String::new(),
+    };
+    let id = store
+        .create_api_token(
+            district,
+            "测试客户端",
+            unit,
+            &["supervisor".to_string()],
+            &token_hash(&token),
+            "cwt_xx",
+            by,
+            &entry,
+        )
+        .await
+        .unwrap();
+    (id, token)
+}
+
+/// Sends one request as a user (a fresh session each time, since some routes end it).
+async fn call(db: &common::TestDb, world: &World, user: Option<i64>, method: &str, path: &str) -> Page {
+    let mut browser = Browser::new(db.state());
+    let csrf = random_token();
+    browser.cookies.push(("cw_csrf".into(), csrf.clone()));
+    if let Some(user) = user {
+        let session = random_token();
+        world.store.create_session(&token_hash(&session), user).await.unwrap();
+        browser.cookies.push(("cw_session".into(), session));
+    }
+    if method == "GET" {
+        return browser.get(path).await;
+    }
+    if path == "/places/import" {
+        return browser.upload(&[("csrf", &csrf), ("kind", "points"), ("crs", "wgs84")], "x.csv", b"not a file").await;
+    }
+    // Every field any form here reads, with harmless values: a POST that is
+    // allowed must reach its handler, not fail in the extractor.
+    let unit = world.street_unit.to_string();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("username", ""),
+        ("password", ""),
+        ("current", "wrong"),
+        ("new", "x"),
+        ("confirm", "y"),
+        ("value", "0"),
+        ("name", ""),
+        ("display_name", ""),
+        ("unit_id", unit.as_str()),
+    ];
+    browser.post_form(path, &form).await
+}
+
+/// A refusal: 401, 403, 404, a server error, or a redirect to the login
+/// page — except from the routes whose very job is to log out.
+fn is_refusal(page: &Page, route: &str) -> bool {
+    let logs_out = matches!(route, "/logout" | "/account/logout-everywhere");
+    matches!(page.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND)
+        || (page.location() == "/login" && !logs_out)
+        || page.status.is_server_error()
+}
+
+on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
+    let world = world(&db).await;
+    let table = expectations();
+
+    // The walk knows every route, and every route it knows exists.
+    let served: Vec<(&str, &str)> = chuangwen::routes::route_list();
+    for (method, route) in &served {
+        assert!(
+            table.iter().any(|(m, r, ..)| m == method && r == route),
+            "{method} {route} is served but the access walk does not know it: add its rule to tests/access.rs"
+        );
+    }
+    for (method, route, ..) in &table {
+        assert!(served.contains(&(*method, *route)), "{method} {route} is in the walk but not served");
+    }
+
+    let mut failures = Vec::new();
+    for (method, route, path, rule, object) in &table {
+        // Anonymous callers.
+        let page = call(&db, &world, None, method, &path.replace("{id}", "1")).await;
+        match rule {
+            Rule::Public => {
+                if is_refusal(&page, route) {
+                    failures.push(format!("anonymous {method} {route}: {}", page.status));
+                }
+            }
+            _ => {
+                let refused = page.status == StatusCode::UNAUTHORIZED || page.location() == "/login";
+                if !refused {
+                    failures.push(format!("anonymous {method} {route}: {} (expected login)", page.status));
+                }
+            }
+        }
+        // Every role, on its own object and on someone else's.
+        for (role, user) in &world.walkers {
+            let allowed = match rule {
+                Rule::Public | Rule::LoggedIn => true,
+                Rule::Roles(roles) => roles.contains(role),
+            };
+            let mine = match object {
+                Some(Object::Point) => world.point_here,
+                Some(Object::Import) => world.import_here,
+                Some(Object::User) => world.victim,
+                Some(Object::Token) => new_token(&world.store, world.district, world.street_unit, world.victim).await.0,
+                None => 0,
+            };
+            let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &mine.to_string())).await;
+            let ok = if allowed { !is_refusal(&page, route) } else { page.status == StatusCode::FORBIDDEN };
+            if !ok {
+                failures.push(format!("{role:?} {method} {route}: {} (allowed: {allowed})", page.status));
+            }
+            let Some(object) = object else { continue };
+            let theirs = match object {
+                Object::Point => world.point_elsewhere,
+                Object::Import => world.import_elsewhere,
+                Object::User => world.user_elsewhere,
+                Object::Token => world.token_elsewhere,
+            };
+            let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &theirs.to_string())).await;
+            let expected = match (allowed, object) {
+                (false, _) => StatusCode::FORBIDDEN,
+                // Another street's point: district-wide roles see it.
+                (true, Object::Point) if role.is_district_wide() => page.status,
+                (true, _) => StatusCode::NOT_FOUND,
+            };
+            if page.status != expected
+                || (allowed && *object == Object::Point && role.is_district_wide() && is_refusal(&page, route))
+            {
+                failures.push(format!(
+                    "{role:?} {method} {route} on another's object: {} (expected {expected})",
+                    page.status
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} unexpected answers:\n{}", failures.len(), failures.join("\n"));
+});
+
+on_both_backends!(five_wrong_passwords_lock_the_account_and_the_trail_records_it, |db| {
+    db.with_demo().await;
+    let state = db.state();
+    let mut browser = Browser::new(state.clone());
+    for attempt in 1..=5 {
+        let page = browser.login("office02", "wrong-Password-1").await;
+        let text = page.text();
+        if attempt < 5 {
+            assert!(text.contains("用户名或密码错误"), "attempt {attempt}");
+        } else {
+            assert!(text.contains("账号已锁定"), "attempt 5 locks: {text}");
+        }
+    }
+    // Locked: even the right password is refused now.
+    let page = browser.login("office02", common::DEMO_PASSWORD).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("账号已被锁定"));
+    assert!(!browser.cookies.iter().any(|(k, _)| k == "cw_session"));
+
+    let district = db.store.districts().await.unwrap()[0].id;
+    let filter = |action: &str| chuangwen::store::audit::AuditFilter {
+        action: Some(action.into()),
+        actor: Some("office02".into()),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(db.store.audit_page(district, &filter("login_failed")).await.unwrap().len(), 6);
+    assert_eq!(db.store.audit_page(district, &filter("lockout")).await.unwrap().len(), 1);
+
+    // Once the lock has passed, the right password works again.
+    sqlx_set_locked_until_past(&db.store, "office02").await;
+    let page = browser.login("office02", common::DEMO_PASSWORD).await;
+    assert_eq!(page.location(), "/");
+    assert_eq!(
+        db.store.verify_audit().await.unwrap(),
+        Ok(db.store.audit_page(district, &Default::default()).await.unwrap().first().unwrap().id)
+    );
+});
+
+/// Moves a lock into the past, as if fifteen minutes had gone by.
+async fn sqlx_set_locked_until_past(store: &Store, username: &str) {
+    let past = Utc::now() - chrono::Duration::minutes(1);
+    match &store.db {
+        chuangwen::store::Db::Sqlite { writer, .. } => {
+            sqlx::query("UPDATE users SET locked_until = $1 WHERE username = $2")
+                .bind(past)
+                .bind(username)
+                .execute(writer)
+                .await
+                .unwrap();
+        }
+        chuangwen::store::Db::Postgres(pool) => {
+            sqlx::query("UPDATE users SET locked_until = $1 WHERE username = $2")
+                .bind(past)
+                .bind(username)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Runs a statement straight on the database, as someone with database access would.
+async fn raw(store: &Store, sql: &str) {
+    match &store.db {
+        chuangwen::store::Db::Sqlite { writer, .. } => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(writer).await.unwrap();
+        }
+        chuangwen::store::Db::Postgres(pool) => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(pool).await.unwrap();
+        }
+    }
+}
+
+on_both_backends!(a_session_ends_after_its_idle_time_and_its_lifetime, |db| {
+    db.with_demo().await;
+    let mut browser = Browser::new(db.state());
+    browser.login("leader01", common::DEMO_PASSWORD).await;
+    assert_eq!(browser.get("/").await.status, StatusCode::OK);
+    // 31 minutes without a request: the session is over.
+    let idle = (Utc::now() - chrono::Duration::minutes(31)).to_rfc3339();
+    raw(&db.store, &format!("UPDATE sessions SET last_seen = '{idle}'")).await;
+    assert_eq!(browser.get("/").await.location(), "/login");
+
+    browser.login("leader01", common::DEMO_PASSWORD).await;
+    assert_eq!(browser.get("/").await.status, StatusCode::OK);
+    // Busy all along, but 13 hours since login: over too.
+    let old = (Utc::now() - chrono::Duration::hours(13)).to_rfc3339();
+    raw(&db.store, &format!("UPDATE sessions SET created_at = '{old}'")).await;
+    assert_eq!(browser.get("/").await.location(), "/login");
+});
+
+on_both_backends!(a_revoked_token_is_refused_and_token_use_is_audited, |db| {
+    let district = db.with_demo().await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let admin = db.store.user_by_username("admin").await.unwrap().unwrap();
+    let (id, token) = new_token(&db.store, district, street.id, admin.id).await;
+    let mut browser = Browser::new(db.state());
+    let request = |token: &str| {
+        Request::get("/api/v1/places/points?limit=5")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let page = browser.send(request(&token)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_slice(&page.body).unwrap();
+    assert!(
+        body["items"].as_array().unwrap().iter().all(|p| p["street_name"] == street.name.as_str()),
+        "scoped like a user"
+    );
+
+    let entry = NewAuditEntry {
+        district_id: Some(district),
+        actor_id: Some(admin.id),
+        actor: "admin".into(),
+        action: AuditAction::TokenRevoked,
+        object: format!("token:{id}"),
+        detail: String::new(),
+        ip: String::new(),
+    };
+    assert!(db.store.revoke_api_token(district, id, &entry).await.unwrap());
+    let page = browser.send(request(&token)).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    let page = browser.send(request("cwt_not-a-token")).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+
+    let used =
+        chuangwen::store::audit::AuditFilter { action: Some("token_used".into()), limit: 10, ..Default::default() };
+    assert_eq!(db.store.audit_page(district, &used).await.unwrap().len(), 1);
+});
+
+on_both_backends!(editing_removing_or_reordering_audit_rows_is_caught_at_the_first_bad_entry, |db| {
+    db.with_demo().await;
+    let store = &db.store;
+    for n in 0..6 {
+        let entry = NewAuditEntry {
+            district_id: None,
+            actor_id: None,
+            actor: format!("actor{n}"),
+            action: AuditAction::Login,
+            object: format!("user:{n}"),
+            detail: String::new(),
+            ip: "127.0.0.1".into(),
+        };
+        store.audit(&entry).await.unwrap();
+    }
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(6));
+
+    // The application cannot change the trail: the database refuses.
+    let sqlite = matches!(store.db, chuangwen::store::Db::Sqlite { .. });
+    let refused = match &store.db {
+        chuangwen::store::Db::Sqlite { writer, .. } => {
+            sqlx::query("UPDATE audit_log SET actor = 'x' WHERE id = 2").execute(writer).await.is_err()
+        }
+        chuangwen::store::Db::Postgres(pool) => {
+            sqlx::query("UPDATE audit_log SET actor = 'x' WHERE id = 2").execute(pool).await.is_err()
+        }
+    };
+    assert!(refused, "the append-only trigger refuses updates");
+    // Someone with the database's keys drops the guard and edits directly.
+    if sqlite {
+        raw(store, "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete").await;
+    } else {
+        raw(store, "DROP TRIGGER audit_log_no_change ON audit_log").await;
+    }
+    let snapshot = |sql: &'static str| raw(store, sql);
+
+    snapshot("UPDATE audit_log SET actor = 'someone else' WHERE id = 3").await;
+    let broken = store.verify_audit().await.unwrap().unwrap_err();
+    assert_eq!(broken.id, 3, "{}", broken.reason);
+    assert!(broken.reason.contains("改动"));
+    snapshot("UPDATE audit_log SET actor = 'actor2' WHERE id = 3").await;
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(6), "restored, it verifies again");
+
+    // Removed: entry 4 is gone.
+    snapshot("CREATE TABLE audit_backup AS SELECT * FROM audit_log").await;
+    snapshot("DELETE FROM audit_log WHERE id = 4").await;
+    assert_eq!(store.verify_audit().await.unwrap().unwrap_err().id, 4);
+    snapshot("DELETE FROM audit_log; INSERT INTO audit_log SELECT * FROM audit_backup").await;
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(6));
+
+    // Removed at the end: the head still counts it.
+    snapshot("DELETE FROM audit_log WHERE id = 6").await;
+    assert_eq!(store.verify_audit().await.unwrap().unwrap_err().id, 6);
+    snapshot("DELETE FROM audit_log; INSERT INTO audit_log SELECT * FROM audit_backup").await;
+
+    // Reordered: entries 2 and 5 swap places (their numbers stay in order).
+    snapshot("UPDATE audit_log SET id = -2 WHERE id = 2").await;
+    snapshot("UPDATE audit_log SET id = 2 WHERE id = 5").await;
+    snapshot("UPDATE audit_log SET id = 5 WHERE id = -2").await;
+    assert_eq!(store.verify_audit().await.unwrap().unwrap_err().id, 2);
+});
+
+on_both_backends!(the_audit_verify_command_names_the_first_bad_entry, |db| {
+    db.with_demo().await;
+    for n in 0..3 {
+        db.store
+            .audit(&NewAuditEntry {
+                district_id: None,
+                actor_id: None,
+                actor: format!("a{n}"),
+                action: AuditAction::DataExported,
+                object: String::new(),
+                detail: String::new(),
+                ip: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let verify = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_chuangwen"))
+            .args(["audit", "verify"])
+            .env("CHUANGWEN_DATABASE_URL", &db.url)
+            .env("CHUANGWEN_DATA_DIR", db.dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 条记录"));
+    if matches!(db.store.db, chuangwen::store::Db::Sqlite { .. }) {
+        raw(&db.store, "DROP TRIGGER audit_log_no_update").await;
+    } else {
+        raw(&db.store, "DROP TRIGGER audit_log_no_change ON audit_log").await;
+    }
+    raw(&db.store, "UPDATE audit_log SET detail = '{}' WHERE id = 2").await;
+    let out = verify();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("entry 2") && err.contains("第 2 条"), "{err}");
+});
+
+on_both_backends!(a_phone_number_is_encrypted_at_rest_masked_on_screen_and_each_reveal_is_audited, |db| {
+    db.with_demo().await;
+    let mut admin = Browser::new(db.state());
+    admin.login("admin", common::DEMO_PASSWORD).await;
+    admin.get("/admin/users/new").await;
+    let csrf = admin.csrf();
+    let street = db.store.unit_by_code(db.store.districts().await.unwrap()[0].id, "120199001").await.unwrap().unwrap();
+    let unit = street.id.to_string();
+    let created = admin
+        .post_form(
+            "/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("username", "zhangsan"),
+                ("display_name", "张三"),
+                ("unit_id", &unit),
+                ("role", "handler"),
+                ("phone", "138 1234 5678"),
+            ],
+        )
+        .await;
+    let text = created.text();
+    assert!(text.contains("已创建用户 zhangsan"), "{text}");
+    let initial = text.split("id=\"initial-password\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+
+    // Not in clear anywhere in the row.
+    let user = db.store.user_by_username("zhangsan").await.unwrap().unwrap();
+    let stored = user.phone_enc.clone().unwrap();
+    assert!(!stored.contains("13812345678") && !stored.contains("5678"));
+
+    // Masked on the page, found by exact number.
+    let page = admin.get(&format!("/admin/users/{}", user.id)).await.text();
+    assert!(page.contains("138****5678") && !page.contains("13812345678"));
+    let found = admin.get("/admin/users?phone=13812345678").await.text();
+    assert!(found.contains("zhangsan"));
+    let not_found = admin.get("/admin/users?phone=13812345679").await.text();
+    assert!(!not_found.contains("zhangsan"));
+
+    // Revealed on request, and the trail says who looked.
+    let revealed = admin.post_form(&format!("/admin/users/{}/phone", user.id), &[("csrf", &csrf)]).await.text();
+    assert!(revealed.contains("13812345678"));
+    let district = db.store.districts().await.unwrap()[0].id;
+    let reveals = chuangwen::store::audit::AuditFilter {
+        action: Some("personal_data_revealed".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let entries = db.store.audit_page(district, &reveals).await.unwrap();
+    assert_eq!(
+        (entries.len(), entries[0].actor.as_str(), entries[0].object.clone()),
+        (1, "admin", format!("user:{}", user.id))
+    );
+
+    // The new user must change the initial password before anything else.
+    let mut zhang = Browser::new(db.state());
+    let login = zhang.login("zhangsan", &initial).await;
+    assert_eq!(login.location(), "/account/password");
+    assert_eq!(zhang.get("/places").await.location(), "/account/password");
+    let csrf = zhang.csrf();
+    let weak = zhang
+        .post_form(
+            "/account/password",
+            &[("csrf", &csrf), ("current", &initial), ("new", "password"), ("confirm", "password")],
+        )
+        .await
+        .text();
+    assert!(weak.contains("至少三类"), "{weak}");
+    let changed = zhang
+        .post_form(
+            "/account/password",
+            &[("csrf", &csrf), ("current", &initial), ("new", "Haihe-2026-new"), ("confirm", "Haihe-2026-new")],
+        )
+        .await
+        .text();
+    assert!(changed.contains("密码已修改"), "{changed}");
+    assert_eq!(zhang.get("/places").await.status, StatusCode::OK);
+});
