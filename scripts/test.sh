@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit tests, and the integration tests
-# on SQLite and on PostgreSQL. PostgreSQL comes from TEST_DATABASE_URL, or is
+# Runs every test: formatting, lints, unit tests, the integration tests on
+# SQLite and on PostgreSQL, and the browser tests in headless chromium. PostgreSQL comes from TEST_DATABASE_URL, or is
 # found or installed and started by scripts/ensure-postgres.sh.
 # `scripts/test.sh --sqlite-only` skips PostgreSQL (for a quick local run).
 set -euo pipefail
@@ -21,3 +21,8 @@ fi
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked --workspace
+
+# Browser tests drive the binary the integration tests just built.
+scripts/ensure-browser.sh
+cargo build --locked --quiet
+(cd e2e && CHUANGWEN_BIN="$PWD/../target/debug/chuangwen" node --test)

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
+use crate::auth::audit::AuditAction;
 use crate::auth::policy::Action;
 use crate::auth::{CurrentUser, check_csrf, csrf_token};
 use crate::domain::coords::Crs;
@@ -271,6 +272,8 @@ pub async fn start_import(
             },
         )
         .await?;
+    let detail = serde_json::json!({ "register": kind.code(), "file": file_name, "import": id });
+    state.store.audit(&user.audit(AuditAction::DataImported, format!("import:{id}"), detail.to_string())).await?;
     state.job_wake.notify_one();
     Ok(Redirect::to(&format!("/places/imports/{id}")).into_response())
 }
@@ -374,6 +377,8 @@ pub async fn export(
     };
     let district = state.store.district(user.district_id).await?;
     let bytes = export_places(&state.store, district.id, kind, format).await.map_err(AppError::internal)?;
+    let detail = serde_json::json!({ "register": kind.code(), "format": format.code(), "bytes": bytes.len() });
+    state.store.audit(&user.audit(AuditAction::DataExported, kind.code(), detail.to_string())).await?;
     let (content_type, ext) = match format {
         FileFormat::Geojson => ("application/geo+json", "geojson"),
         FileFormat::Xlsx => ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
