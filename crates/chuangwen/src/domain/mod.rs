@@ -1,5 +1,6 @@
 //! The pure domain: rules without I/O, each with its unit tests.
 
+pub mod calendar;
 pub mod coords;
 pub mod geometry;
 pub mod org;
