@@ -1,6 +1,7 @@
 //! The pure domain: rules without I/O, each with its unit tests.
 
 pub mod calendar;
+pub mod cases;
 pub mod categories;
 pub mod coords;
 pub mod geometry;
