@@ -35,6 +35,9 @@ pub enum AppError {
     /// The user must choose a new password first (pages redirect there).
     #[error("请先修改初始密码")]
     MustChangePassword,
+    /// Someone else changed the object first, or its state forbids this.
+    #[error("{0}")]
+    Conflict(String),
     /// The form's CSRF token is missing or wrong.
     #[error("页面已过期或来源不明，请刷新页面后重试")]
     Csrf,
@@ -50,6 +53,7 @@ impl AppError {
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::Csrf | AppError::MustChangePassword => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -62,6 +66,7 @@ impl AppError {
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden => "forbidden",
             AppError::NotFound => "not_found",
+            AppError::Conflict(_) => "conflict",
             AppError::BadRequest(_) => "bad_request",
             AppError::Invalid { .. } => "invalid",
             AppError::Csrf => "csrf",

@@ -57,6 +57,16 @@ fn table() -> Table {
         .post("/admin/tokens/{id}/revoke", web::admin::revoke_token)
         .get("/admin/audit", web::admin::audit)
         // JSON API v1 (session or `Authorization: Bearer cwt_…`).
+        // M3 cases: report, the loop's steps, evidence.
+        .post("/api/v1/cases", api::cases::report)
+        .get("/api/v1/cases", api::cases::cases)
+        .get("/api/v1/cases/{id}", api::cases::case)
+        .post("/api/v1/cases/{id}/{transition}", api::cases::step)
+        .add(
+            "POST",
+            "/api/v1/attachments",
+            post(api::cases::upload).layer(DefaultBodyLimit::max(api::cases::MAX_EVIDENCE_BYTES + 64 * 1024)),
+        )
         .get("/api/v1/places/resolve", api::places::resolve)
         .get("/api/v1/places/points", api::places::points)
         .get("/api/v1/places/points/{id}", api::places::point)

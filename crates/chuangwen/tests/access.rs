@@ -38,6 +38,10 @@ enum Object {
     User,
     /// An API token; the other one belongs to another district.
     Token,
+    /// A problem case; the other one lies in another street. Out of scope it
+    /// is 404 before the case rules are asked, so the rules' 403 applies only
+    /// to what the caller can see.
+    Case,
 }
 
 const ALL: &[Role] = &Role::ALL;
@@ -89,6 +93,18 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
         ("GET", "/api/v1/places/resolve", "/api/v1/places/resolve?lon=117.2&lat=39.1", Rule::Roles(ALL), None),
         ("GET", "/api/v1/places/points", "/api/v1/places/points", Rule::Roles(ALL), None),
         ("GET", "/api/v1/places/points/{id}", "/api/v1/places/points/{id}", Rule::Roles(ALL), Some(Object::Point)),
+        ("POST", "/api/v1/cases", "/api/v1/cases", Rule::Roles(ALL), None),
+        ("GET", "/api/v1/cases", "/api/v1/cases", Rule::Roles(ALL), None),
+        ("GET", "/api/v1/cases/{id}", "/api/v1/cases/{id}", Rule::Roles(ALL), Some(Object::Case)),
+        // Accepting a report is the office's step (domain::cases).
+        (
+            "POST",
+            "/api/v1/cases/{id}/{transition}",
+            "/api/v1/cases/{id}/accept",
+            Rule::Roles(IMPORTERS),
+            Some(Object::Case),
+        ),
+        ("POST", "/api/v1/attachments", "/api/v1/attachments", Rule::Roles(ALL), None),
     ]
 }
 
@@ -105,6 +121,8 @@ struct World {
     import_elsewhere: i64,
     user_elsewhere: i64,
     token_elsewhere: i64,
+    case_here: i64,
+    case_elsewhere: i64,
     district: i64,
 }
 
@@ -209,6 +227,48 @@ async fn world(db: &common::TestDb) -> World {
         .unwrap()[0];
     let import_elsewhere = new_import(other.id, other_user).await;
     let token_elsewhere = new_token(&store, other.id, other_root.id, other_user).await.0;
+    // Two reports by someone else: one in the walkers' street, one elsewhere.
+    let new_case = |point: i64| {
+        let store = store.clone();
+        async move {
+            let p = store.point(district, &scope_all(), point).await.unwrap().unwrap();
+            let grid = store
+                .grids(district)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|g| Some(&g.code) == p.grid_code.as_ref())
+                .unwrap();
+            let new = chuangwen::store::cases::NewCase {
+                source: "inspection".into(),
+                category_code: "06010".into(),
+                category_version: "2026.1".into(),
+                condition_index: 0,
+                campaign: "city_appearance".into(),
+                limit_amount: 1,
+                limit_clock: "working_days".into(),
+                description: "暴露垃圾".into(),
+                address: p.address.clone(),
+                location: Some((p.lon, p.lat)),
+                place: Some((grid.id, grid.community_id, grid.street_id)),
+                point_id: Some(p.id),
+                reporter_id: None,
+                reporter_name: "督察组".into(),
+            };
+            let entry = NewAuditEntry {
+                district_id: Some(district),
+                actor_id: None,
+                actor: "test".into(),
+                action: AuditAction::CaseReported,
+                object: String::new(),
+                detail: String::new(),
+                ip: String::new(),
+            };
+            store.create_case(district, &new, &entry, None, |_| (201, String::new())).await.unwrap().0.id
+        }
+    };
+    let case_here = new_case(point_here).await;
+    let case_elsewhere = new_case(point_elsewhere).await;
     // Queued import jobs would run against files that do not exist; the
     // walk is about access, not imports.
     while store.claim_job("walk").await.unwrap().is_some() {}
@@ -224,8 +284,14 @@ async fn world(db: &common::TestDb) -> World {
         import_elsewhere,
         user_elsewhere: other_user,
         token_elsewhere,
+        case_here,
+        case_elsewhere,
         district,
     }
+}
+
+fn scope_all() -> chuangwen::auth::policy::Scope {
+    chuangwen::auth::policy::Scope::District
 }
 
 async fn new_token(store: &Store, district: i64, unit: i64, by: i64) -> (i64, String) {
@@ -267,6 +333,11 @@ async fn call(db: &common::TestDb, world: &World, user: Option<i64>, method: &st
     }
     if method == "GET" {
         return browser.get(path).await;
+    }
+    if path.starts_with("/api/v1/") && path != "/api/v1/attachments" {
+        let request =
+            Request::post(path).header(header::CONTENT_TYPE, "application/json").body(Body::from("{}")).unwrap();
+        return browser.send(request).await;
     }
     if path == "/places/import" {
         return browser.upload(&[("csrf", &csrf), ("kind", "points"), ("crs", "wgs84")], "x.csv", b"not a file").await;
@@ -342,6 +413,7 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Some(Object::Import) => world.import_here,
                 Some(Object::User) => world.victim,
                 Some(Object::Token) => new_token(&world.store, world.district, world.street_unit, world.victim).await.0,
+                Some(Object::Case) => world.case_here,
                 None => 0,
             };
             let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &mine.to_string())).await;
@@ -355,17 +427,19 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Object::Import => world.import_elsewhere,
                 Object::User => world.user_elsewhere,
                 Object::Token => world.token_elsewhere,
+                Object::Case => world.case_elsewhere,
             };
             let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &theirs.to_string())).await;
             let expected = match (allowed, object) {
+                (_, Object::Case) if !role.is_district_wide() => StatusCode::NOT_FOUND,
                 (false, _) => StatusCode::FORBIDDEN,
+                (true, Object::Case) => page.status,
                 // Another street's point: district-wide roles see it.
                 (true, Object::Point) if role.is_district_wide() => page.status,
                 (true, _) => StatusCode::NOT_FOUND,
             };
-            if page.status != expected
-                || (allowed && *object == Object::Point && role.is_district_wide() && is_refusal(&page, route))
-            {
+            let must_succeed = allowed && matches!(object, Object::Point | Object::Case) && role.is_district_wide();
+            if page.status != expected || (must_succeed && is_refusal(&page, route)) {
                 failures.push(format!(
                     "{role:?} {method} {route} on another's object: {} (expected {expected})",
                     page.status

@@ -1,3 +1,4 @@
 //! The JSON API under `/api/v1`, one module per product module.
 
+pub mod cases;
 pub mod places;

@@ -82,11 +82,15 @@ pub enum AuditAction {
     DataExported,
     /// 导入数据.
     DataImported,
+    /// 上报问题.
+    CaseReported,
+    /// 案卷流转.
+    CaseTransition,
 }
 
 impl AuditAction {
     /// Every action, for the audit page's filter.
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Lockout,
@@ -104,6 +108,8 @@ impl AuditAction {
         AuditAction::PersonalDataRevealed,
         AuditAction::DataExported,
         AuditAction::DataImported,
+        AuditAction::CaseReported,
+        AuditAction::CaseTransition,
     ];
 
     /// The stored code.
@@ -126,6 +132,8 @@ impl AuditAction {
             AuditAction::PersonalDataRevealed => "personal_data_revealed",
             AuditAction::DataExported => "data_exported",
             AuditAction::DataImported => "data_imported",
+            AuditAction::CaseReported => "case_reported",
+            AuditAction::CaseTransition => "case_transition",
         }
     }
 
@@ -149,6 +157,8 @@ impl AuditAction {
             AuditAction::PersonalDataRevealed => "查看个人信息",
             AuditAction::DataExported => "导出数据",
             AuditAction::DataImported => "导入数据",
+            AuditAction::CaseReported => "上报问题",
+            AuditAction::CaseTransition => "案卷流转",
         }
     }
 

@@ -24,11 +24,15 @@ pub enum Action {
     ViewAudit,
     /// See personal information in clear (each time is audited).
     RevealPersonalData,
+    /// Report a problem.
+    ReportCase,
+    /// See cases (within scope) and act on them (the case rules decide which steps).
+    WorkCases,
 }
 
 impl Action {
     /// Every action (the route walk and the tests iterate it).
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 10] = [
         Action::ViewDistrict,
         Action::ViewPlaces,
         Action::ImportPlaces,
@@ -37,6 +41,8 @@ impl Action {
         Action::ManageTokens,
         Action::ViewAudit,
         Action::RevealPersonalData,
+        Action::ReportCase,
+        Action::WorkCases,
     ];
 }
 
@@ -50,6 +56,9 @@ fn role_allows(role: Role, action: Action) -> bool {
     use Role::*;
     match action {
         ViewDistrict | ViewPlaces => true,
+        // Report once: anyone who finds a problem reports it (PRODUCT.md §6);
+        // the case rules (domain::cases) decide each step by role and unit.
+        ReportCase | WorkCases => true,
         ImportPlaces => matches!(role, Admin | Office),
         ExportPlaces => role.is_district_wide(),
         // 等保 2.0: accounts are the system administrator's business.

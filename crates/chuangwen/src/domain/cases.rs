@@ -420,18 +420,20 @@ pub fn apply(
     now: DateTime<Utc>,
     calendar: &WorkCalendar,
 ) -> Result<Outcome, TransitionError> {
-    let (from, to) = transition.path();
-    if !from.contains(&facts.state) {
-        return Err(TransitionError::IllegalFrom { from: facts.state, transition });
-    }
     let has = |roles: &[Role]| actor.roles.iter().any(|r| roles.contains(r));
     let allowed = match transition.who() {
         Who::Office => has(&[Role::Office, Role::Admin]),
         Who::AssignedUnit => actor.in_assigned_unit && has(&[Role::Handler, Role::UnitLead]),
         Who::Verifier => has(&[Role::Inspector, Role::Office, Role::Admin]),
     };
+    // Who may act is decided before the state is looked at, so the answer to
+    // an unauthorised caller never depends on where the case stands.
     if !allowed {
         return Err(TransitionError::NotAllowed { transition });
+    }
+    let (from, to) = transition.path();
+    if !from.contains(&facts.state) {
+        return Err(TransitionError::IllegalFrom { from: facts.state, transition });
     }
     let note = input.note.trim();
     let mut outcome = Outcome {

@@ -4,6 +4,7 @@ pub mod calendar;
 pub mod cases;
 pub mod categories;
 pub mod coords;
+pub mod evidence;
 pub mod geometry;
 pub mod org;
 pub mod places;

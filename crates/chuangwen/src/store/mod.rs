@@ -12,6 +12,7 @@
 //! fails on a stale snapshot. Readers use their own pool.
 
 pub mod audit;
+pub mod cases;
 pub mod jobs;
 pub mod org;
 pub mod places;

@@ -123,6 +123,22 @@ impl Store {
     pub async fn delete_district(&self, id: i64) -> StoreResult<()> {
         transaction!(&self.db, |tx| {
             // Children first, so no foreign key is ever left dangling mid-way.
+            for table in ["attachments", "case_events"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE district_id = $1")))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("UPDATE cases SET duplicate_of = NULL WHERE district_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for table in ["cases", "case_numbers", "idempotency_keys", "api_tokens"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE district_id = $1")))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             sqlx::query("DELETE FROM place_imports WHERE district_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM shop_fronts WHERE district_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM points WHERE district_id = $1").bind(id).execute(&mut *tx).await?;

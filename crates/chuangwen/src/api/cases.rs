@@ -1,0 +1,517 @@
+//! `/api/v1/cases`: report a problem, move it through the loop, read it;
+//! `/api/v1/attachments`: upload evidence.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::app::AppState;
+use crate::auth::ApiUser;
+use crate::auth::audit::AuditAction;
+use crate::auth::policy::Action;
+use crate::domain::calendar::{Clock, TimeLimit, WorkCalendar};
+use crate::domain::cases::{Actor, CaseFacts, CaseState, Transition, TransitionError, TransitionInput, apply};
+use crate::domain::categories;
+use crate::domain::coords::Crs;
+use crate::domain::evidence;
+use crate::domain::geometry::valid_position;
+use crate::domain::org::Role;
+use crate::error::{ApiError, AppError};
+use crate::places::load_grid_index;
+use crate::store::StoreError;
+use crate::store::cases::{Case, CaseEvent, CaseFilter, NewAttachment, NewCase};
+
+/// Largest evidence file accepted.
+pub const MAX_EVIDENCE_BYTES: usize = 20 * 1024 * 1024;
+
+/// A case as the API shows it: the stored row plus the names people read.
+#[derive(Serialize)]
+pub struct CaseView {
+    /// The stored case.
+    #[serde(flatten)]
+    pub case: Case,
+    /// State in Chinese.
+    pub state_label: &'static str,
+    /// Category name.
+    pub category_name: String,
+    /// Filing condition.
+    pub condition_name: String,
+    /// Closing condition.
+    pub closing_condition: String,
+    /// Campaign name.
+    pub campaign_name: String,
+    /// The time limit, e.g. `1 工作日`.
+    pub time_limit: String,
+}
+
+fn view(case: Case) -> CaseView {
+    let table = categories::shipped();
+    let category = table.category(&case.category_code);
+    let condition = category.and_then(|c| c.conditions.get(case.condition_index as usize));
+    let clock = clock_of(&case.limit_clock);
+    CaseView {
+        state_label: CaseState::from_code(&case.state).map(CaseState::label).unwrap_or(""),
+        category_name: category.map(|c| c.name.clone()).unwrap_or_default(),
+        condition_name: condition.map(|c| c.name.clone()).unwrap_or_default(),
+        closing_condition: condition.map(|c| c.closing.clone()).unwrap_or_default(),
+        campaign_name: table.campaign(&case.campaign).map(|c| c.name.clone()).unwrap_or_default(),
+        time_limit: TimeLimit::new(case.limit_amount as u32, clock).to_string(),
+        case,
+    }
+}
+
+fn clock_of(code: &str) -> Clock {
+    serde_json::from_value(serde_json::Value::String(code.to_string())).unwrap_or(Clock::WorkingDays)
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError(AppError::Invalid { field: field.to_string(), message: message.into() })
+}
+
+/// A report.
+#[derive(Deserialize)]
+pub struct ReportBody {
+    /// Category code (GB/T 47678.5).
+    category: String,
+    /// Index of the filing condition; the first when absent.
+    #[serde(default)]
+    condition: Option<usize>,
+    /// What was found.
+    description: String,
+    /// Longitude.
+    #[serde(default)]
+    lon: Option<f64>,
+    /// Latitude.
+    #[serde(default)]
+    lat: Option<f64>,
+    /// Coordinate system of lon/lat (wgs84 by default).
+    #[serde(default)]
+    crs: Option<String>,
+    /// Address.
+    #[serde(default)]
+    address: String,
+    /// The evaluation point it was found at.
+    #[serde(default)]
+    point_id: Option<i64>,
+    /// Where it came from (the office may set it: hotline, media…).
+    #[serde(default)]
+    source: Option<String>,
+}
+
+/// Sources of reports (PRODUCT.md M3).
+pub const SOURCES: &[(&str, &str)] = &[
+    ("inspection", "督察组"),
+    ("supervisor", "监督员"),
+    ("third_party", "第三方测评"),
+    ("eval_round", "模拟测评"),
+    ("citizen", "市民随手拍"),
+    ("hotline", "12345 热线"),
+    ("leader", "领导批示"),
+    ("media", "媒体曝光"),
+    ("open311", "Open311 接入"),
+    ("office", "创文办"),
+    ("volunteer", "志愿者"),
+];
+
+fn source_of(user: &ApiUser, asked: Option<&str>) -> Result<String, ApiError> {
+    let office = user.roles.iter().any(|r| matches!(r, Role::Office | Role::Admin));
+    if let Some(asked) = asked.filter(|s| !s.is_empty()) {
+        if !SOURCES.iter().any(|(code, _)| *code == asked) {
+            return Err(invalid("source", format!("未知的来源“{asked}”")));
+        }
+        if office || user.via_token {
+            return Ok(asked.to_string());
+        }
+    }
+    let derived = if user.via_token {
+        "open311"
+    } else if user.roles.contains(&Role::Inspector) {
+        "inspection"
+    } else if user.roles.contains(&Role::Supervisor) {
+        "supervisor"
+    } else if user.roles.contains(&Role::Evaluator) {
+        "third_party"
+    } else if user.roles.contains(&Role::Leader) {
+        "leader"
+    } else if office {
+        "office"
+    } else {
+        "volunteer"
+    };
+    Ok(derived.to_string())
+}
+
+/// `POST /api/v1/cases`: files a report. With an `Idempotency-Key` header a
+/// retried request gets the first answer and files nothing twice.
+pub async fn report(
+    State(state): State<AppState>,
+    user: ApiUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    user.require(Action::ReportCase)?;
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
+    let request_hash: String = Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+    let actor = format!("{}:{}", if user.via_token { "token" } else { "user" }, user.id);
+    if let Some(key) = key {
+        if key.len() > 128 {
+            return Err(invalid("Idempotency-Key", "幂等键不能超过 128 个字符"));
+        }
+        if let Some(stored) = state.store.idempotent_response(user.district_id, key).await? {
+            return replay(stored, &actor, &request_hash);
+        }
+    }
+    let body: ReportBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError(AppError::BadRequest(format!("请求体不是有效的 JSON：{e}"))))?;
+    let table = categories::shipped();
+    let category = table
+        .category(body.category.trim())
+        .ok_or_else(|| invalid("category", format!("未知的问题分类“{}”", body.category)))?;
+    let condition_index = body.condition.unwrap_or(0);
+    let condition = category.conditions.get(condition_index).ok_or_else(|| {
+        invalid("condition", format!("分类“{}”没有第 {} 个立案条件", category.name, condition_index + 1))
+    })?;
+    let description = body.description.trim();
+    if description.is_empty() || description.chars().count() > 2000 {
+        return Err(invalid("description", "请描述问题（不超过 2000 字）"));
+    }
+    let point = match body.point_id {
+        Some(id) => Some(
+            state
+                .store
+                .point(user.district_id, &crate::auth::policy::Scope::District, id)
+                .await?
+                .ok_or_else(|| invalid("point_id", "点位不存在"))?,
+        ),
+        None => None,
+    };
+    let location = match (body.lon, body.lat) {
+        (Some(lon), Some(lat)) => {
+            let crs = match body.crs.as_deref() {
+                None | Some("") => Crs::Wgs84,
+                Some(raw) => Crs::parse(raw).ok_or_else(|| invalid("crs", "坐标系应为 wgs84、gcj02 或 bd09"))?,
+            };
+            if !valid_position(lon, lat) {
+                return Err(invalid("lon", "经纬度超出范围"));
+            }
+            Some(crs.to_wgs84(lon, lat))
+        }
+        (None, None) => point.as_ref().map(|p| (p.lon, p.lat)),
+        _ => return Err(invalid("lat", "经度和纬度须同时填写")),
+    };
+    let place = match location {
+        Some((lon, lat)) => {
+            let index = load_grid_index(&state.store, user.district_id).await?;
+            match index.resolve(lon, lat) {
+                Some(l) => Some((l.grid_id, l.community_id, l.street_id)),
+                None if !index.is_empty() => return Err(invalid("lon", "位置不在本区任何网格内")),
+                None => None,
+            }
+        }
+        None => None,
+    };
+    if location.is_none() && body.address.trim().is_empty() {
+        return Err(invalid("lon", "请提供位置（经纬度、点位或地址）"));
+    }
+    let source = source_of(&user, body.source.as_deref())?;
+    let new = NewCase {
+        source,
+        category_code: category.code.clone(),
+        category_version: table.version.clone(),
+        condition_index: condition_index as i64,
+        campaign: category.campaign.clone(),
+        limit_amount: condition.limit as i64,
+        limit_clock: serde_json::to_value(condition.clock)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        description: description.to_string(),
+        address: body.address.trim().to_string(),
+        location,
+        place,
+        point_id: point.as_ref().map(|p| p.id),
+        reporter_id: (!user.via_token).then_some(user.id),
+        reporter_name: user.display_name.clone(),
+    };
+    let audit = user.audit(AuditAction::CaseReported, "", "");
+    let idempotency = key.map(|k| (k, actor.as_str(), request_hash.as_str()));
+    let respond = |case: &Case| (201, serde_json::to_string(&view(case.clone())).expect("a case serialises"));
+    match state.store.create_case(user.district_id, &new, &audit, idempotency, respond).await {
+        Ok((_, status, body)) => Ok(json_response(status, body)),
+        // The same key raced in from a retry: answer what the first one got.
+        Err(StoreError::Duplicate(_)) if key.is_some() => {
+            let stored = state
+                .store
+                .idempotent_response(user.district_id, key.expect("checked"))
+                .await?
+                .ok_or(AppError::NotFound)?;
+            replay(stored, &actor, &request_hash)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn json_response(status: i64, body: String) -> Response {
+    let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn replay(stored: crate::store::cases::StoredResponse, actor: &str, request_hash: &str) -> Result<Response, ApiError> {
+    if stored.actor != actor || stored.request_hash != request_hash {
+        return Err(invalid("Idempotency-Key", "这个幂等键已用于另一个请求"));
+    }
+    Ok(json_response(stored.status, stored.response))
+}
+
+/// A case with its steps and the steps the caller may take now.
+#[derive(Serialize)]
+pub struct CaseDetail {
+    /// The case.
+    #[serde(flatten)]
+    pub case: CaseView,
+    /// Steps so far.
+    pub events: Vec<CaseEvent>,
+    /// Transition codes the caller may take now.
+    pub allowed: Vec<&'static str>,
+}
+
+async fn load(state: &AppState, user: &ApiUser, id: i64) -> Result<Case, ApiError> {
+    Ok(state.store.case(user.district_id, &user.scope(), user.id, id).await?.ok_or(AppError::NotFound)?)
+}
+
+async fn in_assigned_unit(state: &AppState, user: &ApiUser, case: &Case) -> Result<bool, ApiError> {
+    Ok(match case.unit_id {
+        Some(unit) => state.store.unit_by_id(unit).await?.path.starts_with(&user.unit_path),
+        None => false,
+    })
+}
+
+fn facts(case: &Case) -> CaseFacts {
+    CaseFacts {
+        state: CaseState::from_code(&case.state).unwrap_or(CaseState::Reported),
+        limit: TimeLimit::new(case.limit_amount as u32, clock_of(&case.limit_clock)),
+        deadline: case.deadline,
+        rework_count: case.rework_count,
+    }
+}
+
+/// The transitions `user` may take on `case` now (those the rules would accept
+/// with complete input).
+fn allowed(case: &Case, roles: &[Role], in_unit: bool, calendar: &WorkCalendar) -> Vec<&'static str> {
+    let full = TransitionInput {
+        note: "x".into(),
+        unit_id: Some(0),
+        duplicate_of: Some(0),
+        new_deadline: Some(Utc::now() + chrono::Duration::days(3650)),
+        plan: "x".into(),
+        target_date: Some((Utc::now() + chrono::Duration::days(30)).date_naive()),
+        attachment_ids: vec![0],
+        ..Default::default()
+    };
+    let actor = Actor { roles, in_assigned_unit: in_unit };
+    let facts = CaseFacts { deadline: Some(Utc::now()), ..facts(case) };
+    Transition::ALL
+        .into_iter()
+        .filter(|t| apply(&facts, *t, &full, &actor, Utc::now(), calendar).is_ok())
+        .map(Transition::code)
+        .collect()
+}
+
+/// `GET /api/v1/cases/{id}`.
+pub async fn case(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> Result<Json<CaseDetail>, ApiError> {
+    user.require(Action::WorkCases)?;
+    let case = load(&state, &user, id).await?;
+    let in_unit = in_assigned_unit(&state, &user, &case).await?;
+    let allowed = allowed(&case, &user.roles, in_unit, &WorkCalendar::standard());
+    let events = state.store.case_events(case.id).await?;
+    Ok(Json(CaseDetail { case: view(case), events, allowed }))
+}
+
+/// Filters of the case list.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    unit_id: Option<i64>,
+    category: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// A page of cases.
+#[derive(Serialize)]
+pub struct CasePage {
+    /// Newest first.
+    pub items: Vec<CaseView>,
+    /// Pass as `before` for the next page; absent on the last.
+    pub next_before: Option<i64>,
+}
+
+/// `GET /api/v1/cases`.
+pub async fn cases(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<CasePage>, ApiError> {
+    user.require(Action::WorkCases)?;
+    if let Some(s) = q.state.as_deref().filter(|s| CaseState::from_code(s).is_none()) {
+        return Err(invalid("state", format!("未知的状态“{s}”")));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let filter =
+        CaseFilter { state: q.state, unit_id: q.unit_id, category: q.category, before_id: q.before, limit: limit + 1 };
+    let mut items = state.store.cases(user.district_id, &user.scope(), user.id, &filter).await?;
+    let next_before = (items.len() as i64 > limit).then(|| {
+        items.truncate(limit as usize);
+        items.last().map(|c| c.id).unwrap_or_default()
+    });
+    Ok(Json(CasePage { items: items.into_iter().map(view).collect(), next_before }))
+}
+
+/// A step's body: the input the step needs, and the version the caller saw.
+#[derive(Deserialize)]
+pub struct StepBody {
+    /// The version of the case the caller acted on (optimistic concurrency).
+    #[serde(default)]
+    version: Option<i64>,
+    #[serde(flatten)]
+    input: TransitionInput,
+}
+
+/// `POST /api/v1/cases/{id}/{transition}`: one step of the loop.
+pub async fn step(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((id, code)): Path<(i64, String)>,
+    Json(body): Json<StepBody>,
+) -> Result<Json<CaseView>, ApiError> {
+    user.require(Action::WorkCases)?;
+    let transition = Transition::from_code(&code).ok_or(AppError::NotFound)?;
+    let case = load(&state, &user, id).await?;
+    let in_unit = in_assigned_unit(&state, &user, &case).await?;
+    let calendar = WorkCalendar::standard();
+    let now: DateTime<Utc> = Utc::now();
+    let actor = Actor { roles: &user.roles, in_assigned_unit: in_unit };
+    let outcome = apply(&facts(&case), transition, &body.input, &actor, now, &calendar).map_err(|e| match e {
+        TransitionError::IllegalFrom { .. } => ApiError(AppError::Conflict(e.to_string())),
+        TransitionError::NotAllowed { .. } => ApiError(AppError::Forbidden),
+        TransitionError::Missing { field, message } => invalid(field, message),
+    })?;
+    // References must name things of this district.
+    if let Some(unit) = body.input.unit_id.filter(|_| transition == Transition::Dispatch) {
+        let found = state.store.unit_by_id(unit).await.ok().filter(|u| u.district_id == user.district_id);
+        if found.is_none() {
+            return Err(invalid("unit_id", "责任单位不存在"));
+        }
+        for co in &body.input.co_unit_ids {
+            if state.store.unit_by_id(*co).await.ok().filter(|u| u.district_id == user.district_id).is_none() {
+                return Err(invalid("co_unit_ids", "协办单位不存在"));
+            }
+        }
+    }
+    if transition == Transition::Merge {
+        let target = body.input.duplicate_of.unwrap_or_default();
+        let original =
+            state.store.case(user.district_id, &crate::auth::policy::Scope::District, user.id, target).await?;
+        match original {
+            Some(o) if o.id != case.id && CaseState::from_code(&o.state).is_some_and(CaseState::is_open) => {}
+            _ => return Err(invalid("duplicate_of", "只能合并到本区另一个未结案的案卷")),
+        }
+    }
+    if !body.input.attachment_ids.is_empty()
+        && state.store.attachments_free(user.district_id, &body.input.attachment_ids).await.is_err()
+    {
+        return Err(invalid("attachment_ids", "附件不存在或已用于其他环节"));
+    }
+    let expected = body.version.unwrap_or(case.version);
+    let audit = user.audit(AuditAction::CaseTransition, "", "");
+    let actor_id = (!user.via_token).then_some(user.id);
+    match state
+        .store
+        .transition_case(&case, expected, transition, &outcome, &body.input, actor_id, &user.display_name, &audit)
+        .await?
+    {
+        Ok(updated) => Ok(Json(view(updated))),
+        Err(conflict) => {
+            let now_state = CaseState::from_code(&conflict.current.state).map(CaseState::label).unwrap_or("");
+            Err(ApiError(AppError::Conflict(format!(
+                "案卷 {} 已被他人处理（当前状态：{now_state}），请刷新后重试",
+                case.number
+            ))))
+        }
+    }
+}
+
+/// An uploaded file's record.
+#[derive(Serialize)]
+pub struct AttachmentView {
+    /// Id, to name in a step's `attachment_ids`.
+    pub id: i64,
+    /// MIME type, from the content.
+    pub content_type: &'static str,
+    /// Bytes.
+    pub size: usize,
+    /// SHA-256.
+    pub sha256: String,
+}
+
+/// `POST /api/v1/attachments` (multipart `file`, `kind`): stores evidence
+/// after checking its content and size; a refused file leaves nothing behind.
+pub async fn upload(State(state): State<AppState>, user: ApiUser, mut form: Multipart) -> Result<Response, ApiError> {
+    user.require(Action::WorkCases)?;
+    let (mut kind, mut file) = ("other".to_string(), None);
+    while let Some(field) =
+        form.next_field().await.map_err(|e| ApiError(AppError::BadRequest(format!("上传的表单有误：{e}"))))?
+    {
+        match field.name() {
+            Some("file") => {
+                let name = field.file_name().unwrap_or("photo").to_string();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|_| invalid("file", format!("文件过大，上限 {} MB", MAX_EVIDENCE_BYTES / 1048576)))?;
+                file = Some((name, bytes));
+            }
+            Some("kind") => kind = field.text().await.unwrap_or_default(),
+            _ => {}
+        }
+    }
+    if !matches!(kind.as_str(), "before" | "after" | "other") {
+        return Err(invalid("kind", "照片类别应为 before（整改前）、after（整改后）或 other"));
+    }
+    let (name, bytes) = file.ok_or_else(|| invalid("file", "请选择文件"))?;
+    if let Some(reason) = evidence::refusal(&bytes, MAX_EVIDENCE_BYTES) {
+        return Err(invalid("file", reason));
+    }
+    let kind_of = evidence::sniff(&bytes).expect("refusal checked the type");
+    let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let key = format!("attachments/{}/{}.{}", user.district_id, uuid::Uuid::new_v4(), kind_of.extension());
+    let size = bytes.len();
+    state.files.put(&key, bytes).await.map_err(AppError::internal)?;
+    let new = NewAttachment {
+        kind: &kind,
+        file_name: &name,
+        content_type: kind_of.content_type(),
+        size: size as i64,
+        file_key: &key,
+        sha256: &sha256,
+        uploaded_by: (!user.via_token).then_some(user.id),
+    };
+    let id = match state.store.create_attachment(user.district_id, &new).await {
+        Ok(id) => id,
+        Err(err) => {
+            let _ = state.files.delete(&key).await;
+            return Err(err.into());
+        }
+    };
+    Ok((StatusCode::CREATED, Json(AttachmentView { id, content_type: kind_of.content_type(), size, sha256 }))
+        .into_response())
+}

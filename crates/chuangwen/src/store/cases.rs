@@ -1,0 +1,547 @@
+//! Problem cases: numbered without gaps, moved by transitions under
+//! optimistic concurrency, each move recorded as an event and an audit entry
+//! in the same transaction.
+
+use chrono::{DateTime, Datelike, Utc};
+use serde::Serialize;
+use sqlx::QueryBuilder;
+
+use super::{Store, StoreError, StoreResult, now};
+use crate::append_audit;
+use crate::auth::audit::NewAuditEntry;
+use crate::auth::policy::Scope;
+use crate::domain::calendar::beijing;
+use crate::domain::cases::{CaseState, Outcome, Transition, TransitionInput};
+use crate::{read, transaction};
+
+/// A case as stored.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Case {
+    /// Row id.
+    pub id: i64,
+    /// District.
+    pub district_id: i64,
+    /// Number, per district per year: `2026-000123`.
+    pub number: String,
+    /// State code.
+    pub state: String,
+    /// Bumped by every transition.
+    pub version: i64,
+    /// Where the report came from.
+    pub source: String,
+    /// Category code.
+    pub category_code: String,
+    /// Version of the category table it was filed under.
+    pub category_version: String,
+    /// Index of the filing condition in the category.
+    pub condition_index: i64,
+    /// Campaign code.
+    pub campaign: String,
+    /// Time limit amount.
+    pub limit_amount: i64,
+    /// Time limit clock.
+    pub limit_clock: String,
+    /// What was found.
+    pub description: String,
+    /// Address.
+    pub address: String,
+    /// WGS-84.
+    pub lon: Option<f64>,
+    /// WGS-84.
+    pub lat: Option<f64>,
+    /// Grid cell.
+    pub grid_id: Option<i64>,
+    /// Community.
+    pub community_id: Option<i64>,
+    /// Street.
+    pub street_id: Option<i64>,
+    /// Evaluation point.
+    pub point_id: Option<i64>,
+    /// Reporter.
+    pub reporter_id: Option<i64>,
+    /// Reporter's name.
+    pub reporter_name: String,
+    /// Main responsible unit.
+    pub unit_id: Option<i64>,
+    /// Co-units, comma-separated ids.
+    pub co_unit_ids: String,
+    /// Current deadline.
+    pub deadline: Option<DateTime<Utc>>,
+    /// Failed verifications.
+    pub rework_count: i64,
+    /// The case this one duplicates.
+    pub duplicate_of: Option<i64>,
+    /// Deferral target date.
+    pub deferred_until: Option<String>,
+    /// Reported.
+    pub reported_at: DateTime<Utc>,
+    /// Dispatched.
+    pub dispatched_at: Option<DateTime<Utc>>,
+    /// Handled.
+    pub handled_at: Option<DateTime<Utc>>,
+    /// Closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A step of a case.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct CaseEvent {
+    /// Row id.
+    pub id: i64,
+    /// Transition code, or `report`.
+    pub action: String,
+    /// State before.
+    pub from_state: Option<String>,
+    /// State after.
+    pub to_state: String,
+    /// Acting user.
+    pub actor_id: Option<i64>,
+    /// Actor's name.
+    pub actor: String,
+    /// Note or reason.
+    pub note: String,
+    /// The input, JSON.
+    pub detail: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A case to create.
+#[derive(Clone, Debug)]
+pub struct NewCase {
+    /// Source code.
+    pub source: String,
+    /// Category code.
+    pub category_code: String,
+    /// Category table version.
+    pub category_version: String,
+    /// Filing condition index.
+    pub condition_index: i64,
+    /// Campaign code.
+    pub campaign: String,
+    /// Limit amount.
+    pub limit_amount: i64,
+    /// Limit clock code.
+    pub limit_clock: String,
+    /// What was found.
+    pub description: String,
+    /// Address.
+    pub address: String,
+    /// WGS-84 location.
+    pub location: Option<(f64, f64)>,
+    /// Resolved grid, community, street.
+    pub place: Option<(i64, i64, i64)>,
+    /// Evaluation point.
+    pub point_id: Option<i64>,
+    /// Reporter.
+    pub reporter_id: Option<i64>,
+    /// Reporter's name.
+    pub reporter_name: String,
+}
+
+/// A stored idempotent response.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredResponse {
+    /// Who sent the first request.
+    pub actor: String,
+    /// Hash of the first request's body.
+    pub request_hash: String,
+    /// HTTP status sent.
+    pub status: i64,
+    /// Body sent.
+    pub response: String,
+}
+
+/// Filters of the case list.
+#[derive(Clone, Debug, Default)]
+pub struct CaseFilter {
+    /// Only this state.
+    pub state: Option<String>,
+    /// Only this unit.
+    pub unit_id: Option<i64>,
+    /// Only this category.
+    pub category: Option<String>,
+    /// Keyset cursor: cases with a smaller id (newest first).
+    pub before_id: Option<i64>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// A transition refused because someone else moved the case first.
+#[derive(Debug)]
+pub struct Conflict {
+    /// The case as it now stands.
+    pub current: Case,
+}
+
+const CASE_COLUMNS: &str = "SELECT id, district_id, number, state, version, source, category_code, category_version,
+    condition_index, campaign, limit_amount, limit_clock, description, address, lon, lat, grid_id, community_id,
+    street_id, point_id, reporter_id, reporter_name, unit_id, co_unit_ids, deadline, rework_count, duplicate_of,
+    deferred_until, reported_at, dispatched_at, handled_at, closed_at, updated_at FROM cases";
+
+/// Limits a case query to a scope: in the scope's territory, or dispatched
+/// to a unit of the scope, or reported by the caller.
+fn push_case_scope<'a, DB: sqlx::Database>(q: &mut QueryBuilder<DB>, district_id: i64, scope: &Scope, user_id: i64)
+where
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    if let Some(pattern) = scope.path_pattern() {
+        for (i, column) in ["street_id", "community_id", "unit_id"].iter().enumerate() {
+            q.push(if i == 0 { " AND (" } else { " OR " });
+            q.push(*column).push(" IN (SELECT id FROM units WHERE district_id = ");
+            q.push_bind(district_id).push(" AND path LIKE ").push_bind(pattern.clone()).push(")");
+        }
+        q.push(" OR reporter_id = ").push_bind(user_id).push(")");
+    }
+}
+
+impl Store {
+    /// Files a report: a number from the district's counter for the year, the
+    /// case, its first event and the audit entry, in one transaction; with an
+    /// idempotency key, the response is stored with it.
+    pub async fn create_case(
+        &self,
+        district_id: i64,
+        new: &NewCase,
+        audit: &NewAuditEntry,
+        idempotency: Option<(&str, &str, &str)>,
+        respond: impl Fn(&Case) -> (i64, String),
+    ) -> StoreResult<(Case, i64, String)> {
+        let (algorithm, at) = (self.audit_hash, now());
+        let year = at.with_timezone(&beijing()).year() as i64;
+        let out = transaction!(&self.db, |tx| {
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO case_numbers (district_id, year, last) VALUES ($1, $2, 1)
+                 ON CONFLICT (district_id, year) DO UPDATE SET last = case_numbers.last + 1 RETURNING last",
+            )
+            .bind(district_id)
+            .bind(year)
+            .fetch_one(&mut *tx)
+            .await?;
+            let number = format!("{year}-{seq:06}");
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO cases (district_id, number, state, source, category_code, category_version, condition_index,
+                 campaign, limit_amount, limit_clock, description, address, lon, lat, grid_id, community_id, street_id,
+                 point_id, reporter_id, reporter_name, reported_at, updated_at)
+                 VALUES ($1, $2, 'reported', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)
+                 RETURNING id",
+            )
+            .bind(district_id)
+            .bind(&number)
+            .bind(&new.source)
+            .bind(&new.category_code)
+            .bind(&new.category_version)
+            .bind(new.condition_index)
+            .bind(&new.campaign)
+            .bind(new.limit_amount)
+            .bind(&new.limit_clock)
+            .bind(&new.description)
+            .bind(&new.address)
+            .bind(new.location.map(|l| l.0))
+            .bind(new.location.map(|l| l.1))
+            .bind(new.place.map(|p| p.0))
+            .bind(new.place.map(|p| p.1))
+            .bind(new.place.map(|p| p.2))
+            .bind(new.point_id)
+            .bind(new.reporter_id)
+            .bind(&new.reporter_name)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO case_events (case_id, district_id, action, from_state, to_state, actor_id, actor, note, detail, at)
+                 VALUES ($1, $2, 'report', NULL, 'reported', $3, $4, $5, '', $6)",
+            )
+            .bind(id)
+            .bind(district_id)
+            .bind(new.reporter_id)
+            .bind(&new.reporter_name)
+            .bind(&new.description)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            let entry = NewAuditEntry {
+                object: format!("case:{id}"),
+                detail: format!("{{\"number\":\"{number}\"}}"),
+                ..audit.clone()
+            };
+            append_audit!(tx, algorithm, &entry);
+            let case = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let (status, body) = respond(&case);
+            if let Some((key, actor, request_hash)) = idempotency {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (district_id, key, actor, request_hash, status, response, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(district_id)
+                .bind(key)
+                .bind(actor)
+                .bind(request_hash)
+                .bind(status)
+                .bind(&body)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            (case, status, body)
+        });
+        Ok(out)
+    }
+
+    /// The response stored under an idempotency key.
+    pub async fn idempotent_response(&self, district_id: i64, key: &str) -> StoreResult<Option<StoredResponse>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, StoredResponse>(
+            "SELECT actor, request_hash, status, response FROM idempotency_keys WHERE district_id = $1 AND key = $2"
+        )
+        .bind(district_id)
+        .bind(key)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// One case, if the scope sees it.
+    pub async fn case(&self, district_id: i64, scope: &Scope, user_id: i64, id: i64) -> StoreResult<Option<Case>> {
+        Ok(read!(&self.db, |pool| {
+            let mut q = QueryBuilder::new(CASE_COLUMNS);
+            q.push(" WHERE district_id = ").push_bind(district_id).push(" AND id = ").push_bind(id);
+            push_case_scope(&mut q, district_id, scope, user_id);
+            q.build_query_as::<Case>().fetch_optional(pool).await
+        })?)
+    }
+
+    /// A page of the cases a scope sees, newest first (keyset).
+    pub async fn cases(
+        &self,
+        district_id: i64,
+        scope: &Scope,
+        user_id: i64,
+        filter: &CaseFilter,
+    ) -> StoreResult<Vec<Case>> {
+        Ok(read!(&self.db, |pool| {
+            let mut q = QueryBuilder::new(CASE_COLUMNS);
+            q.push(" WHERE district_id = ").push_bind(district_id);
+            push_case_scope(&mut q, district_id, scope, user_id);
+            if let Some(state) = &filter.state {
+                q.push(" AND state = ").push_bind(state.clone());
+            }
+            if let Some(unit) = filter.unit_id {
+                q.push(" AND unit_id = ").push_bind(unit);
+            }
+            if let Some(category) = &filter.category {
+                q.push(" AND category_code = ").push_bind(category.clone());
+            }
+            if let Some(before) = filter.before_id {
+                q.push(" AND id < ").push_bind(before);
+            }
+            q.push(" ORDER BY id DESC LIMIT ").push_bind(filter.limit.max(1));
+            q.build_query_as::<Case>().fetch_all(pool).await
+        })?)
+    }
+
+    /// The steps of a case, oldest first.
+    pub async fn case_events(&self, case_id: i64) -> StoreResult<Vec<CaseEvent>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, CaseEvent>(
+            "SELECT id, action, from_state, to_state, actor_id, actor, note, detail, at FROM case_events
+             WHERE case_id = $1 ORDER BY id"
+        )
+        .bind(case_id)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Records a transition if the case is still at `expected_version`;
+    /// otherwise nothing changes and the case as it now stands is returned.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn transition_case(
+        &self,
+        case: &Case,
+        expected_version: i64,
+        transition: Transition,
+        outcome: &Outcome,
+        input: &TransitionInput,
+        actor_id: Option<i64>,
+        actor: &str,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Result<Case, Conflict>> {
+        let (algorithm, at) = (self.audit_hash, now());
+        let from = case.state.clone();
+        let to = outcome.state.code();
+        let detail = serde_json::to_string(input).expect("input serialises");
+        let co_units = if transition == Transition::Dispatch {
+            input.co_unit_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        } else {
+            case.co_unit_ids.clone()
+        };
+        let unit = if outcome.clear_unit { None } else { outcome.unit_id.or(case.unit_id) };
+        let deadline = if outcome.clear_deadline { None } else { outcome.deadline.or(case.deadline) };
+        let deferred_until = match transition {
+            Transition::ApproveDeferral => {
+                // The plan and date were given with the request; keep the date of the request.
+                input.target_date.map(|d| d.to_string()).or(case.deferred_until.clone())
+            }
+            Transition::RequestDeferral => input.target_date.map(|d| d.to_string()),
+            Transition::Resume => None,
+            _ => case.deferred_until.clone(),
+        };
+        let stamp = |state: CaseState| if outcome.state == state { Some(at) } else { None };
+        let result = transaction!(&self.db, |tx| {
+            let changed = sqlx::query(
+                "UPDATE cases SET state = $1, version = version + 1, unit_id = $2, co_unit_ids = $3, deadline = $4,
+                 rework_count = $5, duplicate_of = COALESCE($6, duplicate_of), deferred_until = $7, updated_at = $8,
+                 dispatched_at = COALESCE($9, dispatched_at), handled_at = COALESCE($10, handled_at),
+                 closed_at = COALESCE($11, closed_at)
+                 WHERE id = $12 AND version = $13",
+            )
+            .bind(to)
+            .bind(unit)
+            .bind(&co_units)
+            .bind(deadline)
+            .bind(outcome.rework_count)
+            .bind(if transition == Transition::Merge { input.duplicate_of } else { None })
+            .bind(&deferred_until)
+            .bind(at)
+            .bind(if transition == Transition::Dispatch { Some(at) } else { None })
+            .bind(stamp(CaseState::Handled))
+            .bind(stamp(CaseState::Closed))
+            .bind(case.id)
+            .bind(expected_version)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                let current = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
+                    .bind(case.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                Err(Conflict { current })
+            } else {
+                let event_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO case_events (case_id, district_id, action, from_state, to_state, actor_id, actor, note, detail, at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                )
+                .bind(case.id)
+                .bind(case.district_id)
+                .bind(transition.code())
+                .bind(&from)
+                .bind(to)
+                .bind(actor_id)
+                .bind(actor)
+                .bind(input.note.trim())
+                .bind(&detail)
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await?;
+                for attachment in &input.attachment_ids {
+                    sqlx::query(
+                        "UPDATE attachments SET case_id = $1, event_id = $2 WHERE id = $3 AND district_id = $4",
+                    )
+                    .bind(case.id)
+                    .bind(event_id)
+                    .bind(attachment)
+                    .bind(case.district_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let entry = NewAuditEntry {
+                    object: format!("case:{}", case.id),
+                    detail: serde_json::json!({ "number": case.number, "from": from, "to": to, "action": transition.code() })
+                        .to_string(),
+                    ..audit.clone()
+                };
+                append_audit!(tx, algorithm, &entry);
+                let updated = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
+                    .bind(case.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                Ok(updated)
+            }
+        });
+        Ok(result)
+    }
+
+    /// Counts of a district's cases by state (for tests and the home page).
+    pub async fn case_state_counts(&self, district_id: i64) -> StoreResult<Vec<(String, i64)>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, (String, i64)>(
+            "SELECT state, COUNT(*) FROM cases WHERE district_id = $1 GROUP BY state ORDER BY state"
+        )
+        .bind(district_id)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Whether every id names an attachment of the district not yet used by a case step.
+    pub async fn attachments_free(&self, district_id: i64, ids: &[i64]) -> StoreResult<bool> {
+        for id in ids {
+            let free: Option<i64> = read!(&self.db, |pool| sqlx::query_scalar(
+                "SELECT id FROM attachments WHERE id = $1 AND district_id = $2 AND event_id IS NULL"
+            )
+            .bind(id)
+            .bind(district_id)
+            .fetch_optional(pool)
+            .await)?;
+            if free.is_none() {
+                return Err(StoreError::NotFound);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// An attachment to record.
+pub struct NewAttachment<'a> {
+    /// before, after or other.
+    pub kind: &'a str,
+    /// Original name.
+    pub file_name: &'a str,
+    /// MIME type, from the content.
+    pub content_type: &'a str,
+    /// Bytes.
+    pub size: i64,
+    /// Where the file store keeps it.
+    pub file_key: &'a str,
+    /// SHA-256, hex.
+    pub sha256: &'a str,
+    /// Uploader.
+    pub uploaded_by: Option<i64>,
+}
+
+impl Store {
+    /// Records an uploaded file (not yet tied to a case step).
+    pub async fn create_attachment(&self, district_id: i64, new: &NewAttachment<'_>) -> StoreResult<i64> {
+        let at = now();
+        let id = transaction!(&self.db, |tx| {
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO attachments (district_id, kind, file_name, content_type, size, file_key, sha256, uploaded_by, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(district_id)
+            .bind(new.kind)
+            .bind(new.file_name)
+            .bind(new.content_type)
+            .bind(new.size)
+            .bind(new.file_key)
+            .bind(new.sha256)
+            .bind(new.uploaded_by)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?
+        });
+        Ok(id)
+    }
+
+    /// How many attachments a district has (tests: nothing stored on refusal).
+    pub async fn attachment_count(&self, district_id: i64) -> StoreResult<i64> {
+        Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM attachments WHERE district_id = $1"
+        )
+        .bind(district_id)
+        .fetch_one(pool)
+        .await)?)
+    }
+}
