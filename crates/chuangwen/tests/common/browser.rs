@@ -73,6 +73,49 @@ impl Browser {
         self.send(request).await
     }
 
+    /// Sends JSON (or no body) and reads JSON back.
+    pub async fn json(
+        &mut self,
+        method: &str,
+        uri: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+        let page = self.send(request.body(body).unwrap()).await;
+        let value = serde_json::from_slice(&page.body).unwrap_or(serde_json::Value::Null);
+        (page.status, value)
+    }
+
+    /// Uploads one file to the evidence endpoint.
+    pub async fn upload_evidence(
+        &mut self,
+        kind: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> (StatusCode, serde_json::Value) {
+        let boundary = "----chuangwen-evidence";
+        let mut body = Vec::new();
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n").as_bytes(),
+        );
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: image/jpeg\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend(bytes);
+        body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = Request::post("/api/v1/attachments")
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        let page = self.send(request).await;
+        (page.status, serde_json::from_slice(&page.body).unwrap_or(serde_json::Value::Null))
+    }
+
     pub fn csrf(&self) -> String {
         self.cookies.iter().find(|(k, _)| k == "cw_csrf").map(|(_, v)| v.clone()).unwrap_or_default()
     }

@@ -1,0 +1,351 @@
+//! The closed loop through the API, on both backends: report, accept,
+//! dispatch, return, acknowledge, extension, deferral, handle with photos,
+//! verification failed and passed; void, reject, merge; concurrency;
+//! evidence checks.
+
+mod common;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use common::browser::Browser;
+
+/// A tiny valid JPEG header followed by filler: enough for content sniffing.
+fn jpeg() -> Vec<u8> {
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0];
+    bytes.extend(std::iter::repeat_n(0x55u8, 2000));
+    bytes
+}
+
+async fn as_user(db: &common::TestDb, username: &str) -> Browser {
+    let mut browser = Browser::new(db.state());
+    let page = browser.login(username, common::DEMO_PASSWORD).await;
+    assert_eq!(page.location(), "/", "{username} logs in");
+    browser
+}
+
+/// A point of the first street, where the reports are made.
+async fn first_street_point(db: &common::TestDb) -> (i64, f64, f64) {
+    let district = db.store.districts().await.unwrap()[0].id;
+    let points = db
+        .store
+        .points(
+            district,
+            &chuangwen::auth::policy::Scope::District,
+            &chuangwen::store::places::PointFilter { limit: 2000, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    let p = points.iter().find(|p| p.street_name.as_deref() == Some("海河路街道")).unwrap();
+    (p.id, p.lon, p.lat)
+}
+
+async fn report(browser: &mut Browser, category: &str, lon: f64, lat: f64) -> Value {
+    let (status, body) = browser
+        .json(
+            "POST",
+            "/api/v1/cases",
+            Some(json!({"category": category, "description": "路口东侧成堆垃圾", "lon": lon, "lat": lat})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body
+}
+
+async fn step(browser: &mut Browser, case: i64, transition: &str, input: Value) -> (StatusCode, Value) {
+    browser.json("POST", &format!("/api/v1/cases/{case}/{transition}"), Some(input)).await
+}
+
+async fn expect_step(browser: &mut Browser, case: i64, transition: &str, input: Value, state: &str) -> Value {
+    let (status, body) = step(browser, case, transition, input).await;
+    assert_eq!(status, StatusCode::OK, "{transition}: {body}");
+    assert_eq!(body["state"], state, "{transition}");
+    body
+}
+
+on_both_backends!(a_report_goes_round_the_whole_loop_with_return_extension_deferral_and_rework, |db| {
+    let district = db.with_demo().await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let (_, lon, lat) = first_street_point(&db).await;
+    let mut supervisor = as_user(&db, "supervisor001").await;
+    let mut office = as_user(&db, "office01").await;
+    let mut handler = as_user(&db, "handler046").await; // staff of 海河路街道
+    let mut inspector = as_user(&db, "inspector01").await;
+    let mut stranger = as_user(&db, "handler047").await; // staff of another street
+
+    let case = report(&mut supervisor, "06010", lon, lat).await;
+    let id = case["id"].as_i64().unwrap();
+    assert_eq!((case["state"].as_str(), case["source"].as_str()), (Some("reported"), Some("supervisor")));
+    assert!(case["number"].as_str().unwrap().ends_with("-000001"), "the first number of the year");
+    assert_eq!(case["time_limit"], "1 工作日");
+    assert_eq!(case["street_id"], street.id, "placed in its street by the grid index");
+
+    // A supervisor may not accept; the office does.
+    let (status, body) = step(&mut supervisor, id, "accept", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    expect_step(&mut office, id, "accept", json!({}), "accepted").await;
+    let (status, body) = step(&mut office, id, "dispatch", json!({})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unit_id")));
+    let dispatched = expect_step(&mut office, id, "dispatch", json!({"unit_id": street.id}), "dispatched").await;
+    assert!(dispatched["deadline"].is_string(), "the unit's clock started");
+
+    // Another street's staff cannot see it at all.
+    let (status, _) = stranger.json("GET", &format!("/api/v1/cases/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The unit asks to return it; the office refuses, with a reason.
+    let (status, body) = step(&mut handler, id, "request_return", json!({})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("note")));
+    expect_step(&mut handler, id, "request_return", json!({"note": "不属于本街道"}), "return_requested").await;
+    expect_step(&mut office, id, "refuse_return", json!({"note": "点位在本街道辖区内"}), "dispatched").await;
+    expect_step(&mut handler, id, "acknowledge", json!({}), "in_progress").await;
+
+    // Extension: asked for, then granted with a later deadline.
+    let current = dispatched["deadline"].as_str().unwrap().to_string();
+    let later = (chrono::DateTime::parse_from_rfc3339(&current).unwrap() + chrono::Duration::days(3)).to_rfc3339();
+    expect_step(
+        &mut handler,
+        id,
+        "request_extension",
+        json!({"note": "需要调用清运车", "new_deadline": later}),
+        "extension_requested",
+    )
+    .await;
+    let extended = expect_step(&mut office, id, "grant_extension", json!({"new_deadline": later}), "in_progress").await;
+    assert_ne!(extended["deadline"].as_str().unwrap(), current);
+
+    // Deferral: a plan and a date, approved, then resumed.
+    let (status, body) = step(&mut handler, id, "request_deferral", json!({"plan": "结合道路改造一并处理"})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("target_date")));
+    expect_step(
+        &mut handler,
+        id,
+        "request_deferral",
+        json!({"plan": "结合道路改造一并处理", "target_date": "2027-06-30"}),
+        "deferral_requested",
+    )
+    .await;
+    let deferred = expect_step(&mut office, id, "approve_deferral", json!({}), "deferred").await;
+    assert_eq!(deferred["deferred_until"], "2027-06-30");
+    expect_step(&mut office, id, "resume", json!({}), "in_progress").await;
+
+    // Handling needs an after-photo.
+    let (status, body) = step(&mut handler, id, "handle", json!({"note": "已清运"})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("attachment_ids")));
+    let (status, photo) = handler.upload_evidence("after", "after.jpg", &jpeg()).await;
+    assert_eq!(status, StatusCode::CREATED, "{photo}");
+    expect_step(&mut handler, id, "handle", json!({"note": "已清运", "attachment_ids": [photo["id"]]}), "handled")
+        .await;
+
+    // Verification fails once (rework), then passes.
+    let (status, _) = step(&mut handler, id, "verify_pass", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the unit does not verify its own work");
+    let reworked = expect_step(&mut inspector, id, "verify_fail", json!({"note": "仍有垃圾残留"}), "in_progress").await;
+    assert_eq!(reworked["rework_count"], 1);
+    let (_, photo2) = handler.upload_evidence("after", "after2.jpg", &jpeg()).await;
+    expect_step(&mut handler, id, "handle", json!({"note": "已彻底清理", "attachment_ids": [photo2["id"]]}), "handled")
+        .await;
+    let closed = expect_step(&mut inspector, id, "verify_pass", json!({}), "closed").await;
+    assert!(closed["closed_at"].is_string());
+
+    // A closed case takes no more steps, and says why.
+    let (status, body) = step(&mut office, id, "void", json!({"note": "误报"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body["error"]["message"].as_str().unwrap().contains("已结案"), "{body}");
+
+    // Every step is an event, in order, and the trail verifies.
+    let (_, detail) = supervisor.json("GET", &format!("/api/v1/cases/{id}"), None).await;
+    let actions: Vec<&str> =
+        detail["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "report",
+            "accept",
+            "dispatch",
+            "request_return",
+            "refuse_return",
+            "acknowledge",
+            "request_extension",
+            "grant_extension",
+            "request_deferral",
+            "approve_deferral",
+            "resume",
+            "handle",
+            "verify_fail",
+            "handle",
+            "verify_pass"
+        ]
+    );
+    assert!(db.store.verify_audit().await.unwrap().is_ok());
+});
+
+on_both_backends!(reports_can_be_rejected_merged_voided_or_returned_to_the_office, |db| {
+    let district = db.with_demo().await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let (_, lon, lat) = first_street_point(&db).await;
+    let mut inspector = as_user(&db, "inspector01").await;
+    let mut office = as_user(&db, "office01").await;
+    let mut handler = as_user(&db, "handler046").await;
+    let ids: Vec<i64> = {
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            ids.push(report(&mut inspector, "09006", lon, lat).await["id"].as_i64().unwrap());
+        }
+        ids
+    };
+    let numbers: Vec<String> = {
+        let mut numbers = Vec::new();
+        for id in &ids {
+            numbers.push(
+                inspector.json("GET", &format!("/api/v1/cases/{id}"), None).await.1["number"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        numbers
+    };
+    let seq: Vec<i64> = numbers.iter().map(|n| n.rsplit('-').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(seq, vec![1, 2, 3, 4], "numbers without gaps");
+
+    expect_step(&mut office, ids[0], "reject", json!({"note": "不属于创文问题"}), "rejected").await;
+    let (status, body) = step(&mut office, ids[1], "merge", json!({"duplicate_of": ids[1]})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("duplicate_of")));
+    let merged = expect_step(&mut office, ids[1], "merge", json!({"duplicate_of": ids[2]}), "merged").await;
+    assert_eq!(merged["duplicate_of"], ids[2]);
+    let (status, _) = step(&mut office, ids[3], "void", json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "void needs a reason");
+    expect_step(&mut office, ids[3], "void", json!({"note": "重复上报"}), "voided").await;
+
+    // Returned to the office: back to 待派遣, the unit and deadline cleared, then re-dispatched.
+    expect_step(&mut office, ids[2], "accept", json!({}), "accepted").await;
+    expect_step(&mut office, ids[2], "dispatch", json!({"unit_id": street.id}), "dispatched").await;
+    expect_step(&mut handler, ids[2], "request_return", json!({"note": "应由城管委处理"}), "return_requested").await;
+    let back = expect_step(&mut office, ids[2], "approve_return", json!({}), "accepted").await;
+    assert!(back["unit_id"].is_null() && back["deadline"].is_null());
+    let city = db.store.unit_by_code(district, "D003").await.unwrap().unwrap();
+    let again = expect_step(&mut office, ids[2], "dispatch", json!({"unit_id": city.id}), "dispatched").await;
+    assert_eq!(again["unit_id"], city.id);
+    // The street's handler no longer holds it.
+    let (status, _) = step(&mut handler, ids[2], "acknowledge", json!({})).await;
+    assert!(status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND, "{status}");
+
+    let counts = db.store.case_state_counts(district).await.unwrap();
+    assert_eq!(
+        counts,
+        vec![("dispatched".into(), 1), ("merged".into(), 1), ("rejected".into(), 1), ("voided".into(), 1)]
+    );
+});
+
+on_both_backends!(twenty_simultaneous_verifications_let_exactly_one_through, |db| {
+    let district = db.with_demo().await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let (_, lon, lat) = first_street_point(&db).await;
+    let mut office = as_user(&db, "office01").await;
+    let mut handler = as_user(&db, "handler046").await;
+    let id = report(&mut office, "06012", lon, lat).await["id"].as_i64().unwrap();
+    expect_step(&mut office, id, "accept", json!({}), "accepted").await;
+    expect_step(&mut office, id, "dispatch", json!({"unit_id": street.id}), "dispatched").await;
+    expect_step(&mut handler, id, "acknowledge", json!({}), "in_progress").await;
+    let (_, photo) = handler.upload_evidence("after", "a.jpg", &jpeg()).await;
+    expect_step(&mut handler, id, "handle", json!({"attachment_ids": [photo["id"]]}), "handled").await;
+
+    let mut inspectors = Vec::new();
+    for n in 1..=4 {
+        inspectors.push(as_user(&db, &format!("inspector{n:02}")).await);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let mut browser = Browser::new(db.state());
+        browser.cookies = inspectors[i % 4].cookies.clone();
+        tasks.push(tokio::spawn(async move { step(&mut browser, id, "verify_pass", json!({})).await }));
+    }
+    let mut ok = 0;
+    let mut conflicts = 0;
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            StatusCode::OK => ok += 1,
+            StatusCode::CONFLICT => {
+                conflicts += 1;
+                let message = body["error"]["message"].as_str().unwrap();
+                assert!(message.contains("已被他人处理") || message.contains("已结案"), "{message}");
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((ok, conflicts), (1, 19));
+    let (_, detail) = office.json("GET", &format!("/api/v1/cases/{id}"), None).await;
+    let passes = detail["events"].as_array().unwrap().iter().filter(|e| e["action"] == "verify_pass").count();
+    assert_eq!(passes, 1, "one event, one state change");
+});
+
+on_both_backends!(a_zip_named_jpg_and_an_oversized_file_are_refused_and_nothing_is_stored, |db| {
+    let district = db.with_demo().await;
+    let mut handler = as_user(&db, "handler046").await;
+    let zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00not-a-photo".to_vec();
+    let (status, body) = handler.upload_evidence("after", "photo.jpg", &zip).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["error"]["message"].as_str().unwrap().contains("压缩包"), "{body}");
+    let mut big = jpeg();
+    big.resize(chuangwen::api::cases::MAX_EVIDENCE_BYTES + 1, 0);
+    let (status, body) = handler.upload_evidence("after", "big.jpg", &big).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("过大"), "{body}");
+    assert_eq!(db.store.attachment_count(district).await.unwrap(), 0, "nothing stored");
+    let (status, _) = handler.upload_evidence("after", "ok.jpg", &jpeg()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(db.store.attachment_count(district).await.unwrap(), 1);
+});
+
+on_both_backends!(a_retried_report_with_the_same_idempotency_key_is_filed_once, |db| {
+    let district = db.with_demo().await;
+    let (_, lon, lat) = first_street_point(&db).await;
+    let mut supervisor = as_user(&db, "supervisor001").await;
+    let body = json!({"category": "07001", "description": "电线杆上的小广告", "lon": lon, "lat": lat});
+    let first = send_keyed(&mut supervisor, body.clone(), "report-7f3a").await;
+    let second = send_keyed(&mut supervisor, body.clone(), "report-7f3a").await;
+    assert_eq!(first.0, StatusCode::CREATED);
+    assert_eq!(first, second, "the retry gets the first answer");
+    let counts = db.store.case_state_counts(district).await.unwrap();
+    assert_eq!(counts, vec![("reported".into(), 1)]);
+    let other = send_keyed(
+        &mut supervisor,
+        json!({"category": "07001", "description": "另一处", "lon": lon, "lat": lat}),
+        "report-7f3a",
+    )
+    .await;
+    assert_eq!(other.0, StatusCode::UNPROCESSABLE_ENTITY, "a key reused for another request");
+});
+
+/// Posts a report with an idempotency key.
+async fn send_keyed(browser: &mut Browser, body: Value, key: &str) -> (StatusCode, Vec<u8>) {
+    let request = axum::http::Request::post("/api/v1/cases")
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let page = browser.send(request).await;
+    (page.status, page.body)
+}
+
+on_both_backends!(bad_reports_are_refused_field_by_field_and_file_nothing, |db| {
+    let district = db.with_demo().await;
+    let mut supervisor = as_user(&db, "supervisor001").await;
+    for (body, field) in [
+        (json!({"category": "99999", "description": "x", "lon": 117.2, "lat": 39.1}), "category"),
+        (json!({"category": "06010", "condition": 5, "description": "x", "lon": 117.2, "lat": 39.1}), "condition"),
+        (json!({"category": "06010", "description": " ", "lon": 117.2, "lat": 39.1}), "description"),
+        (json!({"category": "06010", "description": "x", "lon": 116.39, "lat": 39.9}), "lon"),
+        (json!({"category": "06010", "description": "x", "lon": 117.2}), "lat"),
+        (json!({"category": "06010", "description": "x", "lon": 117.2, "lat": 39.1, "crs": "utm"}), "crs"),
+        (json!({"category": "06010", "description": "x"}), "lon"),
+    ] {
+        let (status, reply) = supervisor.json("POST", "/api/v1/cases", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {reply}");
+        assert_eq!(reply["error"]["field"], field, "{body}");
+        assert!(!reply["error"]["message"].as_str().unwrap().is_empty());
+    }
+    assert!(db.store.case_state_counts(district).await.unwrap().is_empty(), "nothing filed");
+});
