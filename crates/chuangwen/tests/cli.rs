@@ -308,3 +308,97 @@ fn a_new_district_is_added_and_given_its_units_from_a_file() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("写入 2 行"));
 }
+
+/// One HTTP/1.1 request over a fresh connection: (status, headers, body).
+fn http(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<(String, String)>, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect();
+    (status, headers, body.to_string())
+}
+
+/// Starts `serve` in `dir` on a free port; returns the child and its address.
+fn start_server(dir: &Path) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .arg("serve")
+        .env("CHUANGWEN_LISTEN", "127.0.0.1:0")
+        .env("CHUANGWEN_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("server output").unwrap();
+        if let Some(rest) = line.strip_prefix("创文通 Chuangwen: http://") {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    // Keep reading stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+/// Logs in over HTTP; returns the cookie header to send.
+fn http_login(address: &str, username: &str, password: &str) -> String {
+    let (_, headers, _) = http(address, "GET", "/login", &[], b"");
+    let csrf = headers.iter().find(|(k, v)| k == "set-cookie" && v.starts_with("cw_csrf=")).unwrap().1.clone();
+    let csrf = csrf.split(';').next().unwrap().trim_start_matches("cw_csrf=").to_string();
+    let form = format!("csrf={csrf}&username={username}&password={password}");
+    let cookie = format!("cw_csrf={csrf}");
+    let (status, headers, _) = http(
+        address,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &cookie)],
+        form.as_bytes(),
+    );
+    assert_eq!(status, 303, "login");
+    let session = headers.iter().find(|(k, v)| k == "set-cookie" && v.starts_with("cw_session=")).unwrap().1.clone();
+    session.split(';').next().unwrap().to_string()
+}
+
+#[test]
+fn an_acknowledged_report_survives_kill_9_right_after_its_201() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &[], &["demo", "--password", "Demo-Pass-2026"]).status.success());
+    let (mut server, address) = start_server(dir.path());
+    let cookie = http_login(&address, "supervisor001", "Demo-Pass-2026");
+    let report = r#"{"category": "06010", "description": "kill -9 之前的上报", "address": "海河路 1 号"}"#.as_bytes();
+    let (status, _, body) = http(
+        &address,
+        "POST",
+        "/api/v1/cases",
+        &[("Content-Type", "application/json"), ("Cookie", &cookie), ("Idempotency-Key", "kill-nine")],
+        report,
+    );
+    // The 201 is in hand: kill the server at once, without any chance to flush.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(status, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+
+    let (mut server, address) = start_server(dir.path());
+    let cookie = http_login(&address, "office01", "Demo-Pass-2026");
+    let (status, _, body) = http(&address, "GET", &format!("/api/v1/cases/{}", created["id"]), &[("Cookie", &cookie)], b"");
+    Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    server.wait().unwrap();
+    assert_eq!(status, 200, "{body}");
+    let found: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(found["number"], created["number"]);
+    assert_eq!(found["description"], "kill -9 之前的上报");
+}
