@@ -62,6 +62,9 @@ fn table() -> Table {
         .get("/api/v1/cases", api::cases::cases)
         .get("/api/v1/cases/{id}", api::cases::case)
         .post("/api/v1/cases/{id}/{transition}", api::cases::step)
+        .post("/api/v1/cases/{id}/supervise", api::supervision::supervise)
+        .get("/api/v1/supervision-orders", api::supervision::orders)
+        .get("/api/v1/supervision-orders/{id}", api::supervision::order)
         .add(
             "POST",
             "/api/v1/attachments",

@@ -42,6 +42,8 @@ enum Object {
     /// is 404 before the case rules are asked, so the rules' 403 applies only
     /// to what the caller can see.
     Case,
+    /// A supervision order; the other one went to another street's unit.
+    Order,
 }
 
 const ALL: &[Role] = &Role::ALL;
@@ -105,6 +107,21 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
             Some(Object::Case),
         ),
         ("POST", "/api/v1/attachments", "/api/v1/attachments", Rule::Roles(ALL), None),
+        (
+            "POST",
+            "/api/v1/cases/{id}/supervise",
+            "/api/v1/cases/{id}/supervise",
+            Rule::Roles(&[Role::Admin, Role::Office, Role::Leader]),
+            Some(Object::Case),
+        ),
+        ("GET", "/api/v1/supervision-orders", "/api/v1/supervision-orders", Rule::Roles(ALL), None),
+        (
+            "GET",
+            "/api/v1/supervision-orders/{id}",
+            "/api/v1/supervision-orders/{id}",
+            Rule::Roles(ALL),
+            Some(Object::Order),
+        ),
     ]
 }
 
@@ -123,6 +140,8 @@ struct World {
     token_elsewhere: i64,
     case_here: i64,
     case_elsewhere: i64,
+    order_here: i64,
+    order_elsewhere: i64,
     district: i64,
 }
 
@@ -269,6 +288,13 @@ async fn world(db: &common::TestDb) -> World {
     };
     let case_here = new_case(point_here).await;
     let case_elsewhere = new_case(point_elsewhere).await;
+    // Each case held by its street, each with a supervision order to that street.
+    let street_two = store.unit_by_code(district, "120199002").await.unwrap().unwrap();
+    for (case, unit) in [(case_here, street.id), (case_elsewhere, street_two.id)] {
+        raw(&store, &format!("UPDATE cases SET unit_id = {unit} WHERE id = {case}")).await;
+    }
+    let order_here = store.supervise(district, case_here, "督办", victim).await.unwrap().unwrap();
+    let order_elsewhere = store.supervise(district, case_elsewhere, "督办", victim).await.unwrap().unwrap();
     // Queued import jobs would run against files that do not exist; the
     // walk is about access, not imports.
     while store.claim_job("walk").await.unwrap().is_some() {}
@@ -286,6 +312,8 @@ async fn world(db: &common::TestDb) -> World {
         token_elsewhere,
         case_here,
         case_elsewhere,
+        order_here,
+        order_elsewhere,
         district,
     }
 }
@@ -414,6 +442,7 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Some(Object::User) => world.victim,
                 Some(Object::Token) => new_token(&world.store, world.district, world.street_unit, world.victim).await.0,
                 Some(Object::Case) => world.case_here,
+                Some(Object::Order) => world.order_here,
                 None => 0,
             };
             let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &mine.to_string())).await;
@@ -428,17 +457,19 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Object::User => world.user_elsewhere,
                 Object::Token => world.token_elsewhere,
                 Object::Case => world.case_elsewhere,
+                Object::Order => world.order_elsewhere,
             };
             let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &theirs.to_string())).await;
             let expected = match (allowed, object) {
-                (_, Object::Case) if !role.is_district_wide() => StatusCode::NOT_FOUND,
+                (_, Object::Case | Object::Order) if !role.is_district_wide() => StatusCode::NOT_FOUND,
                 (false, _) => StatusCode::FORBIDDEN,
-                (true, Object::Case) => page.status,
+                (true, Object::Case | Object::Order) => page.status,
                 // Another street's point: district-wide roles see it.
                 (true, Object::Point) if role.is_district_wide() => page.status,
                 (true, _) => StatusCode::NOT_FOUND,
             };
-            let must_succeed = allowed && matches!(object, Object::Point | Object::Case) && role.is_district_wide();
+            let must_succeed =
+                allowed && matches!(object, Object::Point | Object::Case | Object::Order) && role.is_district_wide();
             if page.status != expected || (must_succeed && is_refusal(&page, route)) {
                 failures.push(format!(
                     "{role:?} {method} {route} on another's object: {} (expected {expected})",

@@ -349,3 +349,94 @@ on_both_backends!(bad_reports_are_refused_field_by_field_and_file_nothing, |db| 
     }
     assert!(db.store.case_state_counts(district).await.unwrap().is_empty(), "nothing filed");
 });
+
+on_both_backends!(the_deadline_watcher_turns_cases_amber_then_red_and_raises_one_supervision_order, |db| {
+    let district = db.with_demo().await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let (_, lon, lat) = first_street_point(&db).await;
+    let mut office = as_user(&db, "office01").await;
+    let id = report(&mut office, "06010", lon, lat).await["id"].as_i64().unwrap();
+    expect_step(&mut office, id, "accept", json!({}), "accepted").await;
+    let dispatched = expect_step(&mut office, id, "dispatch", json!({"unit_id": street.id}), "dispatched").await;
+    let deadline: chrono::DateTime<chrono::Utc> = dispatched["deadline"].as_str().unwrap().parse().unwrap();
+    let started: chrono::DateTime<chrono::Utc> = dispatched["clock_started_at"].as_str().unwrap().parse().unwrap();
+
+    let state = db.state();
+    let ctx = state.job_context();
+    let calendar = chuangwen::domain::calendar::WorkCalendar::standard();
+    use chuangwen::jobs::deadlines::{Pass, watch};
+    // Early on: nothing.
+    assert_eq!(watch(&ctx, &calendar, started + chrono::Duration::minutes(1)).await.unwrap(), Pass::default());
+    // Five minutes before the deadline more than 80% of the limit is used: amber.
+    let pass = watch(&ctx, &calendar, deadline - chrono::Duration::minutes(5)).await.unwrap();
+    assert_eq!(pass, Pass { amber: 1, overdue: 0, orders: 0 });
+    let (_, case) = office.json("GET", &format!("/api/v1/cases/{id}"), None).await;
+    assert!(case["amber_at"].is_string() && case["overdue_at"].is_null());
+    // Past the deadline: red, and one supervision order to the street's lead.
+    let pass = watch(&ctx, &calendar, deadline + chrono::Duration::minutes(1)).await.unwrap();
+    assert_eq!(pass, Pass { amber: 0, overdue: 1, orders: 1 });
+    assert_eq!(
+        watch(&ctx, &calendar, deadline + chrono::Duration::hours(5)).await.unwrap(),
+        Pass::default(),
+        "once per stage"
+    );
+
+    // The street's lead sees it and reading marks it read; another street's lead does not.
+    let mut lead = as_user(&db, "unitlead046").await;
+    let (status, orders) = lead.json("GET", "/api/v1/supervision-orders", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let orders = orders.as_array().unwrap().clone();
+    assert_eq!(orders.len(), 1);
+    assert_eq!((orders[0]["reason"].as_str(), orders[0]["case_id"].as_i64()), (Some("overdue"), Some(id)));
+    let (_, read) = lead.json("GET", &format!("/api/v1/supervision-orders/{}", orders[0]["id"]), None).await;
+    assert!(read["read_at"].is_string());
+    let mut other_lead = as_user(&db, "unitlead047").await;
+    let (_, none) = other_lead.json("GET", "/api/v1/supervision-orders", None).await;
+    assert_eq!(none.as_array().unwrap().len(), 0);
+    let (status, _) = other_lead.json("GET", &format!("/api/v1/supervision-orders/{}", orders[0]["id"]), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+});
+
+on_both_backends!(a_case_reworked_twice_and_a_leaders_instruction_raise_supervision_orders, |db| {
+    let district = db.with_demo().await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let (_, lon, lat) = first_street_point(&db).await;
+    let mut office = as_user(&db, "office01").await;
+    let mut handler = as_user(&db, "handler046").await;
+    let mut inspector = as_user(&db, "inspector01").await;
+    let id = report(&mut office, "09006", lon, lat).await["id"].as_i64().unwrap();
+    expect_step(&mut office, id, "accept", json!({}), "accepted").await;
+    expect_step(&mut office, id, "dispatch", json!({"unit_id": street.id}), "dispatched").await;
+    expect_step(&mut handler, id, "acknowledge", json!({}), "in_progress").await;
+    for round in 1..=2 {
+        let (_, photo) = handler.upload_evidence("after", "a.jpg", &jpeg()).await;
+        expect_step(&mut handler, id, "handle", json!({"attachment_ids": [photo["id"]]}), "handled").await;
+        expect_step(
+            &mut inspector,
+            id,
+            "verify_fail",
+            json!({"note": format!("第 {round} 次核查仍未整改")}),
+            "in_progress",
+        )
+        .await;
+    }
+    let (_, orders) = office.json("GET", &format!("/api/v1/supervision-orders?case_id={id}"), None).await;
+    let reasons: Vec<&str> = orders.as_array().unwrap().iter().map(|o| o["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, vec!["rework"]);
+
+    // By hand: a leader may, a handler may not; a note is required.
+    let mut leader = as_user(&db, "leader01").await;
+    let (status, body) = leader.json("POST", &format!("/api/v1/cases/{id}/supervise"), Some(json!({}))).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("note")));
+    let (status, order) = leader
+        .json(
+            "POST",
+            &format!("/api/v1/cases/{id}/supervise"),
+            Some(json!({"note": "请主要负责同志亲自过问，三日内办结"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    assert_eq!(order["reason"], "manual");
+    let (status, _) = handler.json("POST", &format!("/api/v1/cases/{id}/supervise"), Some(json!({"note": "x"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+});

@@ -310,10 +310,19 @@ fn a_new_district_is_added_and_given_its_units_from_a_file() {
 }
 
 /// One HTTP/1.1 request over a fresh connection: (status, headers, body).
-fn http(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<(String, String)>, String) {
+fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -326,7 +335,8 @@ fn http(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
     let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect();
+    let headers =
+        lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect();
     (status, headers, body.to_string())
 }
 
@@ -394,7 +404,8 @@ fn an_acknowledged_report_survives_kill_9_right_after_its_201() {
 
     let (mut server, address) = start_server(dir.path());
     let cookie = http_login(&address, "office01", "Demo-Pass-2026");
-    let (status, _, body) = http(&address, "GET", &format!("/api/v1/cases/{}", created["id"]), &[("Cookie", &cookie)], b"");
+    let (status, _, body) =
+        http(&address, "GET", &format!("/api/v1/cases/{}", created["id"]), &[("Cookie", &cookie)], b"");
     Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     server.wait().unwrap();
     assert_eq!(status, 200, "{body}");

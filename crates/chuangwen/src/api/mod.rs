@@ -2,3 +2,4 @@
 
 pub mod cases;
 pub mod places;
+pub mod supervision;

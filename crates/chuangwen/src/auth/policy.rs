@@ -28,11 +28,13 @@ pub enum Action {
     ReportCase,
     /// See cases (within scope) and act on them (the case rules decide which steps).
     WorkCases,
+    /// Raise a supervision order (督办) by hand.
+    Supervise,
 }
 
 impl Action {
     /// Every action (the route walk and the tests iterate it).
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::ViewDistrict,
         Action::ViewPlaces,
         Action::ImportPlaces,
@@ -43,6 +45,7 @@ impl Action {
         Action::RevealPersonalData,
         Action::ReportCase,
         Action::WorkCases,
+        Action::Supervise,
     ];
 }
 
@@ -59,6 +62,8 @@ fn role_allows(role: Role, action: Action) -> bool {
         // Report once: anyone who finds a problem reports it (PRODUCT.md §6);
         // the case rules (domain::cases) decide each step by role and unit.
         ReportCase | WorkCases => true,
+        // The office presses units; leaders instruct (PRODUCT.md M1).
+        Supervise => matches!(role, Admin | Office | Leader),
         ImportPlaces => matches!(role, Admin | Office),
         ExportPlaces => role.is_district_wide(),
         // 等保 2.0: accounts are the system administrator's business.

@@ -3,6 +3,7 @@
 //! exponential backoff; on shutdown a job still running is given a grace
 //! period, then released for another node to take up.
 
+pub mod deadlines;
 pub mod places_import;
 
 use std::sync::Arc;
@@ -56,9 +57,19 @@ impl JobRunner {
         if let Err(err) = self.ctx.store.requeue_stale_jobs(Utc::now() - STALE_AFTER).await {
             tracing::warn!(error = %err, "could not requeue stale jobs");
         }
+        let mut scheduled: Option<std::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 break;
+            }
+            // The deadline watcher runs every minute, on whichever node claims it.
+            if scheduled.is_none_or(|at| at.elapsed() > Duration::from_secs(30)) {
+                scheduled = Some(std::time::Instant::now());
+                if let Err(err) =
+                    self.ctx.store.ensure_periodic_job("deadline_watch", Utc::now() + deadlines::EVERY).await
+                {
+                    tracing::warn!(error = %err, "could not schedule the deadline watcher");
+                }
             }
             match self.ctx.store.claim_job(&self.worker).await {
                 Ok(Some(job)) => {
@@ -106,6 +117,7 @@ pub async fn run_one(ctx: JobContext, job: ClaimedJob) {
 async fn run_and_record(ctx: JobContext, job: ClaimedJob) {
     let outcome = match job.kind.as_str() {
         "places_import" => places_import::run(&ctx, &job.payload).await,
+        "deadline_watch" => deadlines::run(&ctx).await,
         other => Err(format!("unknown job kind {other}")),
     };
     let recorded = match outcome {

@@ -83,6 +83,12 @@ pub struct Case {
     pub closed_at: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// When the current deadline's clock started.
+    pub clock_started_at: Option<DateTime<Utc>>,
+    /// When 80% of the limit was used (amber).
+    pub amber_at: Option<DateTime<Utc>>,
+    /// When the deadline passed (red).
+    pub overdue_at: Option<DateTime<Utc>>,
 }
 
 /// A step of a case.
@@ -179,7 +185,8 @@ pub struct Conflict {
 const CASE_COLUMNS: &str = "SELECT id, district_id, number, state, version, source, category_code, category_version,
     condition_index, campaign, limit_amount, limit_clock, description, address, lon, lat, grid_id, community_id,
     street_id, point_id, reporter_id, reporter_name, unit_id, co_unit_ids, deadline, rework_count, duplicate_of,
-    deferred_until, reported_at, dispatched_at, handled_at, closed_at, updated_at FROM cases";
+    deferred_until, reported_at, dispatched_at, handled_at, closed_at, updated_at, clock_started_at, amber_at,
+    overdue_at FROM cases";
 
 /// Limits a case query to a scope: in the scope's territory, or dispatched
 /// to a unit of the scope, or reported by the caller.
@@ -390,12 +397,25 @@ impl Store {
             _ => case.deferred_until.clone(),
         };
         let stamp = |state: CaseState| if outcome.state == state { Some(at) } else { None };
+        // A new clock (dispatch, rework, resume) starts now; a granted extension
+        // moves the deadline of the running clock; a return stops it.
+        let new_clock = outcome.deadline.is_some() && transition != Transition::GrantExtension;
+        let clock_started_at = if new_clock {
+            Some(at)
+        } else if outcome.clear_deadline {
+            None
+        } else {
+            case.clock_started_at
+        };
+        let reset_alerts = outcome.deadline.is_some() || outcome.clear_deadline;
+        let amber_at = if reset_alerts { None } else { case.amber_at };
+        let overdue_at = if reset_alerts { None } else { case.overdue_at };
         let result = transaction!(&self.db, |tx| {
             let changed = sqlx::query(
                 "UPDATE cases SET state = $1, version = version + 1, unit_id = $2, co_unit_ids = $3, deadline = $4,
                  rework_count = $5, duplicate_of = COALESCE($6, duplicate_of), deferred_until = $7, updated_at = $8,
                  dispatched_at = COALESCE($9, dispatched_at), handled_at = COALESCE($10, handled_at),
-                 closed_at = COALESCE($11, closed_at)
+                 closed_at = COALESCE($11, closed_at), clock_started_at = $14, amber_at = $15, overdue_at = $16
                  WHERE id = $12 AND version = $13",
             )
             .bind(to)
@@ -411,6 +431,9 @@ impl Store {
             .bind(stamp(CaseState::Closed))
             .bind(case.id)
             .bind(expected_version)
+            .bind(clock_started_at)
+            .bind(amber_at)
+            .bind(overdue_at)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -455,6 +478,22 @@ impl Store {
                     ..audit.clone()
                 };
                 append_audit!(tx, algorithm, &entry);
+                // A case reworked twice raises a supervision order to the unit's lead, once.
+                if transition == Transition::VerifyFail && outcome.rework_count >= 2 {
+                    if let Some(unit) = unit {
+                        sqlx::query(
+                            "INSERT INTO supervision_orders (district_id, case_id, unit_id, reason, stage, note, created_at)
+                             VALUES ($1, $2, $3, 'rework', 'rework', $4, $5) ON CONFLICT (case_id, reason, stage) DO NOTHING",
+                        )
+                        .bind(case.district_id)
+                        .bind(case.id)
+                        .bind(unit)
+                        .bind(format!("案卷 {} 已返工 {} 次", case.number, outcome.rework_count))
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
                 let updated = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
                     .bind(case.id)
                     .fetch_one(&mut *tx)

@@ -16,6 +16,7 @@ pub mod cases;
 pub mod jobs;
 pub mod org;
 pub mod places;
+pub mod supervision;
 pub mod users;
 
 use std::str::FromStr;

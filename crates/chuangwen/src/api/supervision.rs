@@ -1,0 +1,96 @@
+//! `/api/v1/supervision-orders`: the supervision orders (督办) a unit's lead
+//! receives, and orders raised by hand.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::ApiUser;
+use crate::auth::audit::AuditAction;
+use crate::auth::policy::Action;
+use crate::domain::org::Role;
+use crate::error::{ApiError, AppError};
+use crate::store::supervision::SupervisionOrder;
+
+/// Filters of the order list.
+#[derive(Deserialize)]
+pub struct OrdersQuery {
+    case_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/supervision-orders`: orders to the units of the caller's scope.
+pub async fn orders(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Query(q): Query<OrdersQuery>,
+) -> Result<Json<Vec<SupervisionOrder>>, ApiError> {
+    user.require(Action::WorkCases)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(state.store.supervision_orders(user.district_id, &user.scope(), q.case_id, limit).await?))
+}
+
+/// `GET /api/v1/supervision-orders/{id}`: one order; a lead of its unit reading it marks it read.
+pub async fn order(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> Result<Json<SupervisionOrder>, ApiError> {
+    user.require(Action::WorkCases)?;
+    let mut order =
+        state.store.supervision_order(user.district_id, &user.scope(), id).await?.ok_or(AppError::NotFound)?;
+    if order.read_at.is_none() && user.unit_id == order.unit_id && user.roles.contains(&Role::UnitLead) {
+        state.store.mark_order_read(id).await?;
+        order.read_at = Some(chrono::Utc::now());
+    }
+    Ok(Json(order))
+}
+
+/// A manual supervision order.
+#[derive(Deserialize)]
+pub struct SuperviseBody {
+    // Defaulted so a missing note is answered after authorization, as a field error.
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /api/v1/cases/{id}/supervise`: the office or a leader raises a
+/// supervision order by hand.
+pub async fn supervise(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    Json(body): Json<SuperviseBody>,
+) -> Result<Response, ApiError> {
+    // As with every case step: out of scope is 404, then the role is asked.
+    user.require(Action::WorkCases)?;
+    let case = state.store.case(user.district_id, &user.scope(), user.id, id).await?.ok_or(AppError::NotFound)?;
+    user.require(Action::Supervise)?;
+    let note = body.note.trim();
+    if note.is_empty() || note.chars().count() > 500 {
+        return Err(ApiError(AppError::Invalid {
+            field: "note".into(),
+            message: "请写明督办要求（不超过 500 字）".into(),
+        }));
+    }
+    let order = state
+        .store
+        .supervise(user.district_id, case.id, note, user.id)
+        .await?
+        .ok_or_else(|| ApiError(AppError::Conflict("案卷尚未派遣到责任单位，无法督办".into())))?;
+    let entry = user.audit(
+        AuditAction::CaseTransition,
+        format!("case:{}", case.id),
+        format!("{{\"supervision_order\":{order}}}"),
+    );
+    state.store.audit(&entry).await?;
+    let order = state
+        .store
+        .supervision_order(user.district_id, &crate::auth::policy::Scope::District, order)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(order)).into_response())
+}

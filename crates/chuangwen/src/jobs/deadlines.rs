@@ -1,0 +1,75 @@
+//! The deadline watcher: turns a case amber at 80% of its limit and red when
+//! overdue, raising a supervision order (督办) to the unit's lead once per
+//! case and stage (PRODUCT.md M3). Idempotent, so several nodes may run it.
+
+use chrono::{DateTime, Utc};
+
+use super::JobContext;
+use crate::domain::calendar::{Clock, WorkCalendar};
+use crate::store::StoreError;
+use crate::store::supervision::RunningClock;
+
+/// How often the watcher runs.
+pub const EVERY: chrono::Duration = chrono::Duration::minutes(1);
+
+/// What one pass changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Cases turned amber.
+    pub amber: usize,
+    /// Cases turned red.
+    pub overdue: usize,
+    /// Supervision orders raised.
+    pub orders: usize,
+}
+
+fn clock_of(code: &str) -> Clock {
+    serde_json::from_value(serde_json::Value::String(code.to_string())).unwrap_or(Clock::WorkingDays)
+}
+
+/// The stage a clock belongs to: one supervision order per stage.
+pub fn stage_of(clock: &RunningClock) -> String {
+    format!("clock-{}", clock.clock_started_at.map(|t| t.timestamp()).unwrap_or_default())
+}
+
+/// One pass over every running clock at `now`.
+pub async fn watch(ctx: &JobContext, calendar: &WorkCalendar, now: DateTime<Utc>) -> Result<Pass, StoreError> {
+    let mut pass = Pass::default();
+    let mut after = 0;
+    loop {
+        let clocks = ctx.store.running_clocks(after, 1000).await?;
+        let Some(last) = clocks.last() else { break };
+        after = last.id;
+        for clock in &clocks {
+            if now > clock.deadline {
+                if clock.overdue_at.is_none() {
+                    pass.overdue += 1;
+                    if ctx.store.mark_overdue(clock, &stage_of(clock), now).await? {
+                        pass.orders += 1;
+                    }
+                }
+                continue;
+            }
+            if clock.amber_at.is_none() {
+                let kind = clock_of(&clock.limit_clock);
+                let start = clock.clock_started_at.unwrap_or(clock.deadline);
+                let total = calendar.elapsed_minutes(start, clock.deadline, kind).max(1);
+                let used = calendar.elapsed_minutes(start, now, kind);
+                if used * 10 >= total * 8 {
+                    ctx.store.mark_amber(clock.id, now).await?;
+                    pass.amber += 1;
+                }
+            }
+        }
+    }
+    Ok(pass)
+}
+
+/// The job: one pass now.
+pub async fn run(ctx: &JobContext) -> Result<(), String> {
+    let pass = watch(ctx, &WorkCalendar::standard(), Utc::now()).await.map_err(|e| e.to_string())?;
+    if pass != Pass::default() {
+        tracing::info!(amber = pass.amber, overdue = pass.overdue, orders = pass.orders, "deadline watch");
+    }
+    Ok(())
+}
