@@ -479,20 +479,19 @@ impl Store {
                 };
                 append_audit!(tx, algorithm, &entry);
                 // A case reworked twice raises a supervision order to the unit's lead, once.
-                if transition == Transition::VerifyFail && outcome.rework_count >= 2 {
-                    if let Some(unit) = unit {
-                        sqlx::query(
-                            "INSERT INTO supervision_orders (district_id, case_id, unit_id, reason, stage, note, created_at)
-                             VALUES ($1, $2, $3, 'rework', 'rework', $4, $5) ON CONFLICT (case_id, reason, stage) DO NOTHING",
-                        )
-                        .bind(case.district_id)
-                        .bind(case.id)
-                        .bind(unit)
-                        .bind(format!("案卷 {} 已返工 {} 次", case.number, outcome.rework_count))
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
+                let rework_unit = unit.filter(|_| transition == Transition::VerifyFail && outcome.rework_count >= 2);
+                if let Some(unit) = rework_unit {
+                    sqlx::query(
+                        "INSERT INTO supervision_orders (district_id, case_id, unit_id, reason, stage, note, created_at)
+                         VALUES ($1, $2, $3, 'rework', 'rework', $4, $5) ON CONFLICT (case_id, reason, stage) DO NOTHING",
+                    )
+                    .bind(case.district_id)
+                    .bind(case.id)
+                    .bind(unit)
+                    .bind(format!("案卷 {} 已返工 {} 次", case.number, outcome.rework_count))
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 let updated = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
                     .bind(case.id)
