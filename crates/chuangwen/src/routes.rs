@@ -63,6 +63,11 @@ fn table() -> Table {
         .get("/api/v1/cases/{id}", api::cases::case)
         .post("/api/v1/cases/{id}/{transition}", api::cases::step)
         .post("/api/v1/cases/{id}/supervise", api::supervision::supervise)
+        .get("/api/v1/cases/{id}/suggestion", api::dispatch::suggestion)
+        .post("/api/v1/dispatch-batches", api::dispatch::issue_batch)
+        .get("/api/v1/dispatch-batches/{id}", api::dispatch::batch)
+        .get("/api/v1/dispatch-rules", api::dispatch::rules)
+        .add("PUT", "/api/v1/dispatch-rules", axum::routing::put(api::dispatch::replace_rules))
         .get("/api/v1/supervision-orders", api::supervision::orders)
         .get("/api/v1/supervision-orders/{id}", api::supervision::order)
         .add(

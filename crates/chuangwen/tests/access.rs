@@ -44,6 +44,8 @@ enum Object {
     Case,
     /// A supervision order; the other one went to another street's unit.
     Order,
+    /// A batch of rectification orders; the other one belongs to another district.
+    Batch,
 }
 
 const ALL: &[Role] = &Role::ALL;
@@ -115,6 +117,17 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
             Some(Object::Case),
         ),
         ("GET", "/api/v1/supervision-orders", "/api/v1/supervision-orders", Rule::Roles(ALL), None),
+        ("GET", "/api/v1/cases/{id}/suggestion", "/api/v1/cases/{id}/suggestion", Rule::Roles(ALL), Some(Object::Case)),
+        ("POST", "/api/v1/dispatch-batches", "/api/v1/dispatch-batches", Rule::Roles(ALL), None),
+        (
+            "GET",
+            "/api/v1/dispatch-batches/{id}",
+            "/api/v1/dispatch-batches/{id}",
+            Rule::Roles(ALL),
+            Some(Object::Batch),
+        ),
+        ("GET", "/api/v1/dispatch-rules", "/api/v1/dispatch-rules", Rule::Roles(IMPORTERS), None),
+        ("PUT", "/api/v1/dispatch-rules", "/api/v1/dispatch-rules", Rule::Roles(IMPORTERS), None),
         (
             "GET",
             "/api/v1/supervision-orders/{id}",
@@ -142,6 +155,8 @@ struct World {
     case_elsewhere: i64,
     order_here: i64,
     order_elsewhere: i64,
+    batch_here: i64,
+    batch_elsewhere: i64,
     district: i64,
 }
 
@@ -246,6 +261,7 @@ async fn world(db: &common::TestDb) -> World {
         .unwrap()[0];
     let import_elsewhere = new_import(other.id, other_user).await;
     let token_elsewhere = new_token(&store, other.id, other_root.id, other_user).await.0;
+    let batch_elsewhere = store.create_order_batch(other.id, "", other_user).await.unwrap().id;
     // Two reports by someone else: one in the walkers' street, one elsewhere.
     let new_case = |point: i64| {
         let store = store.clone();
@@ -295,6 +311,7 @@ async fn world(db: &common::TestDb) -> World {
     }
     let order_here = store.supervise(district, case_here, "督办", victim).await.unwrap().unwrap();
     let order_elsewhere = store.supervise(district, case_elsewhere, "督办", victim).await.unwrap().unwrap();
+    let batch_here = store.create_order_batch(district, "", victim).await.unwrap().id;
     // Queued import jobs would run against files that do not exist; the
     // walk is about access, not imports.
     while store.claim_job("walk").await.unwrap().is_some() {}
@@ -314,6 +331,8 @@ async fn world(db: &common::TestDb) -> World {
         case_elsewhere,
         order_here,
         order_elsewhere,
+        batch_here,
+        batch_elsewhere,
         district,
     }
 }
@@ -363,8 +382,13 @@ async fn call(db: &common::TestDb, world: &World, user: Option<i64>, method: &st
         return browser.get(path).await;
     }
     if path.starts_with("/api/v1/") && path != "/api/v1/attachments" {
-        let request =
-            Request::post(path).header(header::CONTENT_TYPE, "application/json").body(Body::from("{}")).unwrap();
+        let body = if method == "PUT" { "[]" } else { "{}" };
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
         return browser.send(request).await;
     }
     if path == "/places/import" {
@@ -392,8 +416,10 @@ async fn call(db: &common::TestDb, world: &World, user: Option<i64>, method: &st
 /// page — except from the routes whose very job is to log out.
 fn is_refusal(page: &Page, route: &str) -> bool {
     let logs_out = matches!(route, "/logout" | "/account/logout-everywhere");
-    matches!(page.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND)
-        || (page.location() == "/login" && !logs_out)
+    matches!(
+        page.status,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+    ) || (page.location() == "/login" && !logs_out)
         || page.status.is_server_error()
 }
 
@@ -443,6 +469,7 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Some(Object::Token) => new_token(&world.store, world.district, world.street_unit, world.victim).await.0,
                 Some(Object::Case) => world.case_here,
                 Some(Object::Order) => world.order_here,
+                Some(Object::Batch) => world.batch_here,
                 None => 0,
             };
             let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &mine.to_string())).await;
@@ -458,6 +485,7 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Object::Token => world.token_elsewhere,
                 Object::Case => world.case_elsewhere,
                 Object::Order => world.order_elsewhere,
+                Object::Batch => world.batch_elsewhere,
             };
             let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &theirs.to_string())).await;
             let expected = match (allowed, object) {

@@ -440,3 +440,72 @@ on_both_backends!(a_case_reworked_twice_and_a_leaders_instruction_raise_supervis
     let (status, _) = handler.json("POST", &format!("/api/v1/cases/{id}/supervise"), Some(json!({"note": "x"}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 });
+
+on_both_backends!(the_dispatch_rules_suggest_a_unit_with_its_reason_and_batches_are_numbered, |db| {
+    let district = db.with_demo().await;
+    let (point, lon, lat) = first_street_point(&db).await;
+    let mut office = as_user(&db, "office01").await;
+    let mut inspector = as_user(&db, "inspector01").await;
+    // At a point: the point's responsible unit.
+    let (_, at_point) = inspector
+        .json("POST", "/api/v1/cases", Some(json!({"category": "09009", "description": "违停", "point_id": point})))
+        .await;
+    // Not at a point: the category's department (机动车乱停放 → 交警).
+    let loose = report(&mut inspector, "09009", lon, lat).await;
+    let (_, detail) = office.json("GET", &format!("/api/v1/cases/{}", at_point["id"]), None).await;
+    assert_eq!(detail["suggestion"]["reason"], "point_unit", "{detail}");
+    let (_, detail) = office.json("GET", &format!("/api/v1/cases/{}", loose["id"]), None).await;
+    assert_eq!(detail["suggestion"]["reason"], "category_department");
+    assert_eq!(detail["suggestion"]["unit_name"], "公安分局交通警察支队");
+    assert_eq!(detail["suggestion"]["reason_label"], "问题分类的主管部门");
+
+    // A street rule for this category now beats the department.
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let (status, rules) = office.json("GET", "/api/v1/dispatch-rules", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut rules = rules.as_array().unwrap().clone();
+    rules.push(json!({"category_code": "09009", "place_kind": "street", "place_id": street.id, "unit_id": street.id}));
+    let (status, _) = office.json("PUT", "/api/v1/dispatch-rules", Some(Value::Array(rules.clone()))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, detail) = office.json("GET", &format!("/api/v1/cases/{}", loose["id"]), None).await;
+    assert_eq!(
+        (detail["suggestion"]["reason"].as_str(), detail["suggestion"]["unit_id"].as_i64()),
+        (Some("street_rule"), Some(street.id))
+    );
+    let mut bad = rules.clone();
+    bad.push(json!({"category_code": "99999", "place_kind": "category", "unit_id": street.id}));
+    let (status, body) = office.json("PUT", "/api/v1/dispatch-rules", Some(Value::Array(bad))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["error"]["message"].as_str().unwrap().contains("99999"));
+    let (status, _) = inspector.json("PUT", "/api/v1/dispatch-rules", Some(Value::Array(rules))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "rules are the office's");
+
+    // A batch with a case not yet accepted is refused whole, naming it.
+    let (a, b) = (at_point["id"].as_i64().unwrap(), loose["id"].as_i64().unwrap());
+    expect_step(&mut office, a, "accept", json!({}), "accepted").await;
+    let (status, body) =
+        office.json("POST", "/api/v1/dispatch-batches", Some(json!({"cases": [{"id": a}, {"id": b}]}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains(loose["number"].as_str().unwrap()));
+    let (_, still) = office.json("GET", &format!("/api/v1/cases/{a}"), None).await;
+    assert_eq!(still["state"], "accepted", "nothing of the batch went out");
+
+    expect_step(&mut office, b, "accept", json!({}), "accepted").await;
+    let (status, batch) = office
+        .json(
+            "POST",
+            "/api/v1/dispatch-batches",
+            Some(json!({"cases": [{"id": a}, {"id": b}], "note": "11月27日督察单"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    assert!(batch["number"].as_str().unwrap().ends_with("-第001批"));
+    assert_eq!(batch["case_ids"].as_array().unwrap().len(), 2);
+    let (_, dispatched) = office.json("GET", &format!("/api/v1/cases/{b}"), None).await;
+    assert_eq!((dispatched["state"].as_str(), dispatched["unit_id"].as_i64()), (Some("dispatched"), Some(street.id)));
+    assert_eq!(dispatched["batch_id"], batch["id"]);
+    let next = report(&mut inspector, "07001", lon, lat).await["id"].as_i64().unwrap();
+    expect_step(&mut office, next, "accept", json!({}), "accepted").await;
+    let (_, second) = office.json("POST", "/api/v1/dispatch-batches", Some(json!({"cases": [{"id": next}]}))).await;
+    assert!(second["number"].as_str().unwrap().ends_with("-第002批"), "{second}");
+});

@@ -278,6 +278,8 @@ pub struct CaseDetail {
     pub events: Vec<CaseEvent>,
     /// Transition codes the caller may take now.
     pub allowed: Vec<&'static str>,
+    /// The unit the dispatch rules suggest, and why.
+    pub suggestion: Option<super::dispatch::Suggestion>,
 }
 
 async fn load(state: &AppState, user: &ApiUser, id: i64) -> Result<Case, ApiError> {
@@ -289,6 +291,11 @@ async fn in_assigned_unit(state: &AppState, user: &ApiUser, case: &Case) -> Resu
         Some(unit) => state.store.unit_by_id(unit).await?.path.starts_with(&user.unit_path),
         None => false,
     })
+}
+
+/// The facts the case rules need.
+pub fn facts_of(case: &Case) -> CaseFacts {
+    facts(case)
 }
 
 fn facts(case: &Case) -> CaseFacts {
@@ -333,7 +340,8 @@ pub async fn case(
     let in_unit = in_assigned_unit(&state, &user, &case).await?;
     let allowed = allowed(&case, &user.roles, in_unit, &WorkCalendar::standard());
     let events = state.store.case_events(case.id).await?;
-    Ok(Json(CaseDetail { case: view(case), events, allowed }))
+    let suggestion = super::dispatch::suggestion_for(&state.store, &case).await?;
+    Ok(Json(CaseDetail { case: view(case), events, allowed, suggestion }))
 }
 
 /// Filters of the case list.

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, one module per product module.
 
 pub mod cases;
+pub mod dispatch;
 pub mod places;
 pub mod supervision;

@@ -86,11 +86,13 @@ pub enum AuditAction {
     CaseReported,
     /// 案卷流转.
     CaseTransition,
+    /// 配置变更 (dispatch rules, categories, calendar).
+    SettingsChanged,
 }
 
 impl AuditAction {
     /// Every action, for the audit page's filter.
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Lockout,
@@ -110,6 +112,7 @@ impl AuditAction {
         AuditAction::DataImported,
         AuditAction::CaseReported,
         AuditAction::CaseTransition,
+        AuditAction::SettingsChanged,
     ];
 
     /// The stored code.
@@ -134,6 +137,7 @@ impl AuditAction {
             AuditAction::DataImported => "data_imported",
             AuditAction::CaseReported => "case_reported",
             AuditAction::CaseTransition => "case_transition",
+            AuditAction::SettingsChanged => "settings_changed",
         }
     }
 
@@ -159,6 +163,7 @@ impl AuditAction {
             AuditAction::DataImported => "导入数据",
             AuditAction::CaseReported => "上报问题",
             AuditAction::CaseTransition => "案卷流转",
+            AuditAction::SettingsChanged => "配置变更",
         }
     }
 

@@ -30,11 +30,13 @@ pub enum Action {
     WorkCases,
     /// Raise a supervision order (督办) by hand.
     Supervise,
+    /// Edit the dispatch rule table.
+    ManageDispatchRules,
 }
 
 impl Action {
     /// Every action (the route walk and the tests iterate it).
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::ViewDistrict,
         Action::ViewPlaces,
         Action::ImportPlaces,
@@ -46,6 +48,7 @@ impl Action {
         Action::ReportCase,
         Action::WorkCases,
         Action::Supervise,
+        Action::ManageDispatchRules,
     ];
 }
 
@@ -64,6 +67,7 @@ fn role_allows(role: Role, action: Action) -> bool {
         ReportCase | WorkCases => true,
         // The office presses units; leaders instruct (PRODUCT.md M1).
         Supervise => matches!(role, Admin | Office | Leader),
+        ManageDispatchRules => matches!(role, Admin | Office),
         ImportPlaces => matches!(role, Admin | Office),
         ExportPlaces => role.is_district_wide(),
         // 等保 2.0: accounts are the system administrator's business.

@@ -141,6 +141,33 @@ pub const OFFICE_UNIT: &str = "D001";
 /// The third-party evaluator's unit.
 pub const EVALUATOR_UNIT: &str = "E010";
 
+/// The demo's dispatch rules: the department of each category (an office
+/// sets its own; these follow the usual division of work in a Chinese district).
+pub fn category_departments() -> Vec<(String, &'static str)> {
+    crate::domain::categories::shipped()
+        .categories
+        .iter()
+        .map(|c| {
+            let unit = match c.code.as_str() {
+                "06025" | "01001" | "01002" | "01003" => "D014",
+                "06027" | "06028" | "06020" => "D008",
+                "08011" => "D003",
+                "09009" | "02010" | "02014" | "02017" => "D006",
+                "09010" | "09011" => "D005",
+                "09012" => "D022",
+                "09015" => "D007",
+                "09020" => "D012",
+                "09003" => "D013",
+                "02004" => "E004",
+                "10002" => "E001",
+                code if code.starts_with("08") => "D004",
+                _ => "D003",
+            };
+            (c.code.clone(), unit)
+        })
+        .collect()
+}
+
 /// Points of each type in the demo (1,500 in all) and the unit responsible.
 /// `None` as unit: the community (居民小区, 文明实践站) or street of the place.
 const POINT_MIX: [(&str, usize, Responsible); 20] = [

@@ -113,6 +113,18 @@ pub async fn create(
     store.upsert_shop_fronts(district.id, &shops).await?;
     progress.advance(shops.len() as u64);
 
+    progress.step("派遣规则");
+    let rules: Vec<crate::domain::dispatch::Rule> = generate::category_departments()
+        .into_iter()
+        .map(|(category_code, unit)| crate::domain::dispatch::Rule {
+            category_code,
+            place_kind: crate::domain::dispatch::PlaceKind::Category,
+            place_id: None,
+            unit_id: unit_ids[unit],
+        })
+        .collect();
+    store.replace_dispatch_rules(district.id, &rules).await?;
+
     progress.step("用户");
     // One Argon2 hash per role: a few hundred hashes would take most of a minute.
     let mut passwords = BTreeMap::new();

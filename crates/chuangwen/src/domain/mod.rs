@@ -4,6 +4,7 @@ pub mod calendar;
 pub mod cases;
 pub mod categories;
 pub mod coords;
+pub mod dispatch;
 pub mod evidence;
 pub mod geometry;
 pub mod org;

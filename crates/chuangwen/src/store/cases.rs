@@ -89,6 +89,8 @@ pub struct Case {
     pub amber_at: Option<DateTime<Utc>>,
     /// When the deadline passed (red).
     pub overdue_at: Option<DateTime<Utc>>,
+    /// The rectification-order batch it was dispatched in.
+    pub batch_id: Option<i64>,
 }
 
 /// A step of a case.
@@ -186,7 +188,7 @@ const CASE_COLUMNS: &str = "SELECT id, district_id, number, state, version, sour
     condition_index, campaign, limit_amount, limit_clock, description, address, lon, lat, grid_id, community_id,
     street_id, point_id, reporter_id, reporter_name, unit_id, co_unit_ids, deadline, rework_count, duplicate_of,
     deferred_until, reported_at, dispatched_at, handled_at, closed_at, updated_at, clock_started_at, amber_at,
-    overdue_at FROM cases";
+    overdue_at, batch_id FROM cases";
 
 /// Limits a case query to a scope: in the scope's territory, or dispatched
 /// to a unit of the scope, or reported by the caller.

@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod cases;
+pub mod dispatch;
 pub mod jobs;
 pub mod org;
 pub mod places;

@@ -133,7 +133,16 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            for table in ["cases", "case_numbers", "idempotency_keys", "api_tokens"] {
+            for table in [
+                "supervision_orders",
+                "cases",
+                "order_batches",
+                "batch_numbers",
+                "dispatch_rules",
+                "case_numbers",
+                "idempotency_keys",
+                "api_tokens",
+            ] {
                 sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE district_id = $1")))
                     .bind(id)
                     .execute(&mut *tx)

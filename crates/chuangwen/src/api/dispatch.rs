@@ -1,0 +1,220 @@
+//! Dispatch: the suggested unit of a case, batches of rectification orders
+//! (整改单), and the rule table the office edits.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::auth::ApiUser;
+use crate::auth::audit::AuditAction;
+use crate::auth::policy::{Action, Scope};
+use crate::domain::calendar::WorkCalendar;
+use crate::domain::cases::{Actor, Transition, TransitionInput, apply};
+use crate::domain::dispatch::{Place, Reason, Rule, suggest};
+use crate::error::{ApiError, AppError};
+use crate::store::Store;
+use crate::store::cases::Case;
+use crate::store::dispatch::OrderBatch;
+
+/// The unit the rules suggest for a case, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Suggestion {
+    /// The unit.
+    pub unit_id: i64,
+    /// Its name.
+    pub unit_name: String,
+    /// Why.
+    pub reason: Reason,
+    /// Why, in Chinese.
+    pub reason_label: &'static str,
+}
+
+/// Works out the suggestion for a case.
+pub async fn suggestion_for(store: &Store, case: &Case) -> Result<Option<Suggestion>, ApiError> {
+    let rules = store.dispatch_rules(case.district_id).await?;
+    let point_unit_id = match case.point_id {
+        Some(point) => match store.point(case.district_id, &Scope::District, point).await? {
+            Some(p) => store.unit_by_code(case.district_id, &p.responsible_unit_code).await?.map(|u| u.id),
+            None => None,
+        },
+        None => None,
+    };
+    let place = Place {
+        category_code: case.category_code.clone(),
+        point_id: case.point_id,
+        point_unit_id,
+        grid_id: case.grid_id,
+        street_id: case.street_id,
+    };
+    match suggest(&rules, &place) {
+        Some((unit_id, reason)) => {
+            let unit = store.unit_by_id(unit_id).await?;
+            Ok(Some(Suggestion { unit_id, unit_name: unit.name, reason, reason_label: reason.label() }))
+        }
+        None => Ok(None),
+    }
+}
+
+/// `GET /api/v1/cases/{id}/suggestion`.
+pub async fn suggestion(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> Result<Json<Option<Suggestion>>, ApiError> {
+    user.require(Action::WorkCases)?;
+    let case = state.store.case(user.district_id, &user.scope(), user.id, id).await?.ok_or(AppError::NotFound)?;
+    Ok(Json(suggestion_for(&state.store, &case).await?))
+}
+
+/// One case of a batch; without a unit, the suggestion is taken.
+#[derive(Deserialize)]
+pub struct BatchCase {
+    id: i64,
+    #[serde(default)]
+    unit_id: Option<i64>,
+}
+
+/// A batch to issue.
+#[derive(Deserialize)]
+pub struct BatchBody {
+    #[serde(default)]
+    cases: Vec<BatchCase>,
+    #[serde(default)]
+    note: String,
+}
+
+/// A problem with one case of a batch.
+#[derive(Serialize)]
+pub struct BatchProblem {
+    /// The case.
+    pub case_id: i64,
+    /// What is wrong, in Chinese.
+    pub message: String,
+}
+
+/// An issued batch.
+#[derive(Serialize)]
+pub struct BatchView {
+    /// The batch.
+    #[serde(flatten)]
+    pub batch: OrderBatch,
+    /// Its cases, dispatched.
+    pub case_ids: Vec<i64>,
+}
+
+/// `POST /api/v1/dispatch-batches`: dispatches accepted cases together as one
+/// numbered batch of rectification orders. Every case is checked first; if
+/// any cannot go, none goes, and each problem is named.
+pub async fn issue_batch(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Json(body): Json<BatchBody>,
+) -> Result<Response, ApiError> {
+    user.require(Action::WorkCases)?;
+    if body.cases.is_empty() || body.cases.len() > 500 {
+        return Err(ApiError(AppError::Invalid {
+            field: "cases".into(), message: "一批须包含 1～500 个案卷".into()
+        }));
+    }
+    let calendar = WorkCalendar::standard();
+    let now = chrono::Utc::now();
+    let actor = Actor { roles: &user.roles, in_assigned_unit: false };
+    let mut ready = Vec::new();
+    let mut problems = Vec::new();
+    for item in &body.cases {
+        let Some(case) = state.store.case(user.district_id, &user.scope(), user.id, item.id).await? else {
+            problems.push(BatchProblem { case_id: item.id, message: "案卷不存在".into() });
+            continue;
+        };
+        let unit = match item.unit_id {
+            Some(unit) => Some(unit),
+            None => suggestion_for(&state.store, &case).await?.map(|s| s.unit_id),
+        };
+        let unit = unit.filter(|u| *u > 0);
+        let input = TransitionInput { unit_id: unit, ..Default::default() };
+        match apply(&super::cases::facts_of(&case), Transition::Dispatch, &input, &actor, now, &calendar) {
+            Ok(outcome) => ready.push((case, input, outcome)),
+            Err(err) => problems.push(BatchProblem { case_id: item.id, message: format!("{}：{err}", case.number) }),
+        }
+    }
+    if !problems.is_empty() {
+        let message = problems.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("；");
+        return Err(ApiError(AppError::Invalid { field: "cases".into(), message }));
+    }
+    let batch = state.store.create_order_batch(user.district_id, body.note.trim(), user.id).await?;
+    let mut case_ids = Vec::new();
+    for (case, input, outcome) in ready {
+        let audit = user.audit(AuditAction::CaseTransition, "", "");
+        let result = state
+            .store
+            .transition_case(
+                &case,
+                case.version,
+                Transition::Dispatch,
+                &outcome,
+                &input,
+                Some(user.id),
+                &user.display_name,
+                &audit,
+            )
+            .await?;
+        if result.is_ok() {
+            state.store.set_case_batch(case.id, batch.id).await?;
+            case_ids.push(case.id);
+        }
+    }
+    Ok((StatusCode::CREATED, Json(BatchView { batch, case_ids })).into_response())
+}
+
+/// `GET /api/v1/dispatch-batches/{id}`.
+pub async fn batch(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> Result<Json<BatchView>, ApiError> {
+    user.require(Action::WorkCases)?;
+    let batch = state.store.order_batch(user.district_id, id).await?.ok_or(AppError::NotFound)?;
+    let mut case_ids = Vec::new();
+    for case_id in state.store.batch_case_ids(batch.id).await? {
+        if state.store.case(user.district_id, &user.scope(), user.id, case_id).await?.is_some() {
+            case_ids.push(case_id);
+        }
+    }
+    Ok(Json(BatchView { batch, case_ids }))
+}
+
+/// `GET /api/v1/dispatch-rules`.
+pub async fn rules(State(state): State<AppState>, user: ApiUser) -> Result<Json<Vec<Rule>>, ApiError> {
+    user.require(Action::ManageDispatchRules)?;
+    Ok(Json(state.store.dispatch_rules(user.district_id).await?))
+}
+
+/// `PUT /api/v1/dispatch-rules`: replaces the table; every unit and place must exist.
+pub async fn replace_rules(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Json(rules): Json<Vec<Rule>>,
+) -> Result<Json<Vec<Rule>>, ApiError> {
+    user.require(Action::ManageDispatchRules)?;
+    let table = crate::domain::categories::shipped();
+    for (i, rule) in rules.iter().enumerate() {
+        let bad = |message: String| ApiError(AppError::Invalid { field: format!("[{i}]"), message });
+        if rule.category_code != "*" && table.category(&rule.category_code).is_none() {
+            return Err(bad(format!("第 {} 条：未知的问题分类“{}”", i + 1, rule.category_code)));
+        }
+        if state.store.unit_by_id(rule.unit_id).await.ok().filter(|u| u.district_id == user.district_id).is_none() {
+            return Err(bad(format!("第 {} 条：单位不存在", i + 1)));
+        }
+        let needs_place = rule.place_kind != crate::domain::dispatch::PlaceKind::Category;
+        if needs_place != rule.place_id.is_some() {
+            return Err(bad(format!("第 {} 条：按点位、网格、街道的规则须指明地点，按分类的规则不填地点", i + 1)));
+        }
+    }
+    state.store.replace_dispatch_rules(user.district_id, &rules).await?;
+    let entry = user.audit(AuditAction::SettingsChanged, "dispatch_rules", format!("{{\"rules\":{}}}", rules.len()));
+    state.store.audit(&entry).await?;
+    Ok(Json(state.store.dispatch_rules(user.district_id).await?))
+}
