@@ -83,6 +83,9 @@ struct DemoArgs {
     /// 所有演示用户共用的密码（默认每个角色随机生成）/ one password for every demo user (default: random per role)
     #[arg(long)]
     password: Option<String>,
+    /// 生成近一年的案卷数量（可达千万级）/ cases over the last year (scales to ten million)
+    #[arg(long, default_value_t = 20_000)]
+    cases: u64,
 }
 
 #[derive(Subcommand)]
@@ -220,7 +223,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let opened = app::open(&config).await?;
             let store = opened.store.clone();
             if args.demo && store.districts().await?.is_empty() {
-                create_demo(&store, args.seed, None).await?;
+                create_demo(&store, args.seed, None, 20_000).await?;
             }
             if store.districts().await?.is_empty() {
                 eprintln!(
@@ -236,7 +239,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Demo(args) => {
             let store = app::open(&config).await?.store;
-            create_demo(&store, args.seed, args.password.as_deref()).await
+            create_demo(&store, args.seed, args.password.as_deref(), args.cases).await
         }
         Command::District(DistrictCommand::Add { code, name, center }) => {
             let store = app::open(&config).await?.store;
@@ -314,9 +317,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
-async fn create_demo(store: &Store, seed: u64, password: Option<&str>) -> anyhow::Result<()> {
+async fn create_demo(store: &Store, seed: u64, password: Option<&str>, cases: u64) -> anyhow::Result<()> {
     let bar = TerminalBar::new("生成演示区 / demo");
-    let created = demo::create(store, seed, password, &bar).await?;
+    let created = demo::create(store, seed, password, cases, &bar).await?;
     bar.finish();
     println!(
         "演示区已就绪 / demo district ready: {}（{}），种子 seed {seed}",

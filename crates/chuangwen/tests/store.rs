@@ -215,3 +215,48 @@ on_both_backends!(a_session_finds_its_user_until_it_is_deleted, |db| {
     store.delete_session("hash-1").await.unwrap();
     assert!(store.session_user("hash-1").await.unwrap().is_none());
 });
+
+on_both_backends!(the_demo_gains_a_year_of_cases_numbered_without_gaps_and_new_ones_follow, |db| {
+    let store = &db.store;
+    let created = chuangwen::demo::create(store, 7, Some(common::DEMO_PASSWORD), 3000, &chuangwen::progress::Silent)
+        .await
+        .unwrap();
+    let district = created.district.id;
+    let counts = store.case_state_counts(district).await.unwrap();
+    assert_eq!(counts.iter().map(|(_, n)| n).sum::<i64>(), 3000);
+    assert!(counts.iter().any(|(s, n)| s == "closed" && *n > 1500), "{counts:?}");
+    // Numbers: per year, 1..n without gaps.
+    let cases = store
+        .cases(
+            district,
+            &chuangwen::auth::policy::Scope::District,
+            0,
+            &chuangwen::store::cases::CaseFilter { limit: 5000, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    let mut by_year: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+    for c in &cases {
+        let (year, seq) = c.number.split_once('-').unwrap();
+        by_year.entry(year.to_string()).or_default().push(seq.parse().unwrap());
+    }
+    for (year, mut seqs) in by_year.clone() {
+        seqs.sort();
+        assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "year {year}");
+    }
+    // A new report continues the current year's numbering, with a fresh id.
+    let mut supervisor = common::browser::Browser::new(db.state());
+    supervisor.login("supervisor001", common::DEMO_PASSWORD).await;
+    let (status, body) = supervisor
+        .json(
+            "POST",
+            "/api/v1/cases",
+            Some(serde_json::json!({"category": "06010", "description": "新上报", "address": "海河路 8 号"})),
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::CREATED, "{body}");
+    let year = body["number"].as_str().unwrap().split_once('-').unwrap().0.to_string();
+    let last = by_year.get(&year).map(|v| v.len()).unwrap_or(0) as i64;
+    assert_eq!(body["number"].as_str().unwrap(), format!("{year}-{:06}", last + 1));
+    assert!(body["id"].as_i64().unwrap() > cases.iter().map(|c| c.id).max().unwrap());
+});

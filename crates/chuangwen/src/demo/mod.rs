@@ -1,6 +1,7 @@
 //! `chuangwen demo`: creates or refreshes the demo district in the
 //! configured database.
 
+pub mod cases;
 pub mod generate;
 
 use std::collections::{BTreeMap, HashMap};
@@ -32,10 +33,12 @@ pub async fn create(
     store: &Store,
     seed: u64,
     password: Option<&str>,
+    cases: u64,
     progress: &dyn Progress,
 ) -> Result<DemoCreated, StoreError> {
     let demo = generate::generate(seed);
-    let total = demo.units.len() + demo.grids.len() + demo.points.len() + demo.shops.len() + demo.users.len();
+    let total =
+        demo.units.len() + demo.grids.len() + demo.points.len() + demo.shops.len() + demo.users.len() + cases as usize;
     progress.set_total(total as u64);
 
     progress.step("清除旧的演示数据");
@@ -158,6 +161,11 @@ pub async fn create(
     store.create_users(district.id, &new_users).await?;
     progress.advance(new_users.len() as u64);
 
+    if cases > 0 {
+        progress.step("案卷");
+        write_cases(store, district.id, seed, cases, &demo, &unit_ids, progress).await?;
+    }
+
     let district = store.district(district.id).await?;
     Ok(DemoCreated { district, passwords, users_per_role })
 }
@@ -183,4 +191,77 @@ async fn write_grids(
         .collect();
     store.upsert_grids(district_id, &grids).await?;
     Ok(())
+}
+
+/// Cases per chunk: generated, then written in one transaction.
+const CASE_CHUNK: u64 = 5_000;
+
+/// Writes `count` generated cases over the year before today, numbered per
+/// year in report order.
+async fn write_cases(
+    store: &Store,
+    district_id: i64,
+    seed: u64,
+    count: u64,
+    demo: &DemoDistrict,
+    unit_ids: &HashMap<String, i64>,
+    progress: &dyn Progress,
+) -> Result<(), StoreError> {
+    use chrono::{Datelike, TimeZone};
+    let stored: HashMap<String, (i64, i64, i64)> =
+        store.grids(district_id).await?.into_iter().map(|g| (g.code, (g.id, g.community_id, g.street_id))).collect();
+    let cells: Vec<cases::Cell> = demo
+        .grids
+        .iter()
+        .filter_map(|g| {
+            stored.get(&g.code).map(|&(grid_id, community_id, street_id)| cases::Cell {
+                grid_id,
+                community_id,
+                street_id,
+                polygon: g.polygon.clone(),
+            })
+        })
+        .collect();
+    let departments: HashMap<String, i64> =
+        generate::category_departments().into_iter().map(|(category, unit)| (category, unit_ids[unit])).collect();
+    let calendar = crate::domain::calendar::WorkCalendar::standard();
+    let beijing = crate::domain::calendar::beijing();
+    let today = chrono::Utc::now().with_timezone(&beijing).date_naive();
+    let anchor = beijing
+        .from_local_datetime(&today.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .expect("a fixed offset")
+        .with_timezone(&chrono::Utc);
+    let table = crate::domain::categories::shipped();
+    let setting =
+        cases::Setting { categories: table, departments: &departments, cells: &cells, calendar: &calendar, anchor };
+    let mut next_id = store.next_case_id().await?;
+    let mut numbers: Vec<(i64, i64)> = Vec::new();
+    let mut start = 0;
+    while start < count {
+        let end = (start + CASE_CHUNK).min(count);
+        let rows: Vec<(i64, String, cases::BulkCase)> = (start..end)
+            .map(|n| {
+                let case = cases::case(seed, n, count, &setting);
+                let year = case.reported_at.with_timezone(&beijing).year() as i64;
+                let seq = match numbers.last_mut() {
+                    Some((y, last)) if *y == year => {
+                        *last += 1;
+                        *last
+                    }
+                    _ => {
+                        numbers.push((year, 1));
+                        1
+                    }
+                };
+                let id = next_id;
+                next_id += 1;
+                (id, format!("{year}-{seq:06}"), case)
+            })
+            .collect();
+        store.bulk_insert_cases(district_id, &table.version, &rows).await?;
+        progress.advance(end - start);
+        start = end;
+    }
+    store.finish_bulk_cases(district_id, &numbers).await
 }

@@ -149,6 +149,51 @@ pub struct NewCase {
     pub reporter_name: String,
 }
 
+/// A case written by the bulk loader (the demo's year of cases, benchmarks).
+#[derive(Clone, Debug)]
+pub struct BulkCase {
+    /// State code.
+    pub state: &'static str,
+    /// Source code.
+    pub source: &'static str,
+    /// Category code.
+    pub category_code: String,
+    /// Campaign code.
+    pub campaign: String,
+    /// Limit.
+    pub limit: crate::domain::calendar::TimeLimit,
+    /// Description.
+    pub description: String,
+    /// Location.
+    pub lon: f64,
+    /// Location.
+    pub lat: f64,
+    /// Grid, community, street.
+    pub cell: (i64, i64, i64),
+    /// Responsible unit, once dispatched.
+    pub unit_id: Option<i64>,
+    /// Deadline, once dispatched.
+    pub deadline: Option<DateTime<Utc>>,
+    /// When the current clock started.
+    pub clock_started_at: Option<DateTime<Utc>>,
+    /// Rework count.
+    pub rework_count: i64,
+    /// Reported.
+    pub reported_at: DateTime<Utc>,
+    /// Dispatched.
+    pub dispatched_at: Option<DateTime<Utc>>,
+    /// Handled.
+    pub handled_at: Option<DateTime<Utc>>,
+    /// Closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Overdue flag time.
+    pub overdue_at: Option<DateTime<Utc>>,
+    /// Deferral target date.
+    pub deferred_until: Option<String>,
+    /// Steps: (action, from, to, at, note).
+    pub events: Vec<(&'static str, Option<&'static str>, &'static str, DateTime<Utc>, &'static str)>,
+}
+
 /// A stored idempotent response.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct StoredResponse {
@@ -583,5 +628,119 @@ impl Store {
         .bind(district_id)
         .fetch_one(pool)
         .await)?)
+    }
+}
+
+/// Rows per multi-row INSERT of the bulk loader (under SQLite's 32,766 parameters).
+const BULK_ROWS: usize = 400;
+
+impl Store {
+    /// The next free case id (the bulk loader numbers its rows itself).
+    pub async fn next_case_id(&self) -> StoreResult<i64> {
+        let max: Option<i64> =
+            read!(&self.db, |pool| sqlx::query_scalar("SELECT MAX(id) FROM cases").fetch_one(pool).await)?;
+        Ok(max.unwrap_or(0) + 1)
+    }
+
+    /// Writes cases with their ids, numbers and events, in one transaction per call.
+    pub async fn bulk_insert_cases(
+        &self,
+        district_id: i64,
+        category_version: &str,
+        rows: &[(i64, String, BulkCase)],
+    ) -> StoreResult<()> {
+        transaction!(&self.db, |tx| {
+            for chunk in rows.chunks(BULK_ROWS) {
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO cases (id, district_id, number, state, source, category_code, category_version, condition_index,
+                     campaign, limit_amount, limit_clock, description, address, lon, lat, grid_id, community_id, street_id,
+                     reporter_name, unit_id, deadline, rework_count, deferred_until, reported_at, dispatched_at, handled_at,
+                     closed_at, updated_at, clock_started_at, overdue_at) ",
+                );
+                q.push_values(chunk, |mut row, (id, number, c)| {
+                    let updated = c.events.last().map(|e| e.3).unwrap_or(c.reported_at);
+                    row.push_bind(*id)
+                        .push_bind(district_id)
+                        .push_bind(number.clone())
+                        .push_bind(c.state)
+                        .push_bind(c.source)
+                        .push_bind(c.category_code.clone())
+                        .push_bind(category_version.to_string())
+                        .push_bind(0i64)
+                        .push_bind(c.campaign.clone())
+                        .push_bind(c.limit.amount as i64)
+                        .push_bind(crate::demo::cases::clock_code(&c.limit))
+                        .push_bind(c.description.clone())
+                        .push_bind(String::new())
+                        .push_bind(c.lon)
+                        .push_bind(c.lat)
+                        .push_bind(c.cell.0)
+                        .push_bind(c.cell.1)
+                        .push_bind(c.cell.2)
+                        .push_bind(c.source)
+                        .push_bind(c.unit_id)
+                        .push_bind(c.deadline)
+                        .push_bind(c.rework_count)
+                        .push_bind(c.deferred_until.clone())
+                        .push_bind(c.reported_at)
+                        .push_bind(c.dispatched_at)
+                        .push_bind(c.handled_at)
+                        .push_bind(c.closed_at)
+                        .push_bind(updated)
+                        .push_bind(c.clock_started_at)
+                        .push_bind(c.overdue_at);
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            let events: Vec<(i64, &(&'static str, Option<&'static str>, &'static str, DateTime<Utc>, &'static str))> =
+                rows.iter().flat_map(|(id, _, c)| c.events.iter().map(move |e| (*id, e))).collect();
+            for chunk in events.chunks(BULK_ROWS * 2) {
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO case_events (case_id, district_id, action, from_state, to_state, actor, note, at) ",
+                );
+                q.push_values(chunk, |mut row, (id, e)| {
+                    row.push_bind(*id)
+                        .push_bind(district_id)
+                        .push_bind(e.0)
+                        .push_bind(e.1)
+                        .push_bind(e.2)
+                        .push_bind("演示数据")
+                        .push_bind(e.4)
+                        .push_bind(e.3);
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+        });
+        Ok(())
+    }
+
+    /// After a bulk load: the year counters continue from the highest number,
+    /// and PostgreSQL's id sequences from the highest id.
+    pub async fn finish_bulk_cases(&self, district_id: i64, last_numbers: &[(i64, i64)]) -> StoreResult<()> {
+        transaction!(&self.db, |tx| {
+            for (year, last) in last_numbers {
+                sqlx::query(
+                    "INSERT INTO case_numbers (district_id, year, last) VALUES ($1, $2, $3)
+                     ON CONFLICT (district_id, year) DO UPDATE SET last = excluded.last",
+                )
+                .bind(district_id)
+                .bind(year)
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+            }
+        });
+        // Backend-specific: rows written with explicit ids leave PostgreSQL's
+        // identity sequences behind; SQLite takes MAX(rowid) + 1 by itself.
+        if let super::Db::Postgres(pool) = &self.db {
+            for table in ["cases", "case_events"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"
+                )))
+                .execute(pool)
+                .await?;
+            }
+        }
+        Ok(())
     }
 }

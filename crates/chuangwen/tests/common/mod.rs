@@ -56,7 +56,7 @@ impl TestDb {
     /// Creates the demo district; returns its id.
     pub async fn with_demo(&self) -> i64 {
         let created =
-            chuangwen::demo::create(&self.store, DEMO_SEED, Some(DEMO_PASSWORD), &Silent).await.expect("demo");
+            chuangwen::demo::create(&self.store, DEMO_SEED, Some(DEMO_PASSWORD), 0, &Silent).await.expect("demo");
         created.district.id
     }
 }
