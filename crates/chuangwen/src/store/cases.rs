@@ -149,6 +149,9 @@ pub struct NewCase {
     pub reporter_name: String,
 }
 
+/// A step of a bulk-loaded case: (action, from state, to state, when, note).
+pub type BulkEvent = (&'static str, Option<&'static str>, &'static str, DateTime<Utc>, &'static str);
+
 /// A case written by the bulk loader (the demo's year of cases, benchmarks).
 #[derive(Clone, Debug)]
 pub struct BulkCase {
@@ -191,7 +194,7 @@ pub struct BulkCase {
     /// Deferral target date.
     pub deferred_until: Option<String>,
     /// Steps: (action, from, to, at, note).
-    pub events: Vec<(&'static str, Option<&'static str>, &'static str, DateTime<Utc>, &'static str)>,
+    pub events: Vec<BulkEvent>,
 }
 
 /// A stored idempotent response.
@@ -692,7 +695,7 @@ impl Store {
                 });
                 q.build().execute(&mut *tx).await?;
             }
-            let events: Vec<(i64, &(&'static str, Option<&'static str>, &'static str, DateTime<Utc>, &'static str))> =
+            let events: Vec<(i64, &BulkEvent)> =
                 rows.iter().flat_map(|(id, _, c)| c.events.iter().map(move |e| (*id, e))).collect();
             for chunk in events.chunks(BULK_ROWS * 2) {
                 let mut q = QueryBuilder::new(
