@@ -224,6 +224,10 @@ pub struct Config {
     pub district: Option<String>,
     /// Keys, lockout, sessions, cookies.
     pub security: Security,
+    /// A report within this many metres of an open case of the same category…
+    pub duplicate_radius_m: f64,
+    /// …reported within this many days is offered for merging.
+    pub duplicate_days: u32,
 }
 
 /// Log output format.
@@ -248,6 +252,8 @@ struct FileConfig {
     district: Option<String>,
     storage: Option<FileStorage>,
     security: Option<FileSecurity>,
+    duplicate_radius_m: Option<f64>,
+    duplicate_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -301,6 +307,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("CHUANGWEN_SESSION_IDLE_MINUTES", "security.session_idle_minutes"),
     ("CHUANGWEN_SESSION_LIFETIME_HOURS", "security.session_lifetime_hours"),
     ("CHUANGWEN_SECURE_COOKIES", "security.secure_cookies"),
+    ("CHUANGWEN_DUPLICATE_RADIUS_M", "duplicate_radius_m"),
+    ("CHUANGWEN_DUPLICATE_DAYS", "duplicate_days"),
 ];
 
 impl Config {
@@ -427,7 +435,35 @@ impl Config {
         };
 
         let security = Self::merge_security(file.security.unwrap_or_default(), env)?;
-        Ok(Config { listen, database_url, data_dir, storage, log, log_format, max_connections, district, security })
+        let duplicate_radius_m = match env.get("CHUANGWEN_DUPLICATE_RADIUS_M") {
+            Some(v) => {
+                v.parse::<f64>().ok().filter(|r| *r > 0.0 && *r <= 1000.0).ok_or_else(|| ConfigError::Invalid {
+                    key: "duplicate_radius_m".into(),
+                    reason: format!("`{v}` 应为 1～1000 之间的米数 (metres between 1 and 1000)"),
+                })?
+            }
+            None => file.duplicate_radius_m.unwrap_or(50.0),
+        };
+        let duplicate_days = match env.get("CHUANGWEN_DUPLICATE_DAYS") {
+            Some(v) => v.parse::<u32>().ok().filter(|d| *d > 0).ok_or_else(|| ConfigError::Invalid {
+                key: "duplicate_days".into(),
+                reason: format!("`{v}` 应为正整数 (must be a positive integer)"),
+            })?,
+            None => file.duplicate_days.unwrap_or(7),
+        };
+        Ok(Config {
+            listen,
+            database_url,
+            data_dir,
+            storage,
+            log,
+            log_format,
+            max_connections,
+            district,
+            security,
+            duplicate_radius_m,
+            duplicate_days,
+        })
     }
 
     fn merge_security(file: FileSecurity, env: &BTreeMap<String, String>) -> Result<Security, ConfigError> {
@@ -516,6 +552,8 @@ impl Config {
             max_connections: 4,
             district: None,
             security: Security::default(),
+            duplicate_radius_m: 50.0,
+            duplicate_days: 7,
         }
     }
 }

@@ -60,6 +60,7 @@ fn table() -> Table {
         // M3 cases: report, the loop's steps, evidence.
         .post("/api/v1/cases", api::cases::report)
         .get("/api/v1/cases", api::cases::cases)
+        .get("/api/v1/cases/duplicates", api::cases::duplicates)
         .get("/api/v1/cases/{id}", api::cases::case)
         .post("/api/v1/cases/{id}/{transition}", api::cases::step)
         .post("/api/v1/cases/{id}/supervise", api::supervision::supervise)

@@ -99,6 +99,13 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
         ("GET", "/api/v1/places/points/{id}", "/api/v1/places/points/{id}", Rule::Roles(ALL), Some(Object::Point)),
         ("POST", "/api/v1/cases", "/api/v1/cases", Rule::Roles(ALL), None),
         ("GET", "/api/v1/cases", "/api/v1/cases", Rule::Roles(ALL), None),
+        (
+            "GET",
+            "/api/v1/cases/duplicates",
+            "/api/v1/cases/duplicates?category=06010&lon=117.2&lat=39.1",
+            Rule::Roles(ALL),
+            None,
+        ),
         ("GET", "/api/v1/cases/{id}", "/api/v1/cases/{id}", Rule::Roles(ALL), Some(Object::Case)),
         // Accepting a report is the office's step (domain::cases).
         (

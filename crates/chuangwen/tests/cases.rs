@@ -509,3 +509,51 @@ on_both_backends!(the_dispatch_rules_suggest_a_unit_with_its_reason_and_batches_
     let (_, second) = office.json("POST", "/api/v1/dispatch-batches", Some(json!({"cases": [{"id": next}]}))).await;
     assert!(second["number"].as_str().unwrap().ends_with("-第002批"), "{second}");
 });
+
+on_both_backends!(
+    a_report_near_an_open_case_of_its_category_is_offered_for_merging_and_its_reporter_follows_it,
+    |db| {
+        db.with_demo().await;
+        let (_, lon, lat) = first_street_point(&db).await;
+        let mut inspector = as_user(&db, "inspector01").await;
+        let mut supervisor = as_user(&db, "supervisor001").await;
+        let mut office = as_user(&db, "office01").await;
+        let first = report(&mut inspector, "06010", lon, lat).await;
+
+        // Before submitting: about 17 m east, same category → offered; another category or 170 m → not.
+        let near = |category: &str, dx: f64| {
+            format!("/api/v1/cases/duplicates?category={category}&lon={}&lat={lat}", lon + dx)
+        };
+        let (status, found) = supervisor.json("GET", &near("06010", 0.0002), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let found = found.as_array().unwrap().clone();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0]["number"], first["number"]);
+        assert!((10.0..25.0).contains(&found[0]["distance_m"].as_f64().unwrap()), "{found:?}");
+        assert!(supervisor.json("GET", &near("07001", 0.0002), None).await.1.as_array().unwrap().is_empty());
+        assert!(supervisor.json("GET", &near("06010", 0.002), None).await.1.as_array().unwrap().is_empty());
+
+        // Reported anyway: the office sees the likely duplicate and merges it.
+        let second = report(&mut supervisor, "06010", lon + 0.0002, lat).await;
+        let (_, detail) = office.json("GET", &format!("/api/v1/cases/{}", second["id"]), None).await;
+        assert_eq!(detail["possible_duplicates"][0]["id"], first["id"], "{detail}");
+        expect_step(
+            &mut office,
+            second["id"].as_i64().unwrap(),
+            "merge",
+            json!({"duplicate_of": first["id"]}),
+            "merged",
+        )
+        .await;
+
+        // The second reporter follows the original; the original lists every report.
+        let (_, mine) = supervisor.json("GET", &format!("/api/v1/cases/{}", second["id"]), None).await;
+        assert_eq!(mine["merged_into"]["number"], first["number"]);
+        assert_eq!(mine["merged_into"]["state"], "reported");
+        let (_, original) = office.json("GET", &format!("/api/v1/cases/{}", first["id"]), None).await;
+        let merged = original["merged_reports"].as_array().unwrap();
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0]["number"], second["number"]);
+        assert!(!merged[0]["reporter_name"].as_str().unwrap().is_empty());
+    }
+);

@@ -24,7 +24,7 @@ use crate::domain::org::Role;
 use crate::error::{ApiError, AppError};
 use crate::places::load_grid_index;
 use crate::store::StoreError;
-use crate::store::cases::{Case, CaseEvent, CaseFilter, NewAttachment, NewCase};
+use crate::store::cases::{Case, CaseBrief, CaseEvent, CaseFilter, MergedReport, NewAttachment, NewCase};
 
 /// Largest evidence file accepted.
 pub const MAX_EVIDENCE_BYTES: usize = 20 * 1024 * 1024;
@@ -268,6 +268,76 @@ fn replay(stored: crate::store::cases::StoredResponse, actor: &str, request_hash
     Ok(json_response(stored.status, stored.response))
 }
 
+/// A likely duplicate: an open case of the same category nearby.
+#[derive(Serialize)]
+pub struct Duplicate {
+    /// The case.
+    #[serde(flatten)]
+    pub case: CaseBrief,
+    /// How far away, in metres.
+    pub distance_m: f64,
+}
+
+/// Open cases of `category` within the radius of `(lon, lat)` from the last days.
+pub async fn duplicates_near(
+    state: &AppState,
+    district_id: i64,
+    category: &str,
+    lon: f64,
+    lat: f64,
+    except: Option<i64>,
+) -> Result<Vec<Duplicate>, ApiError> {
+    // How near and how recent: `duplicate_radius_m` (50 m) and `duplicate_days` (7).
+    let radius = state.config.duplicate_radius_m;
+    // Degrees per metre at this latitude, for the box the database filters by.
+    let d_lat = radius / 110_574.0;
+    let d_lon = radius / (111_320.0 * lat.to_radians().cos().max(0.01));
+    let since = Utc::now() - chrono::Duration::days(state.config.duplicate_days as i64);
+    let near = state
+        .store
+        .open_cases_near(district_id, category, (lon - d_lon, lat - d_lat, lon + d_lon, lat + d_lat), since)
+        .await?;
+    let mut found: Vec<Duplicate> = near
+        .into_iter()
+        .filter(|c| Some(c.id) != except)
+        .filter_map(|c| {
+            let distance_m = crate::domain::coords::distance_m((lon, lat), (c.lon?, c.lat?));
+            (distance_m <= radius).then_some(Duplicate { case: c, distance_m: distance_m.round() })
+        })
+        .collect();
+    found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+    Ok(found)
+}
+
+/// Where to look for duplicates before reporting.
+#[derive(Deserialize)]
+pub struct DuplicateQuery {
+    category: String,
+    lon: f64,
+    lat: f64,
+    #[serde(default)]
+    crs: Option<String>,
+}
+
+/// `GET /api/v1/cases/duplicates?category=&lon=&lat=`: what a reporter is
+/// shown before submitting, to join an open case instead of filing again.
+pub async fn duplicates(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Query(q): Query<DuplicateQuery>,
+) -> Result<Json<Vec<Duplicate>>, ApiError> {
+    user.require(Action::ReportCase)?;
+    let crs = match q.crs.as_deref() {
+        None | Some("") => Crs::Wgs84,
+        Some(raw) => Crs::parse(raw).ok_or_else(|| invalid("crs", "坐标系应为 wgs84、gcj02 或 bd09"))?,
+    };
+    if !valid_position(q.lon, q.lat) {
+        return Err(invalid("lon", "经纬度超出范围"));
+    }
+    let (lon, lat) = crs.to_wgs84(q.lon, q.lat);
+    Ok(Json(duplicates_near(&state, user.district_id, q.category.trim(), lon, lat, None).await?))
+}
+
 /// A case with its steps and the steps the caller may take now.
 #[derive(Serialize)]
 pub struct CaseDetail {
@@ -280,6 +350,12 @@ pub struct CaseDetail {
     pub allowed: Vec<&'static str>,
     /// The unit the dispatch rules suggest, and why.
     pub suggestion: Option<super::dispatch::Suggestion>,
+    /// Open cases nearby of the same category (for a report not yet accepted).
+    pub possible_duplicates: Vec<Duplicate>,
+    /// The case this report was merged into: its reporter follows it there.
+    pub merged_into: Option<CaseBrief>,
+    /// Reports merged into this case: every reporter is kept informed.
+    pub merged_reports: Vec<MergedReport>,
 }
 
 async fn load(state: &AppState, user: &ApiUser, id: i64) -> Result<Case, ApiError> {
@@ -341,7 +417,26 @@ pub async fn case(
     let allowed = allowed(&case, &user.roles, in_unit, &WorkCalendar::standard());
     let events = state.store.case_events(case.id).await?;
     let suggestion = super::dispatch::suggestion_for(&state.store, &case).await?;
-    Ok(Json(CaseDetail { case: view(case), events, allowed, suggestion }))
+    let possible_duplicates = match (case.state.as_str(), case.lon, case.lat) {
+        ("reported", Some(lon), Some(lat)) => {
+            duplicates_near(&state, user.district_id, &case.category_code, lon, lat, Some(case.id)).await?
+        }
+        _ => Vec::new(),
+    };
+    let merged_into = match case.duplicate_of {
+        Some(original) => state.store.case_brief(user.district_id, original).await?,
+        None => None,
+    };
+    let merged_reports = state.store.merged_reports(case.id).await?;
+    Ok(Json(CaseDetail {
+        case: view(case),
+        events,
+        allowed,
+        suggestion,
+        possible_duplicates,
+        merged_into,
+        merged_reports,
+    }))
 }
 
 /// Filters of the case list.

@@ -747,3 +747,89 @@ impl Store {
         Ok(())
     }
 }
+
+/// A report merged into another case.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct MergedReport {
+    /// The merged case.
+    pub id: i64,
+    /// Its number.
+    pub number: String,
+    /// Who reported it.
+    pub reporter_name: String,
+    /// When.
+    pub reported_at: DateTime<Utc>,
+}
+
+/// Another case, briefly: for duplicates and merges.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct CaseBrief {
+    /// Id.
+    pub id: i64,
+    /// Number.
+    pub number: String,
+    /// State code.
+    pub state: String,
+    /// Category.
+    pub category_code: String,
+    /// Description.
+    pub description: String,
+    /// Location.
+    pub lon: Option<f64>,
+    /// Location.
+    pub lat: Option<f64>,
+    /// Reported.
+    pub reported_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Open cases of a category reported since `since` whose location lies in
+    /// the box around a point (the caller keeps those within its radius).
+    pub async fn open_cases_near(
+        &self,
+        district_id: i64,
+        category: &str,
+        bbox: (f64, f64, f64, f64),
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<CaseBrief>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, CaseBrief>(
+            "SELECT id, number, state, category_code, description, lon, lat, reported_at FROM cases
+             WHERE district_id = $1 AND category_code = $2 AND reported_at >= $3
+               AND state NOT IN ('rejected', 'merged', 'closed', 'voided')
+               AND lon BETWEEN $4 AND $5 AND lat BETWEEN $6 AND $7
+             ORDER BY reported_at DESC LIMIT 20"
+        )
+        .bind(district_id)
+        .bind(category)
+        .bind(since)
+        .bind(bbox.0)
+        .bind(bbox.2)
+        .bind(bbox.1)
+        .bind(bbox.3)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// One case, briefly, whatever the caller's scope (a reporter follows
+    /// the case their report was merged into).
+    pub async fn case_brief(&self, district_id: i64, id: i64) -> StoreResult<Option<CaseBrief>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, CaseBrief>(
+            "SELECT id, number, state, category_code, description, lon, lat, reported_at FROM cases
+             WHERE district_id = $1 AND id = $2"
+        )
+        .bind(district_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// The reports merged into a case.
+    pub async fn merged_reports(&self, case_id: i64) -> StoreResult<Vec<MergedReport>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, MergedReport>(
+            "SELECT id, number, reporter_name, reported_at FROM cases WHERE duplicate_of = $1 ORDER BY id"
+        )
+        .bind(case_id)
+        .fetch_all(pool)
+        .await)?)
+    }
+}
