@@ -76,6 +76,8 @@ fn table() -> Table {
             "/api/v1/attachments",
             post(api::cases::upload).layer(DefaultBodyLimit::max(api::cases::MAX_EVIDENCE_BYTES + 64 * 1024)),
         )
+        .get("/api/v1/attachments/{id}", api::cases::attachment)
+        .get("/api/v1/attachments/{id}/thumbnail", api::cases::attachment_thumbnail)
         .get("/api/v1/places/resolve", api::places::resolve)
         .get("/api/v1/places/points", api::places::points)
         .get("/api/v1/places/points/{id}", api::places::point)

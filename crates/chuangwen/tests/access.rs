@@ -46,6 +46,8 @@ enum Object {
     Order,
     /// A batch of rectification orders; the other one belongs to another district.
     Batch,
+    /// A photo of a case; the other one belongs to a case in another street.
+    Attachment,
 }
 
 const ALL: &[Role] = &Role::ALL;
@@ -134,6 +136,14 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
             Some(Object::Batch),
         ),
         ("GET", "/api/v1/dispatch-rules", "/api/v1/dispatch-rules", Rule::Roles(IMPORTERS), None),
+        ("GET", "/api/v1/attachments/{id}", "/api/v1/attachments/{id}", Rule::Roles(ALL), Some(Object::Attachment)),
+        (
+            "GET",
+            "/api/v1/attachments/{id}/thumbnail",
+            "/api/v1/attachments/{id}/thumbnail",
+            Rule::Roles(ALL),
+            Some(Object::Attachment),
+        ),
         ("PUT", "/api/v1/dispatch-rules", "/api/v1/dispatch-rules", Rule::Roles(IMPORTERS), None),
         (
             "GET",
@@ -164,6 +174,8 @@ struct World {
     order_elsewhere: i64,
     batch_here: i64,
     batch_elsewhere: i64,
+    photo_here: i64,
+    photo_elsewhere: i64,
     district: i64,
 }
 
@@ -319,6 +331,27 @@ async fn world(db: &common::TestDb) -> World {
     let order_here = store.supervise(district, case_here, "督办", victim).await.unwrap().unwrap();
     let order_elsewhere = store.supervise(district, case_elsewhere, "督办", victim).await.unwrap().unwrap();
     let batch_here = store.create_order_batch(district, "", victim).await.unwrap().id;
+    // A photo on each case, with its file and thumbnail in the file store.
+    let mut photos = Vec::new();
+    for (n, case) in [case_here, case_elsewhere].into_iter().enumerate() {
+        let key = format!("attachments/walk-{n}.jpg");
+        db.files.put(&key, bytes::Bytes::from_static(&[0xFF, 0xD8, 0xFF, 0xE0])).await.unwrap();
+        db.files.put(&format!("{key}.thumb.jpg"), bytes::Bytes::from_static(&[0xFF, 0xD8, 0xFF, 0xE0])).await.unwrap();
+        let new = chuangwen::store::cases::NewAttachment {
+            kind: "before",
+            file_name: "p.jpg",
+            content_type: "image/jpeg",
+            size: 4,
+            file_key: &key,
+            sha256: "x",
+            uploaded_by: Some(victim),
+            taken_at: None,
+            position: None,
+        };
+        let id = store.create_attachment(district, &new).await.unwrap();
+        raw(&store, &format!("UPDATE attachments SET case_id = {case} WHERE id = {id}")).await;
+        photos.push(id);
+    }
     // Queued import jobs would run against files that do not exist; the
     // walk is about access, not imports.
     while store.claim_job("walk").await.unwrap().is_some() {}
@@ -340,6 +373,8 @@ async fn world(db: &common::TestDb) -> World {
         order_elsewhere,
         batch_here,
         batch_elsewhere,
+        photo_here: photos[0],
+        photo_elsewhere: photos[1],
         district,
     }
 }
@@ -477,6 +512,7 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Some(Object::Case) => world.case_here,
                 Some(Object::Order) => world.order_here,
                 Some(Object::Batch) => world.batch_here,
+                Some(Object::Attachment) => world.photo_here,
                 None => 0,
             };
             let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &mine.to_string())).await;
@@ -493,18 +529,22 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Object::Case => world.case_elsewhere,
                 Object::Order => world.order_elsewhere,
                 Object::Batch => world.batch_elsewhere,
+                Object::Attachment => world.photo_elsewhere,
             };
             let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &theirs.to_string())).await;
             let expected = match (allowed, object) {
-                (_, Object::Case | Object::Order) if !role.is_district_wide() => StatusCode::NOT_FOUND,
+                (_, Object::Case | Object::Order | Object::Attachment) if !role.is_district_wide() => {
+                    StatusCode::NOT_FOUND
+                }
                 (false, _) => StatusCode::FORBIDDEN,
-                (true, Object::Case | Object::Order) => page.status,
+                (true, Object::Case | Object::Order | Object::Attachment) => page.status,
                 // Another street's point: district-wide roles see it.
                 (true, Object::Point) if role.is_district_wide() => page.status,
                 (true, _) => StatusCode::NOT_FOUND,
             };
-            let must_succeed =
-                allowed && matches!(object, Object::Point | Object::Case | Object::Order) && role.is_district_wide();
+            let must_succeed = allowed
+                && matches!(object, Object::Point | Object::Case | Object::Order | Object::Attachment)
+                && role.is_district_wide();
             if page.status != expected || (must_succeed && is_refusal(&page, route)) {
                 failures.push(format!(
                     "{role:?} {method} {route} on another's object: {} (expected {expected})",

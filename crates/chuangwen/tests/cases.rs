@@ -557,3 +557,76 @@ on_both_backends!(
         assert!(!merged[0]["reporter_name"].as_str().unwrap().is_empty());
     }
 );
+
+/// A real JPEG photo (400 × 300) carrying EXIF time and GPS, as a phone writes it.
+fn photo_with_exif() -> Vec<u8> {
+    use exif::{Field, In, Rational, Tag, Value};
+    let image = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+    let jpeg = jpeg.into_inner();
+    let ascii =
+        |tag: Tag, text: &str| Field { tag, ifd_num: In::PRIMARY, value: Value::Ascii(vec![text.as_bytes().to_vec()]) };
+    let dms = |tag: Tag, d: u32, m: u32, s100: u32| Field {
+        tag,
+        ifd_num: In::PRIMARY,
+        value: Value::Rational(vec![
+            Rational { num: d, denom: 1 },
+            Rational { num: m, denom: 1 },
+            Rational { num: s100, denom: 100 },
+        ]),
+    };
+    let fields = [
+        ascii(Tag::DateTimeOriginal, "2026:11:27 09:30:00"),
+        ascii(Tag::GPSLatitudeRef, "N"),
+        dms(Tag::GPSLatitude, 39, 6, 0),
+        ascii(Tag::GPSLongitudeRef, "E"),
+        dms(Tag::GPSLongitude, 117, 12, 0),
+    ];
+    let mut writer = exif::experimental::Writer::new();
+    for field in &fields {
+        writer.push_field(field);
+    }
+    let mut tiff = std::io::Cursor::new(Vec::new());
+    writer.write(&mut tiff, false).unwrap();
+    let tiff = tiff.into_inner();
+    // APP1 "Exif\0\0" right after the start-of-image marker.
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(((tiff.len() + 8) as u16).to_be_bytes());
+    out.extend(b"Exif\0\0");
+    out.extend(&tiff);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+on_both_backends!(a_photo_keeps_its_exif_time_and_place_and_gets_a_thumbnail_only_its_viewers_can_fetch, |db| {
+    db.with_demo().await;
+    let mut handler = as_user(&db, "handler046").await;
+    let (status, photo) = handler.upload_evidence("before", "现场.jpg", &photo_with_exif()).await;
+    assert_eq!(status, StatusCode::CREATED, "{photo}");
+    // 09:30 Beijing time is 01:30 UTC; 39°06′N 117°12′E.
+    assert_eq!(photo["taken_at"], "2026-11-27T01:30:00Z");
+    let (lon, lat) = (photo["position"][0].as_f64().unwrap(), photo["position"][1].as_f64().unwrap());
+    assert!((lon - 117.2).abs() < 1e-9 && (lat - 39.1).abs() < 1e-9, "{photo}");
+    assert_eq!(photo["thumbnail"], true);
+
+    let page = handler
+        .send(
+            axum::http::Request::get(format!("/api/v1/attachments/{}/thumbnail", photo["id"]))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let thumb = image::load_from_memory(&page.body).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (320, 240), "the long side fits 320 px");
+
+    // Not yet tied to a case: only its uploader sees it.
+    let mut other = as_user(&db, "handler047").await;
+    let (status, _) = other.json("GET", &format!("/api/v1/attachments/{}", photo["id"]), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A photo without EXIF still uploads, with no time or place.
+    let (_, plain) = handler.upload_evidence("before", "plain.jpg", &jpeg()).await;
+    assert!(plain["taken_at"].is_null() && plain["position"].is_null());
+});

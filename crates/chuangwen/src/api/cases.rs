@@ -564,6 +564,19 @@ pub struct AttachmentView {
     pub size: usize,
     /// SHA-256.
     pub sha256: String,
+    /// When the photo was taken (EXIF).
+    pub taken_at: Option<DateTime<Utc>>,
+    /// Where the photo was taken (EXIF GPS, WGS-84).
+    pub position: Option<(f64, f64)>,
+    /// A thumbnail was made.
+    pub thumbnail: bool,
+}
+
+/// Longest side of a thumbnail, in pixels.
+pub const THUMBNAIL_PX: u32 = 320;
+
+fn thumbnail_key(key: &str) -> String {
+    format!("{key}.thumb.jpg")
 }
 
 /// `POST /api/v1/attachments` (multipart `file`, `kind`): stores evidence
@@ -598,7 +611,19 @@ pub async fn upload(State(state): State<AppState>, user: ApiUser, mut form: Mult
     let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
     let key = format!("attachments/{}/{}.{}", user.district_id, uuid::Uuid::new_v4(), kind_of.extension());
     let size = bytes.len();
+    // EXIF and the thumbnail decode the image: off the async threads.
+    let (facts, thumb) = if kind_of.is_photo() {
+        let copy = bytes.clone();
+        tokio::task::spawn_blocking(move || (evidence::photo_facts(&copy), evidence::thumbnail(&copy, THUMBNAIL_PX)))
+            .await
+            .map_err(AppError::internal)?
+    } else {
+        (evidence::PhotoFacts::default(), None)
+    };
     state.files.put(&key, bytes).await.map_err(AppError::internal)?;
+    if let Some(thumb) = &thumb {
+        state.files.put(&thumbnail_key(&key), Bytes::from(thumb.clone())).await.map_err(AppError::internal)?;
+    }
     let new = NewAttachment {
         kind: &kind,
         file_name: &name,
@@ -607,14 +632,71 @@ pub async fn upload(State(state): State<AppState>, user: ApiUser, mut form: Mult
         file_key: &key,
         sha256: &sha256,
         uploaded_by: (!user.via_token).then_some(user.id),
+        taken_at: facts.taken_at,
+        position: facts.position,
     };
     let id = match state.store.create_attachment(user.district_id, &new).await {
         Ok(id) => id,
         Err(err) => {
             let _ = state.files.delete(&key).await;
+            let _ = state.files.delete(&thumbnail_key(&key)).await;
             return Err(err.into());
         }
     };
-    Ok((StatusCode::CREATED, Json(AttachmentView { id, content_type: kind_of.content_type(), size, sha256 }))
-        .into_response())
+    let view = AttachmentView {
+        id,
+        content_type: kind_of.content_type(),
+        size,
+        sha256,
+        taken_at: facts.taken_at,
+        position: facts.position,
+        thumbnail: thumb.is_some(),
+    };
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// An attachment, if the caller may see it: through its case, or as its
+/// uploader before it is used.
+async fn visible_attachment(
+    state: &AppState,
+    user: &ApiUser,
+    id: i64,
+) -> Result<crate::store::cases::Attachment, ApiError> {
+    let attachment = state.store.attachment(user.district_id, id).await?.ok_or(AppError::NotFound)?;
+    let visible = match attachment.case_id {
+        Some(case) => state.store.case(user.district_id, &user.scope(), user.id, case).await?.is_some(),
+        None => attachment.uploaded_by == Some(user.id) && !user.via_token,
+    };
+    if visible { Ok(attachment) } else { Err(ApiError(AppError::NotFound)) }
+}
+
+async fn file_response(state: &AppState, key: &str, content_type: &str) -> Result<Response, ApiError> {
+    let bytes = state.files.get(key).await.map_err(|_| ApiError(AppError::NotFound))?;
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, content_type.to_string()),
+        (axum::http::header::CACHE_CONTROL, "private, max-age=86400".to_string()),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
+/// `GET /api/v1/attachments/{id}`: the file.
+pub async fn attachment(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    user.require(Action::WorkCases)?;
+    let attachment = visible_attachment(&state, &user, id).await?;
+    file_response(&state, &attachment.file_key, &attachment.content_type).await
+}
+
+/// `GET /api/v1/attachments/{id}/thumbnail`: the photo's thumbnail.
+pub async fn attachment_thumbnail(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    user.require(Action::WorkCases)?;
+    let attachment = visible_attachment(&state, &user, id).await?;
+    file_response(&state, &thumbnail_key(&attachment.file_key), "image/jpeg").await
 }

@@ -90,3 +90,64 @@ mod tests {
         assert!(refusal(b"", 10).unwrap().contains("空"));
     }
 }
+
+/// What a photo says about itself: when and where it was taken.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PhotoFacts {
+    /// EXIF DateTimeOriginal (Beijing time unless the photo gives an offset).
+    pub taken_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// EXIF GPS position (cameras record WGS-84).
+    pub position: Option<(f64, f64)>,
+}
+
+/// Reads EXIF time and GPS from a photo, when present; never fails.
+pub fn photo_facts(bytes: &[u8]) -> PhotoFacts {
+    use exif::{In, Tag, Value};
+    let Ok(exif) = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes)) else {
+        return PhotoFacts::default();
+    };
+    let ascii = |tag: Tag| match exif.get_field(tag, In::PRIMARY).map(|f| &f.value) {
+        Some(Value::Ascii(parts)) => parts.first().map(|p| String::from_utf8_lossy(p).trim().to_string()),
+        _ => None,
+    };
+    let taken_at = ascii(Tag::DateTimeOriginal).and_then(|text| {
+        let local = chrono::NaiveDateTime::parse_from_str(&text, "%Y:%m:%d %H:%M:%S").ok()?;
+        let offset = ascii(Tag::OffsetTimeOriginal)
+            .and_then(|o| {
+                chrono::DateTime::parse_from_str(&format!("2000-01-01T00:00:00{o}"), "%Y-%m-%dT%H:%M:%S%:z").ok()
+            })
+            .map(|d| *d.offset())
+            .unwrap_or_else(super::calendar::beijing);
+        local.and_local_timezone(offset).single().map(|t| t.with_timezone(&chrono::Utc))
+    });
+    let degrees = |tag: Tag, reference: Tag, negative: u8| -> Option<f64> {
+        let Value::Rational(parts) = &exif.get_field(tag, In::PRIMARY)?.value else { return None };
+        if parts.len() < 3 || parts.iter().any(|r| r.denom == 0) {
+            return None;
+        }
+        let value = parts[0].to_f64() + parts[1].to_f64() / 60.0 + parts[2].to_f64() / 3600.0;
+        let sign = match &exif.get_field(reference, In::PRIMARY)?.value {
+            Value::Ascii(r) if r.first().and_then(|s| s.first()) == Some(&negative) => -1.0,
+            _ => 1.0,
+        };
+        Some(sign * value)
+    };
+    let position = match (
+        degrees(Tag::GPSLongitude, Tag::GPSLongitudeRef, b'W'),
+        degrees(Tag::GPSLatitude, Tag::GPSLatitudeRef, b'S'),
+    ) {
+        (Some(lon), Some(lat)) if super::geometry::valid_position(lon, lat) => Some((lon, lat)),
+        _ => None,
+    };
+    PhotoFacts { taken_at, position }
+}
+
+/// A JPEG thumbnail no larger than `max` pixels on its long side, for
+/// lists and phone screens; `None` when the photo cannot be decoded.
+pub fn thumbnail(bytes: &[u8], max: u32) -> Option<Vec<u8>> {
+    let image = image::load_from_memory(bytes).ok()?;
+    let small = image.thumbnail(max, max).to_rgb8();
+    let mut out = std::io::Cursor::new(Vec::new());
+    small.write_to(&mut out, image::ImageFormat::Jpeg).ok()?;
+    Some(out.into_inner())
+}

@@ -597,6 +597,42 @@ pub struct NewAttachment<'a> {
     pub sha256: &'a str,
     /// Uploader.
     pub uploaded_by: Option<i64>,
+    /// EXIF time.
+    pub taken_at: Option<DateTime<Utc>>,
+    /// EXIF position.
+    pub position: Option<(f64, f64)>,
+}
+
+/// An attachment as stored.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Attachment {
+    /// Id.
+    pub id: i64,
+    /// The case it belongs to, once used by a step.
+    pub case_id: Option<i64>,
+    /// before, after or other.
+    pub kind: String,
+    /// Original name.
+    pub file_name: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// Where the file store keeps it.
+    #[serde(skip)]
+    pub file_key: String,
+    /// SHA-256.
+    pub sha256: String,
+    /// EXIF time.
+    pub taken_at: Option<DateTime<Utc>>,
+    /// EXIF position.
+    pub lon: Option<f64>,
+    /// EXIF position.
+    pub lat: Option<f64>,
+    /// Uploader.
+    pub uploaded_by: Option<i64>,
+    /// Uploaded.
+    pub created_at: DateTime<Utc>,
 }
 
 impl Store {
@@ -605,8 +641,9 @@ impl Store {
         let at = now();
         let id = transaction!(&self.db, |tx| {
             sqlx::query_scalar::<_, i64>(
-                "INSERT INTO attachments (district_id, kind, file_name, content_type, size, file_key, sha256, uploaded_by, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                "INSERT INTO attachments (district_id, kind, file_name, content_type, size, file_key, sha256, uploaded_by,
+                 created_at, taken_at, lon, lat)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
             )
             .bind(district_id)
             .bind(new.kind)
@@ -617,10 +654,40 @@ impl Store {
             .bind(new.sha256)
             .bind(new.uploaded_by)
             .bind(at)
+            .bind(new.taken_at)
+            .bind(new.position.map(|p| p.0))
+            .bind(new.position.map(|p| p.1))
             .fetch_one(&mut *tx)
             .await?
         });
         Ok(id)
+    }
+
+    /// One attachment of a district.
+    pub async fn attachment(&self, district_id: i64, id: i64) -> StoreResult<Option<Attachment>> {
+        Ok(read!(&self.db, |pool| {
+            sqlx::query_as::<_, Attachment>(
+            "SELECT id, case_id, kind, file_name, content_type, size, file_key, sha256, taken_at, lon, lat, uploaded_by, created_at
+             FROM attachments WHERE district_id = $1 AND id = $2"
+        )
+        .bind(district_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        })?)
+    }
+
+    /// The attachments of a case, in upload order.
+    pub async fn case_attachments(&self, case_id: i64) -> StoreResult<Vec<Attachment>> {
+        Ok(read!(&self.db, |pool| {
+            sqlx::query_as::<_, Attachment>(
+            "SELECT id, case_id, kind, file_name, content_type, size, file_key, sha256, taken_at, lon, lat, uploaded_by, created_at
+             FROM attachments WHERE case_id = $1 ORDER BY id"
+        )
+        .bind(case_id)
+        .fetch_all(pool)
+        .await
+        })?)
     }
 
     /// How many attachments a district has (tests: nothing stored on refusal).

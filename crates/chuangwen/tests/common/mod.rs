@@ -28,6 +28,8 @@ pub struct TestDb {
     pub url: String,
     /// The folder of the SQLite file and local files.
     pub dir: tempfile::TempDir,
+    /// Files, in memory, shared by every state of this database.
+    pub files: Files,
     pg_admin_url: Option<String>,
     pg_name: Option<String>,
 }
@@ -47,7 +49,7 @@ impl TestDb {
     pub fn state(&self) -> AppState {
         AppState::new(
             self.store.clone(),
-            Files::in_memory(),
+            self.files.clone(),
             chuangwen::auth::crypto::PiCrypto::for_tests(),
             self.config(),
         )
@@ -87,7 +89,7 @@ pub async fn sqlite() -> TestDb {
     let url = format!("sqlite://{}", dir.path().join("test.db").display());
     let store = Store::connect(&DatabaseUrl::parse(&url).unwrap(), 4).await.expect("connect sqlite");
     store.migrate().await.expect("migrate sqlite");
-    TestDb { store, url, dir, pg_admin_url: None, pg_name: None }
+    TestDb { store, url, dir, files: Files::in_memory(), pg_admin_url: None, pg_name: None }
 }
 
 /// A fresh PostgreSQL database, or `None` when `TEST_DATABASE_URL` is not set.
@@ -105,7 +107,7 @@ pub async fn postgres() -> Option<TestDb> {
     let store = Store::connect(&DatabaseUrl::parse(&url).unwrap(), 4).await.expect("connect postgres");
     store.migrate().await.expect("migrate postgres");
     let dir = tempfile::tempdir().expect("tempdir");
-    Some(TestDb { store, url, dir, pg_admin_url: Some(admin), pg_name: Some(name) })
+    Some(TestDb { store, url, dir, files: Files::in_memory(), pg_admin_url: Some(admin), pg_name: Some(name) })
 }
 
 /// Defines a test that runs once on SQLite and once on PostgreSQL:
