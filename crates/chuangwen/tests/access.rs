@@ -136,6 +136,10 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
             Some(Object::Batch),
         ),
         ("GET", "/api/v1/dispatch-rules", "/api/v1/dispatch-rules", Rule::Roles(IMPORTERS), None),
+        ("GET", "/api/v1/settings/categories", "/api/v1/settings/categories", Rule::Roles(ALL), None),
+        ("PUT", "/api/v1/settings/categories", "/api/v1/settings/categories", Rule::Roles(ADMIN), None),
+        ("GET", "/api/v1/settings/calendar", "/api/v1/settings/calendar", Rule::Roles(ALL), None),
+        ("PUT", "/api/v1/settings/calendar", "/api/v1/settings/calendar", Rule::Roles(ADMIN), None),
         ("GET", "/api/v1/attachments/{id}", "/api/v1/attachments/{id}", Rule::Roles(ALL), Some(Object::Attachment)),
         (
             "GET",

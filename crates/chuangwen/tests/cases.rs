@@ -363,20 +363,19 @@ on_both_backends!(the_deadline_watcher_turns_cases_amber_then_red_and_raises_one
 
     let state = db.state();
     let ctx = state.job_context();
-    let calendar = chuangwen::domain::calendar::WorkCalendar::standard();
     use chuangwen::jobs::deadlines::{Pass, watch};
     // Early on: nothing.
-    assert_eq!(watch(&ctx, &calendar, started + chrono::Duration::minutes(1)).await.unwrap(), Pass::default());
+    assert_eq!(watch(&ctx, None, started + chrono::Duration::minutes(1)).await.unwrap(), Pass::default());
     // Five minutes before the deadline more than 80% of the limit is used: amber.
-    let pass = watch(&ctx, &calendar, deadline - chrono::Duration::minutes(5)).await.unwrap();
+    let pass = watch(&ctx, None, deadline - chrono::Duration::minutes(5)).await.unwrap();
     assert_eq!(pass, Pass { amber: 1, overdue: 0, orders: 0 });
     let (_, case) = office.json("GET", &format!("/api/v1/cases/{id}"), None).await;
     assert!(case["amber_at"].is_string() && case["overdue_at"].is_null());
     // Past the deadline: red, and one supervision order to the street's lead.
-    let pass = watch(&ctx, &calendar, deadline + chrono::Duration::minutes(1)).await.unwrap();
+    let pass = watch(&ctx, None, deadline + chrono::Duration::minutes(1)).await.unwrap();
     assert_eq!(pass, Pass { amber: 0, overdue: 1, orders: 1 });
     assert_eq!(
-        watch(&ctx, &calendar, deadline + chrono::Duration::hours(5)).await.unwrap(),
+        watch(&ctx, None, deadline + chrono::Duration::hours(5)).await.unwrap(),
         Pass::default(),
         "once per stage"
     );
@@ -630,3 +629,71 @@ on_both_backends!(a_photo_keeps_its_exif_time_and_place_and_gets_a_thumbnail_onl
     let (_, plain) = handler.upload_evidence("before", "plain.jpg", &jpeg()).await;
     assert!(plain["taken_at"].is_null() && plain["position"].is_null());
 });
+
+on_both_backends!(an_administrator_edits_the_categories_and_the_calendar_and_new_reports_follow_them, |db| {
+    db.with_demo().await;
+    let (_, lon, lat) = first_street_point(&db).await;
+    let mut admin = as_user(&db, "admin").await;
+    let mut office = as_user(&db, "office01").await;
+    let old = report(&mut office, "06010", lon, lat).await;
+    assert_eq!(old["time_limit"], "1 工作日");
+
+    // A new version: 暴露垃圾 now 4 working hours.
+    let shipped = chuangwen::domain::categories::SHIPPED;
+    let edited = shipped.replace("version = \"2026.1\"", "version = \"2026.2\"").replace(
+        "name = \"成堆成片垃圾\"\nlimit = 1\nclock = \"working_days\"",
+        "name = \"成堆成片垃圾\"\nlimit = 4\nclock = \"working_hours\"",
+    );
+    assert_ne!(edited, shipped);
+    let page = put(&mut office, "/api/v1/settings/categories", edited.clone()).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "only the administrator");
+    let page = put(&mut admin, "/api/v1/settings/categories", edited.clone()).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let again = put(&mut admin, "/api/v1/settings/categories", edited.clone()).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "a version is used once");
+    let broken = put(
+        &mut admin,
+        "/api/v1/settings/categories",
+        edited
+            .replace("version = \"2026.2\"", "version = \"2026.3\"")
+            .replace("campaign = \"city_appearance\"", "campaign = \"nowhere\""),
+    )
+    .await;
+    assert_eq!(broken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(broken.text().contains("nowhere"));
+
+    let new = report(&mut office, "06010", lon, lat).await;
+    assert_eq!((new["time_limit"].as_str(), new["category_version"].as_str()), (Some("4 工作时"), Some("2026.2")));
+    let (_, kept) = office.json("GET", &format!("/api/v1/cases/{}", old["id"]), None).await;
+    assert_eq!(
+        (kept["time_limit"].as_str(), kept["category_version"].as_str()),
+        (Some("1 工作日"), Some("2026.1")),
+        "old cases keep their version"
+    );
+
+    // The calendar: 2027's New Year added by the administrator; a bad file changes nothing.
+    let calendar = format!(
+        "{}\n[[holiday]]\nname = \"元旦\"\nfrom = \"2027-01-01\"\nto = \"2027-01-01\"\n",
+        chuangwen::domain::calendar::SHIPPED
+    );
+    let page = put(&mut admin, "/api/v1/settings/calendar", calendar).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let district = db.store.districts().await.unwrap()[0].id;
+    let c = db.store.calendar(district).await.unwrap();
+    assert!(!c.is_working_day(chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()));
+    let page = put(&mut admin, "/api/v1/settings/calendar", "periods = [\"8-12\"]".into()).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        !db.store
+            .calendar(district)
+            .await
+            .unwrap()
+            .is_working_day(chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap())
+    );
+});
+
+/// Sends a PUT with a text body.
+async fn put(browser: &mut Browser, uri: &str, body: String) -> common::browser::Page {
+    let request = axum::http::Request::put(uri.to_string()).body(axum::body::Body::from(body)).unwrap();
+    browser.send(request).await
+}

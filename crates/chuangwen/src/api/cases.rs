@@ -49,8 +49,8 @@ pub struct CaseView {
     pub time_limit: String,
 }
 
-fn view(case: Case) -> CaseView {
-    let table = categories::shipped();
+/// A case with the names of its category version's table.
+pub fn view(case: Case, table: &categories::CategoryTable) -> CaseView {
     let category = table.category(&case.category_code);
     let condition = category.and_then(|c| c.conditions.get(case.condition_index as usize));
     let clock = clock_of(&case.limit_clock);
@@ -168,7 +168,7 @@ pub async fn report(
     }
     let body: ReportBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError(AppError::BadRequest(format!("请求体不是有效的 JSON：{e}"))))?;
-    let table = categories::shipped();
+    let table = state.store.categories(user.district_id).await?;
     let category = table
         .category(body.category.trim())
         .ok_or_else(|| invalid("category", format!("未知的问题分类“{}”", body.category)))?;
@@ -240,7 +240,7 @@ pub async fn report(
     };
     let audit = user.audit(AuditAction::CaseReported, "", "");
     let idempotency = key.map(|k| (k, actor.as_str(), request_hash.as_str()));
-    let respond = |case: &Case| (201, serde_json::to_string(&view(case.clone())).expect("a case serialises"));
+    let respond = |case: &Case| (201, serde_json::to_string(&view(case.clone(), &table)).expect("a case serialises"));
     match state.store.create_case(user.district_id, &new, &audit, idempotency, respond).await {
         Ok((_, status, body)) => Ok(json_response(status, body)),
         // The same key raced in from a retry: answer what the first one got.
@@ -414,7 +414,9 @@ pub async fn case(
     user.require(Action::WorkCases)?;
     let case = load(&state, &user, id).await?;
     let in_unit = in_assigned_unit(&state, &user, &case).await?;
-    let allowed = allowed(&case, &user.roles, in_unit, &WorkCalendar::standard());
+    let calendar = state.store.calendar(user.district_id).await?;
+    let allowed = allowed(&case, &user.roles, in_unit, &calendar);
+    let table = state.store.categories_of_version(user.district_id, &case.category_version).await?;
     let events = state.store.case_events(case.id).await?;
     let suggestion = super::dispatch::suggestion_for(&state.store, &case).await?;
     let possible_duplicates = match (case.state.as_str(), case.lon, case.lat) {
@@ -429,7 +431,7 @@ pub async fn case(
     };
     let merged_reports = state.store.merged_reports(case.id).await?;
     Ok(Json(CaseDetail {
-        case: view(case),
+        case: view(case, &table),
         events,
         allowed,
         suggestion,
@@ -476,7 +478,18 @@ pub async fn cases(
         items.truncate(limit as usize);
         items.last().map(|c| c.id).unwrap_or_default()
     });
-    Ok(Json(CasePage { items: items.into_iter().map(view).collect(), next_before }))
+    // Cases are shown with the table they were filed under.
+    let mut tables: std::collections::HashMap<String, std::sync::Arc<categories::CategoryTable>> = Default::default();
+    let mut views = Vec::with_capacity(items.len());
+    for case in items {
+        if !tables.contains_key(&case.category_version) {
+            let table = state.store.categories_of_version(user.district_id, &case.category_version).await?;
+            tables.insert(case.category_version.clone(), table);
+        }
+        let table = tables[&case.category_version].clone();
+        views.push(view(case, &table));
+    }
+    Ok(Json(CasePage { items: views, next_before }))
 }
 
 /// A step's body: the input the step needs, and the version the caller saw.
@@ -500,7 +513,7 @@ pub async fn step(
     let transition = Transition::from_code(&code).ok_or(AppError::NotFound)?;
     let case = load(&state, &user, id).await?;
     let in_unit = in_assigned_unit(&state, &user, &case).await?;
-    let calendar = WorkCalendar::standard();
+    let calendar = state.store.calendar(user.district_id).await?;
     let now: DateTime<Utc> = Utc::now();
     let actor = Actor { roles: &user.roles, in_assigned_unit: in_unit };
     let outcome = apply(&facts(&case), transition, &body.input, &actor, now, &calendar).map_err(|e| match e {
@@ -542,7 +555,10 @@ pub async fn step(
         .transition_case(&case, expected, transition, &outcome, &body.input, actor_id, &user.display_name, &audit)
         .await?
     {
-        Ok(updated) => Ok(Json(view(updated))),
+        Ok(updated) => {
+            let table = state.store.categories_of_version(user.district_id, &updated.category_version).await?;
+            Ok(Json(view(updated, &table)))
+        }
         Err(conflict) => {
             let now_state = CaseState::from_code(&conflict.current.state).map(CaseState::label).unwrap_or("");
             Err(ApiError(AppError::Conflict(format!(

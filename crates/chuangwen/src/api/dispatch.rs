@@ -11,7 +11,6 @@ use crate::app::AppState;
 use crate::auth::ApiUser;
 use crate::auth::audit::AuditAction;
 use crate::auth::policy::{Action, Scope};
-use crate::domain::calendar::WorkCalendar;
 use crate::domain::cases::{Actor, Transition, TransitionInput, apply};
 use crate::domain::dispatch::{Place, Reason, Rule, suggest};
 use crate::error::{ApiError, AppError};
@@ -119,7 +118,7 @@ pub async fn issue_batch(
             field: "cases".into(), message: "一批须包含 1～500 个案卷".into()
         }));
     }
-    let calendar = WorkCalendar::standard();
+    let calendar = state.store.calendar(user.district_id).await?;
     let now = chrono::Utc::now();
     let actor = Actor { roles: &user.roles, in_assigned_unit: false };
     let mut ready = Vec::new();
@@ -199,7 +198,7 @@ pub async fn replace_rules(
     Json(rules): Json<Vec<Rule>>,
 ) -> Result<Json<Vec<Rule>>, ApiError> {
     user.require(Action::ManageDispatchRules)?;
-    let table = crate::domain::categories::shipped();
+    let table = state.store.categories(user.district_id).await?;
     for (i, rule) in rules.iter().enumerate() {
         let bad = |message: String| ApiError(AppError::Invalid { field: format!("[{i}]"), message });
         if rule.category_code != "*" && table.category(&rule.category_code).is_none() {

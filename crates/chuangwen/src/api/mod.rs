@@ -3,4 +3,5 @@
 pub mod cases;
 pub mod dispatch;
 pub mod places;
+pub mod settings;
 pub mod supervision;

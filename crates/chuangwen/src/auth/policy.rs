@@ -32,11 +32,13 @@ pub enum Action {
     Supervise,
     /// Edit the dispatch rule table.
     ManageDispatchRules,
+    /// Edit the category table and the working calendar.
+    ManageSettings,
 }
 
 impl Action {
     /// Every action (the route walk and the tests iterate it).
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::ViewDistrict,
         Action::ViewPlaces,
         Action::ImportPlaces,
@@ -49,6 +51,7 @@ impl Action {
         Action::WorkCases,
         Action::Supervise,
         Action::ManageDispatchRules,
+        Action::ManageSettings,
     ];
 }
 
@@ -68,6 +71,8 @@ fn role_allows(role: Role, action: Action) -> bool {
         // The office presses units; leaders instruct (PRODUCT.md M1).
         Supervise => matches!(role, Admin | Office | Leader),
         ManageDispatchRules => matches!(role, Admin | Office),
+        // Categories and time limits bind every unit: the administrator's.
+        ManageSettings => matches!(role, Admin),
         ImportPlaces => matches!(role, Admin | Office),
         ExportPlaces => role.is_district_wide(),
         // 等保 2.0: accounts are the system administrator's business.

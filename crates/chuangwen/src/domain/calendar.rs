@@ -79,9 +79,14 @@ impl std::fmt::Display for TimeLimit {
     }
 }
 
-/// The calendar file shipped in `data/holidays.toml`.
+/// The calendar file shipped in `data/holidays.toml`, and the format a
+/// district edits.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HolidayFile {
+    /// Working periods, e.g. `["08:00-12:00", "14:00-18:00"]`; the default when empty.
+    #[serde(default)]
+    pub periods: Vec<String>,
     /// Ranges of days off.
     #[serde(default)]
     pub holiday: Vec<HolidayRange>,
@@ -158,9 +163,18 @@ impl WorkCalendar {
 
     /// The default calendar: 08:00–12:00 and 14:00–18:00, with the shipped holidays.
     pub fn standard() -> WorkCalendar {
-        let file: HolidayFile =
-            toml::from_str(include_str!("../../data/holidays.toml")).expect("data/holidays.toml is checked by a test");
-        WorkCalendar::new(vec![(8 * 60, 12 * 60), (14 * 60, 18 * 60)], &file).expect("the standard periods are valid")
+        WorkCalendar::parse(SHIPPED).expect("data/holidays.toml is checked by a test")
+    }
+
+    /// Parses a calendar file (periods and holidays); every problem is named.
+    pub fn parse(text: &str) -> Result<WorkCalendar, String> {
+        let file: HolidayFile = toml::from_str(text).map_err(|e| format!("日历格式有误：{}", e.message()))?;
+        let periods = if file.periods.is_empty() {
+            vec![(8 * 60, 12 * 60), (14 * 60, 18 * 60)]
+        } else {
+            file.periods.iter().map(|p| parse_period(p)).collect::<Result<Vec<_>, _>>()?
+        };
+        WorkCalendar::new(periods, &file)
     }
 
     /// True on a working day.
@@ -254,6 +268,22 @@ impl WorkCalendar {
     pub fn used_per_mille(&self, start: DateTime<Utc>, now: DateTime<Utc>, limit: TimeLimit) -> i64 {
         let total = self.limit_minutes(limit).max(1);
         self.elapsed_minutes(start, now, limit.clock) * 1000 / total
+    }
+}
+
+/// The calendar shipped with the binary, as text (a district's starting point).
+pub const SHIPPED: &str = include_str!("../../data/holidays.toml");
+
+fn parse_period(text: &str) -> Result<(u32, u32), String> {
+    let minute = |hm: &str| -> Option<u32> {
+        let (h, m) = hm.trim().split_once(':')?;
+        let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+        (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+    };
+    let (a, b) = text.split_once('-').ok_or_else(|| format!("工作时段“{text}”应写成 08:00-12:00"))?;
+    match (minute(a), minute(b)) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(format!("工作时段“{text}”应写成 08:00-12:00")),
     }
 }
 
@@ -381,12 +411,21 @@ mod tests {
     }
 
     #[test]
+    fn a_district_can_set_its_own_working_periods() {
+        let c = WorkCalendar::parse("periods = [\"08:30-12:00\", \"13:30-17:30\"]").unwrap();
+        assert_eq!(c.minutes_per_day(), 210 + 240);
+        assert!(WorkCalendar::parse("periods = [\"8-12\"]").unwrap_err().contains("08:00-12:00"));
+        assert!(WorkCalendar::parse("holidays = []").unwrap_err().contains("格式有误"));
+    }
+
+    #[test]
     fn bad_periods_and_ranges_are_refused() {
         let file = HolidayFile::default();
         assert!(WorkCalendar::new(vec![], &file).is_err());
         assert!(WorkCalendar::new(vec![(600, 500)], &file).is_err());
         assert!(WorkCalendar::new(vec![(480, 720), (700, 1000)], &file).is_err());
         let reversed = HolidayFile {
+            periods: vec![],
             holiday: vec![HolidayRange {
                 name: "x".into(),
                 from: NaiveDate::from_ymd_opt(2026, 2, 2).unwrap(),

@@ -137,13 +137,13 @@ impl CategoryTable {
     }
 }
 
+/// The table shipped with the binary, as text (a district's starting point).
+pub const SHIPPED: &str = include_str!("../../data/categories.toml");
+
 /// The table shipped with the binary.
 pub fn shipped() -> &'static CategoryTable {
     static TABLE: OnceLock<CategoryTable> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        CategoryTable::parse(include_str!("../../data/categories.toml"))
-            .expect("data/categories.toml is checked by a test")
-    })
+    TABLE.get_or_init(|| CategoryTable::parse(SHIPPED).expect("data/categories.toml is checked by a test"))
 }
 
 #[cfg(test)]

@@ -32,8 +32,10 @@ pub fn stage_of(clock: &RunningClock) -> String {
     format!("clock-{}", clock.clock_started_at.map(|t| t.timestamp()).unwrap_or_default())
 }
 
-/// One pass over every running clock at `now`.
-pub async fn watch(ctx: &JobContext, calendar: &WorkCalendar, now: DateTime<Utc>) -> Result<Pass, StoreError> {
+/// One pass over every running clock at `now`, each case on its district's
+/// calendar (`calendar` overrides them all, for tests).
+pub async fn watch(ctx: &JobContext, calendar: Option<&WorkCalendar>, now: DateTime<Utc>) -> Result<Pass, StoreError> {
+    let mut calendars: std::collections::HashMap<i64, WorkCalendar> = Default::default();
     let mut pass = Pass::default();
     let mut after = 0;
     loop {
@@ -51,6 +53,10 @@ pub async fn watch(ctx: &JobContext, calendar: &WorkCalendar, now: DateTime<Utc>
                 continue;
             }
             if clock.amber_at.is_none() {
+                if calendar.is_none() && !calendars.contains_key(&clock.district_id) {
+                    calendars.insert(clock.district_id, ctx.store.calendar(clock.district_id).await?);
+                }
+                let calendar = calendar.unwrap_or_else(|| &calendars[&clock.district_id]);
                 let kind = clock_of(&clock.limit_clock);
                 let start = clock.clock_started_at.unwrap_or(clock.deadline);
                 let total = calendar.elapsed_minutes(start, clock.deadline, kind).max(1);
@@ -67,7 +73,7 @@ pub async fn watch(ctx: &JobContext, calendar: &WorkCalendar, now: DateTime<Utc>
 
 /// The job: one pass now.
 pub async fn run(ctx: &JobContext) -> Result<(), String> {
-    let pass = watch(ctx, &WorkCalendar::standard(), Utc::now()).await.map_err(|e| e.to_string())?;
+    let pass = watch(ctx, None, Utc::now()).await.map_err(|e| e.to_string())?;
     if pass != Pass::default() {
         tracing::info!(amber = pass.amber, overdue = pass.overdue, orders = pass.orders, "deadline watch");
     }

@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod jobs;
 pub mod org;
 pub mod places;
+pub mod settings;
 pub mod supervision;
 pub mod users;
 

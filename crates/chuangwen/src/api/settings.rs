@@ -1,0 +1,71 @@
+//! `/api/v1/settings`: the data a district edits — its category table and
+//! its working calendar — as text in the shipped files' format.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::auth::ApiUser;
+use crate::auth::audit::AuditAction;
+use crate::auth::policy::Action;
+use crate::domain::calendar::{self, WorkCalendar};
+use crate::domain::categories::{self, CategoryTable};
+use crate::error::{ApiError, AppError};
+
+fn toml_text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], body).into_response()
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError(AppError::Invalid { field: "body".into(), message: message.into() })
+}
+
+/// `GET /api/v1/settings/categories`: the table in force (the district's, or the shipped one).
+pub async fn categories(State(state): State<AppState>, user: ApiUser) -> Result<Response, ApiError> {
+    user.require(Action::WorkCases)?;
+    let text = state.store.category_table_text(user.district_id).await?.map(|(_, body)| body);
+    Ok(toml_text(text.unwrap_or_else(|| categories::SHIPPED.to_string())))
+}
+
+/// `PUT /api/v1/settings/categories`: a new version of the table. It must
+/// parse and check, and carry a version not used before; cases filed
+/// earlier keep the version they were filed under.
+pub async fn replace_categories(
+    State(state): State<AppState>,
+    user: ApiUser,
+    body: String,
+) -> Result<Response, ApiError> {
+    user.require(Action::ManageSettings)?;
+    let table = CategoryTable::parse(&body).map_err(invalid)?;
+    let taken = table.version == categories::shipped().version
+        || state.store.category_table_version(user.district_id, &table.version).await?.is_some();
+    if taken {
+        return Err(invalid(format!("版本号“{}”已用过，请换一个（例如 2027.1）", table.version)));
+    }
+    let detail = serde_json::json!({ "version": table.version, "categories": table.categories.len() }).to_string();
+    let entry = user.audit(AuditAction::SettingsChanged, "category_table", detail);
+    state.store.save_category_table(user.district_id, &table.version, &body, Some(user.id), &entry).await?;
+    Ok(toml_text(body))
+}
+
+/// `GET /api/v1/settings/calendar`: working periods, holidays and make-up days.
+pub async fn calendar(State(state): State<AppState>, user: ApiUser) -> Result<Response, ApiError> {
+    user.require(Action::WorkCases)?;
+    let text = state.store.calendar_text(user.district_id).await?;
+    Ok(toml_text(text.unwrap_or_else(|| calendar::SHIPPED.to_string())))
+}
+
+/// `PUT /api/v1/settings/calendar`: replaces the calendar (e.g. to add next
+/// year's holidays when the State Council publishes them).
+pub async fn replace_calendar(
+    State(state): State<AppState>,
+    user: ApiUser,
+    body: String,
+) -> Result<Response, ApiError> {
+    user.require(Action::ManageSettings)?;
+    WorkCalendar::parse(&body).map_err(invalid)?;
+    let entry = user.audit(AuditAction::SettingsChanged, "calendar", "");
+    state.store.save_calendar(user.district_id, &body, Some(user.id), &entry).await?;
+    Ok(toml_text(body))
+}

@@ -1,0 +1,124 @@
+//! A district's own data: its category table (every version kept) and its
+//! working calendar, each change written with its audit entry.
+
+use std::sync::Arc;
+
+use super::{Store, StoreResult, now};
+use crate::append_audit;
+use crate::auth::audit::NewAuditEntry;
+use crate::domain::calendar::WorkCalendar;
+use crate::domain::categories::{self, CategoryTable};
+use crate::{read, transaction};
+
+impl Store {
+    /// The district's newest category table as text, if it has its own.
+    pub async fn category_table_text(&self, district_id: i64) -> StoreResult<Option<(String, String)>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, (String, String)>(
+            "SELECT version, body FROM category_tables WHERE district_id = $1 ORDER BY id DESC LIMIT 1"
+        )
+        .bind(district_id)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// A version of the district's category table as text.
+    pub async fn category_table_version(&self, district_id: i64, version: &str) -> StoreResult<Option<String>> {
+        Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, String>(
+            "SELECT body FROM category_tables WHERE district_id = $1 AND version = $2"
+        )
+        .bind(district_id)
+        .bind(version)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Saves a new version of the category table (checked by the caller).
+    pub async fn save_category_table(
+        &self,
+        district_id: i64,
+        version: &str,
+        body: &str,
+        by: Option<i64>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        let (algorithm, at) = (self.audit_hash, now());
+        transaction!(&self.db, |tx| {
+            sqlx::query(
+                "INSERT INTO category_tables (district_id, version, body, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(district_id)
+            .bind(version)
+            .bind(body)
+            .bind(by)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            append_audit!(tx, algorithm, audit);
+        });
+        Ok(())
+    }
+
+    /// The district's calendar as text, if it has its own.
+    pub async fn calendar_text(&self, district_id: i64) -> StoreResult<Option<String>> {
+        Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, String>(
+            "SELECT body FROM calendars WHERE district_id = $1"
+        )
+        .bind(district_id)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Replaces the district's calendar (checked by the caller).
+    pub async fn save_calendar(
+        &self,
+        district_id: i64,
+        body: &str,
+        by: Option<i64>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        let (algorithm, at) = (self.audit_hash, now());
+        transaction!(&self.db, |tx| {
+            sqlx::query(
+                "INSERT INTO calendars (district_id, body, updated_by, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (district_id) DO UPDATE SET body = excluded.body, updated_by = excluded.updated_by,
+                 updated_at = excluded.updated_at",
+            )
+            .bind(district_id)
+            .bind(body)
+            .bind(by)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            append_audit!(tx, algorithm, audit);
+        });
+        Ok(())
+    }
+
+    /// The category table reports are filed under now: the district's newest,
+    /// or the shipped one.
+    pub async fn categories(&self, district_id: i64) -> StoreResult<Arc<CategoryTable>> {
+        Ok(match self.category_table_text(district_id).await? {
+            Some((_, body)) => Arc::new(CategoryTable::parse(&body).unwrap_or_else(|_| categories::shipped().clone())),
+            None => Arc::new(categories::shipped().clone()),
+        })
+    }
+
+    /// The category table of a version (for showing old cases).
+    pub async fn categories_of_version(&self, district_id: i64, version: &str) -> StoreResult<Arc<CategoryTable>> {
+        if version == categories::shipped().version {
+            return Ok(Arc::new(categories::shipped().clone()));
+        }
+        Ok(match self.category_table_version(district_id, version).await? {
+            Some(body) => Arc::new(CategoryTable::parse(&body).unwrap_or_else(|_| categories::shipped().clone())),
+            None => Arc::new(categories::shipped().clone()),
+        })
+    }
+
+    /// The district's working calendar: its own, or the shipped one.
+    pub async fn calendar(&self, district_id: i64) -> StoreResult<WorkCalendar> {
+        Ok(match self.calendar_text(district_id).await? {
+            Some(body) => WorkCalendar::parse(&body).unwrap_or_else(|_| WorkCalendar::standard()),
+            None => WorkCalendar::standard(),
+        })
+    }
+}
