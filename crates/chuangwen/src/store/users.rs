@@ -127,6 +127,38 @@ pub struct ApiToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// Inserts a user and its roles inside an open transaction `$tx`; yields the id.
+macro_rules! insert_user {
+    ($tx:ident, $district_id:expr, $user:expr, $at:expr) => {{
+        let user: &NewUser = $user;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (district_id, unit_id, username, display_name, password_hash,
+             must_change_password, phone_enc, phone_index, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind($district_id)
+        .bind(user.unit_id)
+        .bind(&user.username)
+        .bind(&user.display_name)
+        .bind(&user.password_hash)
+        .bind(user.must_change_password)
+        .bind(user.phone.as_ref().map(|p| p.0.clone()))
+        .bind(user.phone.as_ref().map(|p| p.1.clone()))
+        .bind($at)
+        .fetch_one(&mut *$tx)
+        .await?;
+        for role in &user.roles {
+            sqlx::query("INSERT INTO user_roles (user_id, district_id, role) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind($district_id)
+                .bind(role)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        id
+    }};
+}
+
 /// What a failed login led to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailedLogin {
@@ -144,30 +176,7 @@ impl Store {
         let ids = transaction!(&self.db, |tx| {
             let mut ids = Vec::with_capacity(users.len());
             for user in users {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO users (district_id, unit_id, username, display_name, password_hash,
-                     must_change_password, phone_enc, phone_index, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-                )
-                .bind(district_id)
-                .bind(user.unit_id)
-                .bind(&user.username)
-                .bind(&user.display_name)
-                .bind(&user.password_hash)
-                .bind(user.must_change_password)
-                .bind(user.phone.as_ref().map(|p| p.0.clone()))
-                .bind(user.phone.as_ref().map(|p| p.1.clone()))
-                .bind(at)
-                .fetch_one(&mut *tx)
-                .await?;
-                for role in &user.roles {
-                    sqlx::query("INSERT INTO user_roles (user_id, district_id, role) VALUES ($1, $2, $3)")
-                        .bind(id)
-                        .bind(district_id)
-                        .bind(role)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                let id = insert_user!(tx, district_id, user, at);
                 ids.push(id);
             }
             ids
@@ -185,30 +194,7 @@ impl Store {
         let algorithm = self.audit_hash;
         let at = now();
         let id = transaction!(&self.db, |tx| {
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO users (district_id, unit_id, username, display_name, password_hash,
-                 must_change_password, phone_enc, phone_index, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            )
-            .bind(district_id)
-            .bind(user.unit_id)
-            .bind(&user.username)
-            .bind(&user.display_name)
-            .bind(&user.password_hash)
-            .bind(user.must_change_password)
-            .bind(user.phone.as_ref().map(|p| p.0.clone()))
-            .bind(user.phone.as_ref().map(|p| p.1.clone()))
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await?;
-            for role in &user.roles {
-                sqlx::query("INSERT INTO user_roles (user_id, district_id, role) VALUES ($1, $2, $3)")
-                    .bind(id)
-                    .bind(district_id)
-                    .bind(role)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            let id = insert_user!(tx, district_id, user, at);
             let entry = NewAuditEntry { object: format!("user:{id}"), ..audit.clone() };
             append_audit!(tx, algorithm, &entry);
             id
