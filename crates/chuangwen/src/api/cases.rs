@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
-use crate::auth::ApiUser;
+use crate::auth::{ApiUser, CurrentUser};
 use crate::auth::audit::AuditAction;
 use crate::auth::policy::Action;
 use crate::domain::calendar::{Clock, TimeLimit, WorkCalendar};
@@ -69,38 +69,42 @@ fn clock_of(code: &str) -> Clock {
     serde_json::from_value(serde_json::Value::String(code.to_string())).unwrap_or(Clock::WorkingDays)
 }
 
+fn field_error(field: &str, message: impl Into<String>) -> AppError {
+    AppError::Invalid { field: field.to_string(), message: message.into() }
+}
+
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError(AppError::Invalid { field: field.to_string(), message: message.into() })
 }
 
 /// A report.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Clone, Debug)]
 pub struct ReportBody {
     /// Category code (GB/T 47678.5).
-    category: String,
+    pub category: String,
     /// Index of the filing condition; the first when absent.
     #[serde(default)]
-    condition: Option<usize>,
+    pub condition: Option<usize>,
     /// What was found.
-    description: String,
+    pub description: String,
     /// Longitude.
     #[serde(default)]
-    lon: Option<f64>,
+    pub lon: Option<f64>,
     /// Latitude.
     #[serde(default)]
-    lat: Option<f64>,
+    pub lat: Option<f64>,
     /// Coordinate system of lon/lat (wgs84 by default).
     #[serde(default)]
-    crs: Option<String>,
+    pub crs: Option<String>,
     /// Address.
     #[serde(default)]
-    address: String,
+    pub address: String,
     /// The evaluation point it was found at.
     #[serde(default)]
-    point_id: Option<i64>,
+    pub point_id: Option<i64>,
     /// Where it came from (the office may set it: hotline, media…).
     #[serde(default)]
-    source: Option<String>,
+    pub source: Option<String>,
 }
 
 /// Sources of reports (PRODUCT.md M3).
@@ -118,11 +122,11 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("volunteer", "志愿者"),
 ];
 
-fn source_of(user: &ApiUser, asked: Option<&str>) -> Result<String, ApiError> {
+fn source_of(user: &CurrentUser, asked: Option<&str>) -> Result<String, AppError> {
     let office = user.roles.iter().any(|r| matches!(r, Role::Office | Role::Admin));
     if let Some(asked) = asked.filter(|s| !s.is_empty()) {
         if !SOURCES.iter().any(|(code, _)| *code == asked) {
-            return Err(invalid("source", format!("未知的来源“{asked}”")));
+            return Err(field_error("source", format!("未知的来源“{asked}”")));
         }
         if office || user.via_token {
             return Ok(asked.to_string());
@@ -168,17 +172,43 @@ pub async fn report(
     }
     let body: ReportBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError(AppError::BadRequest(format!("请求体不是有效的 JSON：{e}"))))?;
+    let (new, table) = check_report(&state, &user, &body).await?;
+    let audit = user.audit(AuditAction::CaseReported, "", "");
+    let idempotency = key.map(|k| (k, actor.as_str(), request_hash.as_str()));
+    let respond = |case: &Case| (201, serde_json::to_string(&view(case.clone(), &table)).expect("a case serialises"));
+    match state.store.create_case(user.district_id, &new, &audit, idempotency, respond).await {
+        Ok((_, status, body)) => Ok(json_response(status, body)),
+        // The same key raced in from a retry: answer what the first one got.
+        Err(StoreError::Duplicate(_)) if key.is_some() => {
+            let stored = state
+                .store
+                .idempotent_response(user.district_id, key.expect("checked"))
+                .await?
+                .ok_or(AppError::NotFound)?;
+            replay(stored, &actor, &request_hash)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Checks a report and places it: the category and filing condition, the
+/// location (converted to WGS-84 and resolved to its grid), the source.
+pub async fn check_report(
+    state: &AppState,
+    user: &CurrentUser,
+    body: &ReportBody,
+) -> Result<(NewCase, std::sync::Arc<categories::CategoryTable>), AppError> {
     let table = state.store.categories(user.district_id).await?;
     let category = table
         .category(body.category.trim())
-        .ok_or_else(|| invalid("category", format!("未知的问题分类“{}”", body.category)))?;
+        .ok_or_else(|| field_error("category", format!("未知的问题分类“{}”", body.category)))?;
     let condition_index = body.condition.unwrap_or(0);
     let condition = category.conditions.get(condition_index).ok_or_else(|| {
-        invalid("condition", format!("分类“{}”没有第 {} 个立案条件", category.name, condition_index + 1))
+        field_error("condition", format!("分类“{}”没有第 {} 个立案条件", category.name, condition_index + 1))
     })?;
     let description = body.description.trim();
     if description.is_empty() || description.chars().count() > 2000 {
-        return Err(invalid("description", "请描述问题（不超过 2000 字）"));
+        return Err(field_error("description", "请描述问题（不超过 2000 字）"));
     }
     let point = match body.point_id {
         Some(id) => Some(
@@ -186,7 +216,7 @@ pub async fn report(
                 .store
                 .point(user.district_id, &crate::auth::policy::Scope::District, id)
                 .await?
-                .ok_or_else(|| invalid("point_id", "点位不存在"))?,
+                .ok_or_else(|| field_error("point_id", "点位不存在"))?,
         ),
         None => None,
     };
@@ -194,31 +224,31 @@ pub async fn report(
         (Some(lon), Some(lat)) => {
             let crs = match body.crs.as_deref() {
                 None | Some("") => Crs::Wgs84,
-                Some(raw) => Crs::parse(raw).ok_or_else(|| invalid("crs", "坐标系应为 wgs84、gcj02 或 bd09"))?,
+                Some(raw) => Crs::parse(raw).ok_or_else(|| field_error("crs", "坐标系应为 wgs84、gcj02 或 bd09"))?,
             };
             if !valid_position(lon, lat) {
-                return Err(invalid("lon", "经纬度超出范围"));
+                return Err(field_error("lon", "经纬度超出范围"));
             }
             Some(crs.to_wgs84(lon, lat))
         }
         (None, None) => point.as_ref().map(|p| (p.lon, p.lat)),
-        _ => return Err(invalid("lat", "经度和纬度须同时填写")),
+        _ => return Err(field_error("lat", "经度和纬度须同时填写")),
     };
     let place = match location {
         Some((lon, lat)) => {
             let index = load_grid_index(&state.store, user.district_id).await?;
             match index.resolve(lon, lat) {
                 Some(l) => Some((l.grid_id, l.community_id, l.street_id)),
-                None if !index.is_empty() => return Err(invalid("lon", "位置不在本区任何网格内")),
+                None if !index.is_empty() => return Err(field_error("lon", "位置不在本区任何网格内")),
                 None => None,
             }
         }
         None => None,
     };
     if location.is_none() && body.address.trim().is_empty() {
-        return Err(invalid("lon", "请提供位置（经纬度、点位或地址）"));
+        return Err(field_error("lon", "请提供位置（经纬度、点位或地址）"));
     }
-    let source = source_of(&user, body.source.as_deref())?;
+    let source = source_of(user, body.source.as_deref())?;
     let new = NewCase {
         source,
         category_code: category.code.clone(),
@@ -238,22 +268,7 @@ pub async fn report(
         reporter_id: (!user.via_token).then_some(user.id),
         reporter_name: user.display_name.clone(),
     };
-    let audit = user.audit(AuditAction::CaseReported, "", "");
-    let idempotency = key.map(|k| (k, actor.as_str(), request_hash.as_str()));
-    let respond = |case: &Case| (201, serde_json::to_string(&view(case.clone(), &table)).expect("a case serialises"));
-    match state.store.create_case(user.district_id, &new, &audit, idempotency, respond).await {
-        Ok((_, status, body)) => Ok(json_response(status, body)),
-        // The same key raced in from a retry: answer what the first one got.
-        Err(StoreError::Duplicate(_)) if key.is_some() => {
-            let stored = state
-                .store
-                .idempotent_response(user.district_id, key.expect("checked"))
-                .await?
-                .ok_or(AppError::NotFound)?;
-            replay(stored, &actor, &request_hash)
-        }
-        Err(err) => Err(err.into()),
-    }
+    Ok((new, table))
 }
 
 fn json_response(status: i64, body: String) -> Response {
@@ -511,60 +526,66 @@ pub async fn step(
 ) -> Result<Json<CaseView>, ApiError> {
     user.require(Action::WorkCases)?;
     let transition = Transition::from_code(&code).ok_or(AppError::NotFound)?;
-    let case = load(&state, &user, id).await?;
-    let in_unit = in_assigned_unit(&state, &user, &case).await?;
+    let updated = perform_step(&state, &user, id, transition, &body.input, body.version).await?;
+    let table = state.store.categories_of_version(user.district_id, &updated.category_version).await?;
+    Ok(Json(view(updated, &table)))
+}
+
+/// One step of the loop, for the API and the pages alike: the case in the
+/// caller's scope (404 outside), the case rules, the references, and the
+/// write at the version the caller saw.
+pub async fn perform_step(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    transition: Transition,
+    input: &TransitionInput,
+    version: Option<i64>,
+) -> Result<Case, AppError> {
+    let case = state.store.case(user.district_id, &user.scope(), user.id, id).await?.ok_or(AppError::NotFound)?;
+    let in_unit = match case.unit_id {
+        Some(unit) => state.store.unit_by_id(unit).await?.path.starts_with(&user.unit_path),
+        None => false,
+    };
     let calendar = state.store.calendar(user.district_id).await?;
     let now: DateTime<Utc> = Utc::now();
     let actor = Actor { roles: &user.roles, in_assigned_unit: in_unit };
-    let outcome = apply(&facts(&case), transition, &body.input, &actor, now, &calendar).map_err(|e| match e {
-        TransitionError::IllegalFrom { .. } => ApiError(AppError::Conflict(e.to_string())),
-        TransitionError::NotAllowed { .. } => ApiError(AppError::Forbidden),
-        TransitionError::Missing { field, message } => invalid(field, message),
+    let outcome = apply(&facts(&case), transition, input, &actor, now, &calendar).map_err(|e| match e {
+        TransitionError::IllegalFrom { .. } => AppError::Conflict(e.to_string()),
+        TransitionError::NotAllowed { .. } => AppError::Forbidden,
+        TransitionError::Missing { field, message } => field_error(field, message),
     })?;
     // References must name things of this district.
-    if let Some(unit) = body.input.unit_id.filter(|_| transition == Transition::Dispatch) {
+    if let Some(unit) = input.unit_id.filter(|_| transition == Transition::Dispatch) {
         let found = state.store.unit_by_id(unit).await.ok().filter(|u| u.district_id == user.district_id);
         if found.is_none() {
-            return Err(invalid("unit_id", "责任单位不存在"));
+            return Err(field_error("unit_id", "责任单位不存在"));
         }
-        for co in &body.input.co_unit_ids {
+        for co in &input.co_unit_ids {
             if state.store.unit_by_id(*co).await.ok().filter(|u| u.district_id == user.district_id).is_none() {
-                return Err(invalid("co_unit_ids", "协办单位不存在"));
+                return Err(field_error("co_unit_ids", "协办单位不存在"));
             }
         }
     }
     if transition == Transition::Merge {
-        let target = body.input.duplicate_of.unwrap_or_default();
-        let original =
-            state.store.case(user.district_id, &crate::auth::policy::Scope::District, user.id, target).await?;
+        let target = input.duplicate_of.unwrap_or_default();
+        let original = state.store.case(user.district_id, &crate::auth::policy::Scope::District, user.id, target).await?;
         match original {
             Some(o) if o.id != case.id && CaseState::from_code(&o.state).is_some_and(CaseState::is_open) => {}
-            _ => return Err(invalid("duplicate_of", "只能合并到本区另一个未结案的案卷")),
+            _ => return Err(field_error("duplicate_of", "只能合并到本区另一个未结案的案卷")),
         }
     }
-    if !body.input.attachment_ids.is_empty()
-        && state.store.attachments_free(user.district_id, &body.input.attachment_ids).await.is_err()
-    {
-        return Err(invalid("attachment_ids", "附件不存在或已用于其他环节"));
+    if !input.attachment_ids.is_empty() && state.store.attachments_free(user.district_id, &input.attachment_ids).await.is_err() {
+        return Err(field_error("attachment_ids", "附件不存在或已用于其他环节"));
     }
-    let expected = body.version.unwrap_or(case.version);
+    let expected = version.unwrap_or(case.version);
     let audit = user.audit(AuditAction::CaseTransition, "", "");
     let actor_id = (!user.via_token).then_some(user.id);
-    match state
-        .store
-        .transition_case(&case, expected, transition, &outcome, &body.input, actor_id, &user.display_name, &audit)
-        .await?
-    {
-        Ok(updated) => {
-            let table = state.store.categories_of_version(user.district_id, &updated.category_version).await?;
-            Ok(Json(view(updated, &table)))
-        }
+    match state.store.transition_case(&case, expected, transition, &outcome, input, actor_id, &user.display_name, &audit).await? {
+        Ok(updated) => Ok(updated),
         Err(conflict) => {
             let now_state = CaseState::from_code(&conflict.current.state).map(CaseState::label).unwrap_or("");
-            Err(ApiError(AppError::Conflict(format!(
-                "案卷 {} 已被他人处理（当前状态：{now_state}），请刷新后重试",
-                case.number
-            ))))
+            Err(AppError::Conflict(format!("案卷 {} 已被他人处理（当前状态：{now_state}），请刷新后重试", case.number)))
         }
     }
 }
@@ -616,12 +637,25 @@ pub async fn upload(State(state): State<AppState>, user: ApiUser, mut form: Mult
             _ => {}
         }
     }
-    if !matches!(kind.as_str(), "before" | "after" | "other") {
-        return Err(invalid("kind", "照片类别应为 before（整改前）、after（整改后）或 other"));
-    }
     let (name, bytes) = file.ok_or_else(|| invalid("file", "请选择文件"))?;
+    let view = store_evidence(&state, &user, &kind, &name, bytes).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// Checks and keeps one evidence file (content type, size, EXIF, thumbnail);
+/// a refused file leaves nothing behind.
+pub async fn store_evidence(
+    state: &AppState,
+    user: &CurrentUser,
+    kind: &str,
+    name: &str,
+    bytes: Bytes,
+) -> Result<AttachmentView, AppError> {
+    if !matches!(kind, "before" | "after" | "other") {
+        return Err(field_error("kind", "照片类别应为 before（整改前）、after（整改后）或 other"));
+    }
     if let Some(reason) = evidence::refusal(&bytes, MAX_EVIDENCE_BYTES) {
-        return Err(invalid("file", reason));
+        return Err(field_error("file", reason));
     }
     let kind_of = evidence::sniff(&bytes).expect("refusal checked the type");
     let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
@@ -641,8 +675,8 @@ pub async fn upload(State(state): State<AppState>, user: ApiUser, mut form: Mult
         state.files.put(&thumbnail_key(&key), Bytes::from(thumb.clone())).await.map_err(AppError::internal)?;
     }
     let new = NewAttachment {
-        kind: &kind,
-        file_name: &name,
+        kind,
+        file_name: name,
         content_type: kind_of.content_type(),
         size: size as i64,
         file_key: &key,
@@ -668,7 +702,7 @@ pub async fn upload(State(state): State<AppState>, user: ApiUser, mut form: Mult
         position: facts.position,
         thumbnail: thumb.is_some(),
     };
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    Ok(view)
 }
 
 /// An attachment, if the caller may see it: through its case, or as its
