@@ -26,6 +26,7 @@ fn table() -> Table {
         .get("/metrics", web::metrics)
         .get("/assets/app.css", web::stylesheet)
         .get("/assets/import.js", web::import_script)
+        .get("/assets/report.js", web::report_script)
         // M1 people: signing in and out, one's own account.
         .get("/login", web::session::form)
         .post("/login", web::session::login)
@@ -35,6 +36,20 @@ fn table() -> Table {
         .post("/account/logout-everywhere", web::session::logout_everywhere)
         // Home: the district at a glance.
         .get("/", web::home::page)
+        // M3 cases: the list, the report form, the case page and its steps.
+        .get("/cases", web::cases::list)
+        .get("/cases/new", web::cases::new_case)
+        .add(
+            "POST",
+            "/cases/new",
+            post(web::cases::create_case).layer(DefaultBodyLimit::max(api::cases::MAX_EVIDENCE_BYTES + 64 * 1024)),
+        )
+        .get("/cases/{id}", web::cases::case)
+        .add(
+            "POST",
+            "/cases/{id}/step",
+            post(web::cases::step).layer(DefaultBodyLimit::max(api::cases::MAX_EVIDENCE_BYTES + 64 * 1024)),
+        )
         // M2 places: points, grids, shop fronts, the org tree; import and export.
         .get("/places", web::places::list)
         .get("/places/points/{id}", web::places::point)

@@ -71,6 +71,13 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
         ("POST", "/account/password", "/account/password", Rule::LoggedIn, None),
         ("POST", "/account/logout-everywhere", "/account/logout-everywhere", Rule::LoggedIn, None),
         ("GET", "/", "/", Rule::Roles(ALL), None),
+        ("GET", "/cases", "/cases", Rule::Roles(ALL), None),
+        ("GET", "/cases/new", "/cases/new", Rule::Roles(ALL), None),
+        ("POST", "/cases/new", "/cases/new", Rule::Roles(ALL), None),
+        ("GET", "/cases/{id}", "/cases/{id}", Rule::Roles(ALL), Some(Object::Case)),
+        // The walk's step is `accept`: the office's (domain::cases).
+        ("POST", "/cases/{id}/step", "/cases/{id}/step", Rule::Roles(IMPORTERS), Some(Object::Case)),
+        ("GET", "/assets/report.js", "/assets/report.js", Rule::Public, None),
         ("GET", "/places", "/places", Rule::Roles(ALL), None),
         ("GET", "/places/points/{id}", "/places/points/{id}", Rule::Roles(ALL), Some(Object::Point)),
         ("GET", "/places/export", "/places/export?kind=points&format=geojson", Rule::Roles(DISTRICT_WIDE), None),
@@ -436,6 +443,10 @@ async fn call(db: &common::TestDb, world: &World, user: Option<i64>, method: &st
             .body(Body::from(body))
             .unwrap();
         return browser.send(request).await;
+    }
+    if path.starts_with("/cases/") {
+        let fields = [("csrf", csrf.as_str()), ("transition", "accept")];
+        return browser.upload_to(path, &fields, "photo", "x.bin", b"").await;
     }
     if path == "/places/import" {
         return browser.upload(&[("csrf", &csrf), ("kind", "points"), ("crs", "wgs84")], "x.csv", b"not a file").await;

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
-use crate::auth::{ApiUser, CurrentUser};
 use crate::auth::audit::AuditAction;
 use crate::auth::policy::Action;
+use crate::auth::{ApiUser, CurrentUser};
 use crate::domain::calendar::{Clock, TimeLimit, WorkCalendar};
 use crate::domain::cases::{Actor, CaseFacts, CaseState, Transition, TransitionError, TransitionInput, apply};
 use crate::domain::categories;
@@ -486,8 +486,14 @@ pub async fn cases(
         return Err(invalid("state", format!("未知的状态“{s}”")));
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let filter =
-        CaseFilter { state: q.state, unit_id: q.unit_id, category: q.category, before_id: q.before, limit: limit + 1 };
+    let filter = CaseFilter {
+        state: q.state,
+        unit_id: q.unit_id,
+        category: q.category,
+        before_id: q.before,
+        limit: limit + 1,
+        ..Default::default()
+    };
     let mut items = state.store.cases(user.district_id, &user.scope(), user.id, &filter).await?;
     let next_before = (items.len() as i64 > limit).then(|| {
         items.truncate(limit as usize);
@@ -569,19 +575,26 @@ pub async fn perform_step(
     }
     if transition == Transition::Merge {
         let target = input.duplicate_of.unwrap_or_default();
-        let original = state.store.case(user.district_id, &crate::auth::policy::Scope::District, user.id, target).await?;
+        let original =
+            state.store.case(user.district_id, &crate::auth::policy::Scope::District, user.id, target).await?;
         match original {
             Some(o) if o.id != case.id && CaseState::from_code(&o.state).is_some_and(CaseState::is_open) => {}
             _ => return Err(field_error("duplicate_of", "只能合并到本区另一个未结案的案卷")),
         }
     }
-    if !input.attachment_ids.is_empty() && state.store.attachments_free(user.district_id, &input.attachment_ids).await.is_err() {
+    if !input.attachment_ids.is_empty()
+        && state.store.attachments_free(user.district_id, &input.attachment_ids).await.is_err()
+    {
         return Err(field_error("attachment_ids", "附件不存在或已用于其他环节"));
     }
     let expected = version.unwrap_or(case.version);
     let audit = user.audit(AuditAction::CaseTransition, "", "");
     let actor_id = (!user.via_token).then_some(user.id);
-    match state.store.transition_case(&case, expected, transition, &outcome, input, actor_id, &user.display_name, &audit).await? {
+    match state
+        .store
+        .transition_case(&case, expected, transition, &outcome, input, actor_id, &user.display_name, &audit)
+        .await?
+    {
         Ok(updated) => Ok(updated),
         Err(conflict) => {
             let now_state = CaseState::from_code(&conflict.current.state).map(CaseState::label).unwrap_or("");

@@ -219,6 +219,12 @@ pub struct CaseFilter {
     pub unit_id: Option<i64>,
     /// Only this category.
     pub category: Option<String>,
+    /// Only in this street.
+    pub street_id: Option<i64>,
+    /// Only open cases past their deadline.
+    pub overdue: bool,
+    /// Number or words of the description.
+    pub text: Option<String>,
     /// Keyset cursor: cases with a smaller id (newest first).
     pub before_id: Option<i64>,
     /// Page size.
@@ -392,6 +398,20 @@ impl Store {
             }
             if let Some(category) = &filter.category {
                 q.push(" AND category_code = ").push_bind(category.clone());
+            }
+            if let Some(street) = filter.street_id {
+                q.push(" AND street_id = ").push_bind(street);
+            }
+            if filter.overdue {
+                q.push(" AND overdue_at IS NOT NULL AND state NOT IN ('rejected', 'merged', 'closed', 'voided', 'handled')");
+            }
+            if let Some(text) = &filter.text {
+                let pattern = format!("%{}%", text.replace(['%', '_'], ""));
+                q.push(" AND (number = ")
+                    .push_bind(text.clone())
+                    .push(" OR description LIKE ")
+                    .push_bind(pattern)
+                    .push(")");
             }
             if let Some(before) = filter.before_id {
                 q.push(" AND id < ").push_bind(before);
@@ -898,5 +918,20 @@ impl Store {
         .bind(case_id)
         .fetch_all(pool)
         .await)?)
+    }
+}
+
+impl Store {
+    /// Ties an uploaded file to the case it was reported with.
+    pub async fn attach_to_case(&self, district_id: i64, attachment_id: i64, case_id: i64) -> StoreResult<()> {
+        transaction!(&self.db, |tx| {
+            sqlx::query("UPDATE attachments SET case_id = $1 WHERE id = $2 AND district_id = $3 AND case_id IS NULL")
+                .bind(case_id)
+                .bind(attachment_id)
+                .bind(district_id)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! time), one module per product module.
 
 pub mod admin;
+pub mod cases;
 pub mod home;
 pub mod places;
 pub mod session;
@@ -79,6 +80,11 @@ pub async fn not_found() -> AppError {
 /// The stylesheet, embedded in the binary.
 pub async fn stylesheet() -> Response {
     asset("text/css; charset=utf-8", include_str!("../../assets/app.css"))
+}
+
+/// The report form's script, embedded in the binary.
+pub async fn report_script() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("../../assets/report.js"))
 }
 
 /// The import page's script, embedded in the binary.

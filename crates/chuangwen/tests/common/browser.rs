@@ -126,6 +126,36 @@ impl Browser {
         self.post_form("/login", &[("csrf", &csrf), ("username", username), ("password", password)]).await
     }
 
+    /// Posts a multipart form with one file field to any path.
+    pub async fn upload_to(
+        &mut self,
+        uri: &str,
+        fields: &[(&str, &str)],
+        file_field: &str,
+        file_name: &str,
+        file: &[u8],
+    ) -> Page {
+        let boundary = "----chuangwen-test-boundary";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend(file);
+        body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = Request::post(uri)
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
     pub async fn upload(&mut self, fields: &[(&str, &str)], file_name: &str, file: &[u8]) -> Page {
         let boundary = "----chuangwen-test-boundary";
         let mut body = Vec::new();

@@ -1,0 +1,537 @@
+//! The pages of the loop: the case list, the report form for phones, the
+//! case page with its timeline, photos and the steps the user may take now.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::api::cases::{ReportBody, check_report, perform_step, store_evidence};
+use crate::app::AppState;
+use crate::auth::audit::AuditAction;
+use crate::auth::policy::Action;
+use crate::auth::{CurrentUser, check_csrf, csrf_token};
+use crate::domain::calendar::{Clock, TimeLimit, beijing};
+use crate::domain::cases::{Actor, CaseFacts, CaseState, Transition, TransitionInput, apply};
+use crate::domain::org::UnitKind;
+use crate::error::AppError;
+use crate::store::cases::{Case, CaseEvent, CaseFilter};
+use crate::web::{Nav, render};
+
+const PAGE: i64 = 30;
+
+fn local(at: DateTime<Utc>) -> String {
+    at.with_timezone(&beijing()).format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn state_label(code: &str) -> &'static str {
+    CaseState::from_code(code).map(CaseState::label).unwrap_or("")
+}
+
+/// A row of the case list.
+pub struct CaseRow {
+    id: i64,
+    number: String,
+    state: String,
+    state_label: &'static str,
+    category: String,
+    description: String,
+    street: String,
+    unit: String,
+    reported: String,
+    deadline: String,
+    alert: &'static str,
+}
+
+fn alert_of(case: &Case) -> &'static str {
+    let open = CaseState::from_code(&case.state).is_some_and(|s| s.unit_clock_runs());
+    if open && case.overdue_at.is_some() {
+        "red"
+    } else if open && case.amber_at.is_some() {
+        "amber"
+    } else {
+        ""
+    }
+}
+
+#[derive(Template)]
+#[template(path = "cases.html")]
+struct CasesPage {
+    nav: Option<Nav>,
+    rows: Vec<CaseRow>,
+    states: Vec<(&'static str, &'static str)>,
+    streets: Vec<(String, String)>,
+    q: ListQuery,
+    next_url: Option<String>,
+}
+
+/// Filters of the case list.
+#[derive(Deserialize, Default, Clone)]
+pub struct ListQuery {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    street: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    overdue: String,
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+/// `GET /cases`.
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    user.require(Action::WorkCases)?;
+    let units = state.store.units(user.district_id).await?;
+    let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let filter = CaseFilter {
+        state: Some(q.state.clone()).filter(|s| CaseState::from_code(s).is_some()),
+        street_id: q.street.parse().ok(),
+        overdue: q.overdue == "1",
+        text: Some(q.q.trim().to_string()).filter(|t| !t.is_empty()),
+        before_id: q.before,
+        limit: PAGE + 1,
+        ..Default::default()
+    };
+    let mut cases = state.store.cases(user.district_id, &user.scope(), user.id, &filter).await?;
+    let next_url = (cases.len() as i64 > PAGE).then(|| {
+        cases.truncate(PAGE as usize);
+        let last = cases.last().map(|c| c.id).unwrap_or_default();
+        format!("/cases?state={}&street={}&q={}&overdue={}&before={last}", q.state, q.street, q.q, q.overdue)
+    });
+    let table = state.store.categories(user.district_id).await?;
+    let rows = cases
+        .iter()
+        .map(|c| CaseRow {
+            id: c.id,
+            number: c.number.clone(),
+            state: c.state.clone(),
+            state_label: state_label(&c.state),
+            category: table.category(&c.category_code).map(|k| k.name.clone()).unwrap_or_default(),
+            description: c.description.clone(),
+            street: c.street_id.and_then(|s| names.get(&s).cloned()).unwrap_or_default(),
+            unit: c.unit_id.and_then(|u| names.get(&u).cloned()).unwrap_or_default(),
+            reported: local(c.reported_at),
+            deadline: c.deadline.map(local).unwrap_or_default(),
+            alert: alert_of(c),
+        })
+        .collect();
+    let streets = units
+        .iter()
+        .filter(|u| UnitKind::from_code(&u.kind).is_some_and(UnitKind::is_street_level))
+        .map(|u| (u.id.to_string(), u.name.clone()))
+        .collect();
+    render(&CasesPage {
+        nav: Some(Nav::of(&state, &user, &headers).await?),
+        rows,
+        states: CaseState::ALL.iter().map(|s| (s.code(), s.label())).collect(),
+        streets,
+        q,
+        next_url,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "case_new.html")]
+struct NewCasePage {
+    nav: Option<Nav>,
+    csrf: String,
+    groups: Vec<(String, Vec<(String, String)>)>,
+    values: ReportBody,
+    error: Option<(String, String)>,
+}
+
+impl NewCasePage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.error.as_ref().filter(|(f, _)| f == field).map(|(_, m)| m.as_str())
+    }
+    fn other_error(&self) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| !matches!(f.as_str(), "category" | "description" | "lon" | "lat" | "file"))
+            .map(|(_, m)| m.as_str())
+    }
+    fn location_error(&self) -> Option<&str> {
+        self.error_for("lon").or(self.error_for("lat"))
+    }
+    fn lon_text(&self) -> String {
+        self.values.lon.map(|v| v.to_string()).unwrap_or_default()
+    }
+    fn lat_text(&self) -> String {
+        self.values.lat.map(|v| v.to_string()).unwrap_or_default()
+    }
+}
+
+async fn new_case_page(
+    state: &AppState,
+    user: &CurrentUser,
+    headers: &HeaderMap,
+    values: ReportBody,
+    error: Option<(String, String)>,
+) -> Result<Response, AppError> {
+    let table = state.store.categories(user.district_id).await?;
+    let groups = table
+        .classes
+        .iter()
+        .map(|class| {
+            let items = table
+                .categories
+                .iter()
+                .filter(|c| c.class() == class.code)
+                .map(|c| (c.code.clone(), format!("{} {}", c.code, c.name)))
+                .collect();
+            (class.name.clone(), items)
+        })
+        .collect();
+    render(&NewCasePage {
+        nav: Some(Nav::of(state, user, headers).await?),
+        csrf: csrf_token(headers, state.config.security.secure_cookies).0,
+        groups,
+        values,
+        error,
+    })
+}
+
+/// `GET /cases/new`: the report form for phones.
+pub async fn new_case(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    user.require(Action::ReportCase)?;
+    new_case_page(&state, &user, &headers, ReportBody::default(), None).await
+}
+
+/// Reads a multipart form: its text fields and at most one file.
+async fn read_form(mut form: Multipart) -> Result<(HashMap<String, String>, Option<(String, Bytes)>), AppError> {
+    let mut fields = HashMap::new();
+    let mut file = None;
+    while let Some(field) = form.next_field().await.map_err(|e| AppError::BadRequest(format!("表单有误：{e}")))? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "photo" {
+            let file_name = field.file_name().unwrap_or("photo.jpg").to_string();
+            let bytes = field.bytes().await.map_err(|_| AppError::BadRequest("照片上传中断或超过 20 MB".into()))?;
+            if !bytes.is_empty() {
+                file = Some((file_name, bytes));
+            }
+        } else {
+            fields.insert(name, field.text().await.unwrap_or_default());
+        }
+    }
+    Ok((fields, file))
+}
+
+fn text(fields: &HashMap<String, String>, name: &str) -> String {
+    fields.get(name).map(|v| v.trim().to_string()).unwrap_or_default()
+}
+
+/// `POST /cases/new`: files the report with its photo, then shows the case.
+pub async fn create_case(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    form: Multipart,
+) -> Result<Response, AppError> {
+    user.require(Action::ReportCase)?;
+    let (fields, photo) = read_form(form).await?;
+    check_csrf(&headers, &text(&fields, "csrf"))?;
+    let values = ReportBody {
+        category: text(&fields, "category"),
+        description: fields.get("description").cloned().unwrap_or_default(),
+        lon: text(&fields, "lon").parse().ok(),
+        lat: text(&fields, "lat").parse().ok(),
+        address: text(&fields, "address"),
+        ..Default::default()
+    };
+    if values.category.is_empty() {
+        return new_case_page(&state, &user, &headers, values, Some(("category".into(), "请选择问题分类".into())))
+            .await;
+    }
+    let (new, _) = match check_report(&state, &user, &values).await {
+        Ok(checked) => checked,
+        Err(AppError::Invalid { field, message }) => {
+            return new_case_page(&state, &user, &headers, values, Some((field, message))).await;
+        }
+        Err(other) => return Err(other),
+    };
+    // The photo is checked before anything is filed.
+    let photo = match photo {
+        Some((name, bytes)) => match store_evidence(&state, &user, "before", &name, bytes).await {
+            Ok(view) => Some(view.id),
+            Err(AppError::Invalid { message, .. }) => {
+                return new_case_page(&state, &user, &headers, values, Some(("file".into(), message))).await;
+            }
+            Err(other) => return Err(other),
+        },
+        None => None,
+    };
+    let audit = user.audit(AuditAction::CaseReported, "", "");
+    let (case, _, _) = state.store.create_case(user.district_id, &new, &audit, None, |_| (201, String::new())).await?;
+    if let Some(photo) = photo {
+        state.store.attach_to_case(user.district_id, photo, case.id).await?;
+    }
+    Ok(Redirect::to(&format!("/cases/{}?done=report", case.id)).into_response())
+}
+
+/// A step the user may take, as the case page offers it.
+pub struct StepForm {
+    code: &'static str,
+    label: &'static str,
+    needs_note: bool,
+    needs_unit: bool,
+    needs_deadline: bool,
+    needs_plan: bool,
+    needs_photo: bool,
+    needs_duplicate: bool,
+}
+
+fn step_form(t: Transition) -> StepForm {
+    use Transition::*;
+    StepForm {
+        code: t.code(),
+        label: t.label(),
+        needs_note: matches!(
+            t,
+            Reject
+                | Void
+                | RequestReturn
+                | VerifyFail
+                | RefuseReturn
+                | RefuseExtension
+                | RefuseDeferral
+                | RequestExtension
+        ),
+        needs_unit: t == Dispatch,
+        needs_deadline: matches!(t, RequestExtension | GrantExtension),
+        needs_plan: t == RequestDeferral,
+        needs_photo: t == Handle,
+        needs_duplicate: t == Merge,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage {
+    nav: Option<Nav>,
+    csrf: String,
+    case: Case,
+    state_label: &'static str,
+    category: String,
+    condition: String,
+    closing: String,
+    time_limit: String,
+    street: String,
+    unit: String,
+    reported: String,
+    deadline: String,
+    time_left: String,
+    alert: &'static str,
+    events: Vec<(CaseEvent, String, &'static str)>,
+    before: Vec<i64>,
+    after: Vec<i64>,
+    steps: Vec<StepForm>,
+    units: Vec<(i64, String)>,
+    suggested_unit: Option<i64>,
+    suggestion: String,
+    message: Option<String>,
+    error: Option<(String, String)>,
+}
+
+impl CasePage {
+    fn is_suggested(&self, unit: &i64) -> bool {
+        self.suggested_unit == Some(*unit)
+    }
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.error.as_ref().filter(|(f, _)| f == field).map(|(_, m)| m.as_str())
+    }
+}
+
+/// Messages after a step, by the step's code.
+fn done_message(code: &str) -> Option<String> {
+    match code {
+        "report" => Some("已上报，感谢您的反映。".into()),
+        "" => None,
+        code => Transition::from_code(code).map(|t| format!("已{}。", t.label())),
+    }
+}
+
+async fn case_page(
+    state: &AppState,
+    user: &CurrentUser,
+    headers: &HeaderMap,
+    id: i64,
+    message: Option<String>,
+    error: Option<(String, String)>,
+) -> Result<Response, AppError> {
+    let case = state.store.case(user.district_id, &user.scope(), user.id, id).await?.ok_or(AppError::NotFound)?;
+    let units = state.store.units(user.district_id).await?;
+    let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let table = state.store.categories_of_version(user.district_id, &case.category_version).await?;
+    let category = table.category(&case.category_code);
+    let condition = category.and_then(|c| c.conditions.get(case.condition_index as usize));
+    let clock: Clock =
+        serde_json::from_value(serde_json::Value::String(case.limit_clock.clone())).unwrap_or(Clock::WorkingDays);
+    let calendar = state.store.calendar(user.district_id).await?;
+    let in_unit = match case.unit_id {
+        Some(unit) => state.store.unit_by_id(unit).await?.path.starts_with(&user.unit_path),
+        None => false,
+    };
+    let facts = CaseFacts {
+        state: CaseState::from_code(&case.state).unwrap_or(CaseState::Reported),
+        limit: TimeLimit::new(case.limit_amount as u32, clock),
+        deadline: Some(case.deadline.unwrap_or_else(Utc::now)),
+        rework_count: case.rework_count,
+    };
+    let probe = TransitionInput {
+        note: "x".into(),
+        unit_id: Some(0),
+        duplicate_of: Some(0),
+        new_deadline: Some(Utc::now() + chrono::Duration::days(3650)),
+        plan: "x".into(),
+        target_date: Some((Utc::now() + chrono::Duration::days(30)).date_naive()),
+        attachment_ids: vec![0],
+        ..Default::default()
+    };
+    let actor = Actor { roles: &user.roles, in_assigned_unit: in_unit };
+    let steps = Transition::ALL
+        .into_iter()
+        .filter(|t| apply(&facts, *t, &probe, &actor, Utc::now(), &calendar).is_ok())
+        .map(step_form)
+        .collect();
+    let time_left = match (case.deadline, facts.state.unit_clock_runs()) {
+        (Some(deadline), true) => {
+            let left = calendar.elapsed_minutes(Utc::now(), deadline, clock);
+            if Utc::now() > deadline {
+                format!("已超期 {}", human_minutes(calendar.elapsed_minutes(deadline, Utc::now(), clock), clock))
+            } else {
+                format!("剩余 {}", human_minutes(left, clock))
+            }
+        }
+        _ => String::new(),
+    };
+    let events = state
+        .store
+        .case_events(case.id)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let at = local(e.at);
+            let label = Transition::from_code(&e.action).map(Transition::label).unwrap_or("上报");
+            (e, at, label)
+        })
+        .collect();
+    let attachments = state.store.case_attachments(case.id).await?;
+    let before = attachments.iter().filter(|a| a.kind != "after").map(|a| a.id).collect();
+    let after = attachments.iter().filter(|a| a.kind == "after").map(|a| a.id).collect();
+    let suggestion = crate::api::dispatch::suggestion_for(&state.store, &case).await.ok().flatten();
+    let page = CasePage {
+        nav: Some(Nav::of(state, user, headers).await?),
+        csrf: csrf_token(headers, state.config.security.secure_cookies).0,
+        state_label: state_label(&case.state),
+        category: category.map(|c| format!("{} {}", c.code, c.name)).unwrap_or_default(),
+        condition: condition.map(|c| c.name.clone()).unwrap_or_default(),
+        closing: condition.map(|c| c.closing.clone()).unwrap_or_default(),
+        time_limit: TimeLimit::new(case.limit_amount as u32, clock).to_string(),
+        street: case.street_id.and_then(|s| names.get(&s).cloned()).unwrap_or_default(),
+        unit: case.unit_id.and_then(|u| names.get(&u).cloned()).unwrap_or_default(),
+        reported: local(case.reported_at),
+        deadline: case.deadline.map(local).unwrap_or_default(),
+        time_left,
+        alert: alert_of(&case),
+        events,
+        before,
+        after,
+        steps,
+        units: units.iter().filter(|u| u.parent_id.is_some()).map(|u| (u.id, u.name.clone())).collect(),
+        suggested_unit: suggestion.as_ref().map(|s| s.unit_id),
+        suggestion: suggestion.map(|s| format!("{}（{}）", s.unit_name, s.reason_label)).unwrap_or_default(),
+        message,
+        error,
+        case,
+    };
+    render(&page)
+}
+
+fn human_minutes(minutes: i64, clock: Clock) -> String {
+    let working = matches!(clock, Clock::WorkingHours | Clock::WorkingDays);
+    let (h, m) = (minutes / 60, minutes % 60);
+    let unit = if working { "工作时" } else { "小时" };
+    if h > 0 { format!("{h} {unit} {m} 分") } else { format!("{m} 分钟") }
+}
+
+/// What a case page is asked to show after a step.
+#[derive(Deserialize, Default)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: String,
+}
+
+/// `GET /cases/{id}`.
+pub async fn case(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Query<DoneQuery>,
+) -> Result<Response, AppError> {
+    user.require(Action::WorkCases)?;
+    case_page(&state, &user, &headers, id, done_message(&q.done), None).await
+}
+
+/// `POST /cases/{id}/step`: one step from the case page.
+pub async fn step(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    form: Multipart,
+) -> Result<Response, AppError> {
+    user.require(Action::WorkCases)?;
+    let (fields, photo) = read_form(form).await?;
+    check_csrf(&headers, &text(&fields, "csrf"))?;
+    let transition =
+        Transition::from_code(&text(&fields, "transition")).ok_or_else(|| AppError::BadRequest("未知的操作".into()))?;
+    let mut input = TransitionInput {
+        note: text(&fields, "note"),
+        unit_id: text(&fields, "unit_id").parse().ok(),
+        duplicate_of: text(&fields, "duplicate_of").parse().ok(),
+        new_deadline: chrono::NaiveDateTime::parse_from_str(&text(&fields, "new_deadline"), "%Y-%m-%dT%H:%M")
+            .ok()
+            .and_then(|t| t.and_local_timezone(beijing()).single())
+            .map(|t| t.with_timezone(&Utc)),
+        plan: text(&fields, "plan"),
+        target_date: chrono::NaiveDate::parse_from_str(&text(&fields, "target_date"), "%Y-%m-%d").ok(),
+        ..Default::default()
+    };
+    if let Some((name, bytes)) = photo {
+        match store_evidence(&state, &user, "after", &name, bytes).await {
+            Ok(view) => input.attachment_ids.push(view.id),
+            Err(AppError::Invalid { message, .. }) => {
+                return case_page(&state, &user, &headers, id, None, Some(("attachment_ids".into(), message))).await;
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    let version = text(&fields, "version").parse().ok();
+    match perform_step(&state, &user, id, transition, &input, version).await {
+        Ok(_) => Ok(Redirect::to(&format!("/cases/{id}?done={}", transition.code())).into_response()),
+        Err(AppError::Invalid { field, message }) => {
+            case_page(&state, &user, &headers, id, None, Some((field, message))).await
+        }
+        Err(AppError::Conflict(message)) => {
+            case_page(&state, &user, &headers, id, None, Some(("conflict".into(), message))).await
+        }
+        Err(other) => Err(other),
+    }
+}
