@@ -30,6 +30,7 @@ function cleanEnv(extra = {}) {
 /** Starts a server on the demo district; resolves to { url, stop, dir }. */
 async function startServer() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chuangwen-e2e-'));
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
   chuangwen(dir, ['demo', '--password', DEMO_PASSWORD]);
   const child = spawn(BIN, ['serve'], { cwd: dir, env: cleanEnv({ CHUANGWEN_LISTEN: '127.0.0.1:0' }), stdio: ['ignore', 'ignore', 'pipe'] });
   const url = await new Promise((resolve, reject) => {
@@ -70,4 +71,4 @@ async function screenshot(page, name) {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
-module.exports = { chuangwen, startServer, launchBrowser, screenshot, DEMO_PASSWORD, WIDTHS };
+module.exports = { chuangwen, startServer, launchBrowser, screenshot, DEMO_PASSWORD, WIDTHS, SCREENSHOTS };

@@ -207,8 +207,8 @@ pub async fn check_report(
         field_error("condition", format!("分类“{}”没有第 {} 个立案条件", category.name, condition_index + 1))
     })?;
     let description = body.description.trim();
-    if description.is_empty() || description.chars().count() > 2000 {
-        return Err(field_error("description", "请描述问题（不超过 2000 字）"));
+    if description.is_empty() || description.chars().count() > 10_000 {
+        return Err(field_error("description", "请描述问题（不超过 10000 字）"));
     }
     let point = match body.point_id {
         Some(id) => Some(
