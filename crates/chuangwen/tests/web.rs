@@ -203,3 +203,23 @@ on_both_backends!(health_and_metrics_answer_for_operators, |db| {
     assert!(metrics.contains("route=\"/login\""));
     assert_eq!(browser.get("/no/such/page").await.status, StatusCode::NOT_FOUND);
 });
+
+on_both_backends!(each_role_opens_on_its_own_piles_of_work, |db| {
+    db.with_demo().await;
+    let mut office = Browser::new(db.state());
+    office.login("office01", common::DEMO_PASSWORD).await;
+    let home = office.get("/").await.text();
+    for pile in ["待受理", "待派遣", "即将超期", "已超期"] {
+        assert!(home.contains(pile), "the office sees {pile}");
+    }
+    let mut handler = Browser::new(db.state());
+    handler.login("handler046", common::DEMO_PASSWORD).await;
+    let home = handler.get("/").await.text();
+    assert!(home.contains("待签收") && home.contains("待处置") && !home.contains("待受理"));
+    let mut supervisor = Browser::new(db.state());
+    supervisor.login("supervisor001", common::DEMO_PASSWORD).await;
+    let home = supervisor.get("/").await.text();
+    assert!(home.contains("我上报的") && !home.contains("待派遣"));
+    let list = supervisor.get("/cases?mine=1").await;
+    assert_eq!(list.status, StatusCode::OK);
+});

@@ -223,6 +223,10 @@ pub struct CaseFilter {
     pub street_id: Option<i64>,
     /// Only open cases past their deadline.
     pub overdue: bool,
+    /// Only open cases past 80% of their limit, not yet overdue.
+    pub amber: bool,
+    /// Only cases this user reported.
+    pub reporter_id: Option<i64>,
     /// Number or words of the description.
     pub text: Option<String>,
     /// Keyset cursor: cases with a smaller id (newest first).
@@ -401,6 +405,12 @@ impl Store {
             }
             if let Some(street) = filter.street_id {
                 q.push(" AND street_id = ").push_bind(street);
+            }
+            if filter.amber {
+                q.push(" AND amber_at IS NOT NULL AND overdue_at IS NULL AND state NOT IN ('rejected', 'merged', 'closed', 'voided', 'handled')");
+            }
+            if let Some(reporter) = filter.reporter_id {
+                q.push(" AND reporter_id = ").push_bind(reporter);
             }
             if filter.overdue {
                 q.push(" AND overdue_at IS NOT NULL AND state NOT IN ('rejected', 'merged', 'closed', 'voided', 'handled')");
@@ -933,5 +943,55 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+}
+
+/// How many cases a scope has in each pile of the home inbox.
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct Inbox {
+    /// 待受理.
+    pub reported: i64,
+    /// 待派遣.
+    pub accepted: i64,
+    /// 待签收.
+    pub dispatched: i64,
+    /// 待处置.
+    pub in_progress: i64,
+    /// 申请回退、延期、挂账.
+    pub requests: i64,
+    /// 待核查.
+    pub handled: i64,
+    /// 即将超期.
+    pub amber: i64,
+    /// 已超期.
+    pub overdue: i64,
+    /// My own open reports.
+    pub mine: i64,
+}
+
+impl Store {
+    /// The home inbox of a scope: one pass over its cases.
+    pub async fn inbox(&self, district_id: i64, scope: &Scope, user_id: i64) -> StoreResult<Inbox> {
+        let running = "('dispatched', 'return_requested', 'in_progress', 'extension_requested', 'deferral_requested')";
+        let sql = format!(
+            "SELECT
+               COALESCE(SUM(CASE WHEN state = 'reported' THEN 1 ELSE 0 END), 0) AS reported,
+               COALESCE(SUM(CASE WHEN state = 'accepted' THEN 1 ELSE 0 END), 0) AS accepted,
+               COALESCE(SUM(CASE WHEN state = 'dispatched' THEN 1 ELSE 0 END), 0) AS dispatched,
+               COALESCE(SUM(CASE WHEN state = 'in_progress' THEN 1 ELSE 0 END), 0) AS in_progress,
+               COALESCE(SUM(CASE WHEN state IN ('return_requested', 'extension_requested', 'deferral_requested') THEN 1 ELSE 0 END), 0) AS requests,
+               COALESCE(SUM(CASE WHEN state = 'handled' THEN 1 ELSE 0 END), 0) AS handled,
+               COALESCE(SUM(CASE WHEN state IN {running} AND amber_at IS NOT NULL AND overdue_at IS NULL THEN 1 ELSE 0 END), 0) AS amber,
+               COALESCE(SUM(CASE WHEN state IN {running} AND overdue_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS overdue,
+               COALESCE(SUM(CASE WHEN reporter_id = "
+        );
+        Ok(read!(&self.db, |pool| {
+            let mut q = QueryBuilder::new(sql.clone());
+            q.push_bind(user_id);
+            q.push(" AND state NOT IN ('rejected', 'merged', 'closed', 'voided') THEN 1 ELSE 0 END), 0) AS mine FROM cases WHERE district_id = ");
+            q.push_bind(district_id);
+            push_case_scope(&mut q, district_id, scope, user_id);
+            q.build_query_as::<Inbox>().fetch_one(pool).await
+        })?)
     }
 }

@@ -82,6 +82,10 @@ pub struct ListQuery {
     #[serde(default)]
     overdue: String,
     #[serde(default)]
+    amber: String,
+    #[serde(default)]
+    mine: String,
+    #[serde(default)]
     before: Option<i64>,
 }
 
@@ -99,6 +103,8 @@ pub async fn list(
         state: Some(q.state.clone()).filter(|s| CaseState::from_code(s).is_some()),
         street_id: q.street.parse().ok(),
         overdue: q.overdue == "1",
+        amber: q.amber == "1",
+        reporter_id: (q.mine == "1").then_some(user.id),
         text: Some(q.q.trim().to_string()).filter(|t| !t.is_empty()),
         before_id: q.before,
         limit: PAGE + 1,
@@ -108,7 +114,10 @@ pub async fn list(
     let next_url = (cases.len() as i64 > PAGE).then(|| {
         cases.truncate(PAGE as usize);
         let last = cases.last().map(|c| c.id).unwrap_or_default();
-        format!("/cases?state={}&street={}&q={}&overdue={}&before={last}", q.state, q.street, q.q, q.overdue)
+        format!(
+            "/cases?state={}&street={}&q={}&overdue={}&amber={}&mine={}&before={last}",
+            q.state, q.street, q.q, q.overdue, q.amber, q.mine
+        )
     });
     let table = state.store.categories(user.district_id).await?;
     let rows = cases

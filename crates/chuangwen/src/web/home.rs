@@ -18,6 +18,7 @@ use crate::web::{Nav, render};
 #[template(path = "home.html")]
 struct HomePage {
     nav: Option<Nav>,
+    inbox: Vec<(&'static str, i64, String)>,
     district: District,
     tiles: Vec<(&'static str, i64)>,
     point_types: Vec<(String, String, i64)>,
@@ -75,6 +76,37 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser, headers: Hea
         .iter()
         .filter_map(|k| unit_counts.iter().find(|(code, _)| code == k.code()).map(|(_, n)| (k.label(), *n)))
         .collect();
+    let inbox = inbox_tiles(&state, &user).await?;
     let nav = Some(Nav::of(&state, &user, &headers).await?);
-    render(&HomePage { nav, district, tiles, point_types, roles, unit_kinds })
+    render(&HomePage { nav, inbox, district, tiles, point_types, roles, unit_kinds })
+}
+
+/// The piles of work a user's roles look at first, with links to each.
+async fn inbox_tiles(state: &AppState, user: &CurrentUser) -> Result<Vec<(&'static str, i64, String)>, AppError> {
+    let inbox = state.store.inbox(user.district_id, &user.scope(), user.id).await?;
+    let has = |roles: &[Role]| user.roles.iter().any(|r| roles.contains(r));
+    let link = |query: &str| format!("/cases?{query}");
+    let mut tiles = Vec::new();
+    if has(&[Role::Office, Role::Admin]) {
+        tiles.push(("待受理", inbox.reported, link("state=reported")));
+        tiles.push(("待派遣", inbox.accepted, link("state=accepted")));
+        tiles.push(("回退、延期、挂账申请", inbox.requests, link("state=return_requested")));
+    }
+    if has(&[Role::Handler, Role::UnitLead]) {
+        tiles.push(("待签收", inbox.dispatched, link("state=dispatched")));
+        tiles.push(("待处置", inbox.in_progress, link("state=in_progress")));
+    }
+    if has(&[Role::Inspector, Role::Office, Role::Admin]) {
+        tiles.push(("待核查", inbox.handled, link("state=handled")));
+    }
+    if has(&[Role::Office, Role::Admin, Role::Handler, Role::UnitLead, Role::Leader, Role::Inspector]) {
+        tiles.push(("即将超期", inbox.amber, link("amber=1")));
+        tiles.push(("已超期", inbox.overdue, link("overdue=1")));
+    }
+    if has(&[Role::UnitLead, Role::Leader, Role::Office, Role::Admin]) {
+        let orders = state.store.supervision_orders(user.district_id, &user.scope(), None, 1000).await?;
+        tiles.push(("督办", orders.iter().filter(|o| o.read_at.is_none()).count() as i64, link("overdue=1")));
+    }
+    tiles.push(("我上报的（办理中）", inbox.mine, link("mine=1")));
+    Ok(tiles)
 }
