@@ -25,4 +25,6 @@ cargo test --locked --workspace
 # Browser tests drive the binary the integration tests just built.
 scripts/ensure-browser.sh
 cargo build --locked --quiet
-(cd e2e && CHUANGWEN_BIN="$PWD/../target/debug/chuangwen" node --test)
+target_dir=${CARGO_TARGET_DIR:-$PWD/target}
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+(cd e2e && CHUANGWEN_BIN="$target_dir/debug/chuangwen" node --test)

@@ -45,6 +45,7 @@ fn table() -> Table {
             post(web::cases::create_case).layer(DefaultBodyLimit::max(api::cases::MAX_EVIDENCE_BYTES + 64 * 1024)),
         )
         .get("/cases/{id}", web::cases::case)
+        .get("/supervision", web::cases::supervision)
         .add(
             "POST",
             "/cases/{id}/step",

@@ -78,6 +78,7 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
         // The walk's step is `accept`: the office's (domain::cases).
         ("POST", "/cases/{id}/step", "/cases/{id}/step", Rule::Roles(IMPORTERS), Some(Object::Case)),
         ("GET", "/assets/report.js", "/assets/report.js", Rule::Public, None),
+        ("GET", "/supervision", "/supervision", Rule::Roles(ALL), None),
         ("GET", "/places", "/places", Rule::Roles(ALL), None),
         ("GET", "/places/points/{id}", "/places/points/{id}", Rule::Roles(ALL), Some(Object::Point)),
         ("GET", "/places/export", "/places/export?kind=points&format=geojson", Rule::Roles(DISTRICT_WIDE), None),

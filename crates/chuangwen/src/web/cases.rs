@@ -544,3 +544,35 @@ pub async fn step(
         Err(other) => Err(other),
     }
 }
+
+#[derive(Template)]
+#[template(path = "supervision.html")]
+struct SupervisionPage {
+    nav: Option<Nav>,
+    orders: Vec<(crate::store::supervision::SupervisionOrder, &'static str, String)>,
+}
+
+/// `GET /supervision`: the supervision orders (督办) of the user's scope.
+pub async fn supervision(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    user.require(Action::WorkCases)?;
+    let orders = state
+        .store
+        .supervision_orders(user.district_id, &user.scope(), None, 200)
+        .await?
+        .into_iter()
+        .map(|o| {
+            let reason = match o.reason.as_str() {
+                "overdue" => "超期督办",
+                "rework" => "返工督办",
+                _ => "专项督办",
+            };
+            let at = local(o.created_at);
+            (o, reason, at)
+        })
+        .collect();
+    render(&SupervisionPage { nav: Some(Nav::of(&state, &user, &headers).await?), orders })
+}

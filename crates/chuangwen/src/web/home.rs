@@ -105,7 +105,7 @@ async fn inbox_tiles(state: &AppState, user: &CurrentUser) -> Result<Vec<(&'stat
     }
     if has(&[Role::UnitLead, Role::Leader, Role::Office, Role::Admin]) {
         let orders = state.store.supervision_orders(user.district_id, &user.scope(), None, 1000).await?;
-        tiles.push(("督办", orders.iter().filter(|o| o.read_at.is_none()).count() as i64, link("overdue=1")));
+        tiles.push(("督办", orders.iter().filter(|o| o.read_at.is_none()).count() as i64, "/supervision".to_string()));
     }
     tiles.push(("我上报的（办理中）", inbox.mine, link("mine=1")));
     Ok(tiles)
