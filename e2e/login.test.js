@@ -43,7 +43,8 @@ for (const [width, viewport] of Object.entries(WIDTHS)) {
     await page.click('button[type=submit]');
     await page.waitForURL(`${server.url}/`);
     assert.match(await page.textContent('h1'), /海河示范区/);
-    assert.match(await page.textContent('.tiles'), /单元网格/);
+    assert.match(await page.textContent('.tiles.inbox'), /待受理/, 'the office opens on its piles of work');
+    assert.match(await page.textContent('main'), /单元网格/);
     await screenshot(page, `home-${width}`);
     await page.close();
   });
