@@ -1,0 +1,52 @@
+// Every page at phone and desktop widths, as an administrator and as a
+// unit's handler, saved to e2e/screenshots/ — and none of them may fail.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { startServer, launchBrowser, screenshot, DEMO_PASSWORD, WIDTHS } = require('./harness');
+
+let server;
+let browser;
+
+test.before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+test.after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const PAGES = {
+  admin: ['/', '/cases', '/cases?overdue=1', '/cases/new', '/supervision', '/places', '/places?type=school', '/places/import',
+    '/admin/users', '/admin/users/new', '/admin/tokens', '/admin/audit', '/account/password'],
+  handler046: ['/', '/cases', '/cases/new', '/supervision', '/places', '/account/password'],
+};
+
+for (const [user, paths] of Object.entries(PAGES)) {
+  for (const [width, viewport] of Object.entries(WIDTHS)) {
+    test(`every page of ${user} renders at ${width} width`, async () => {
+      const context = await browser.newContext({ viewport });
+      const page = await context.newPage();
+      await page.goto(`${server.url}/login`);
+      await page.fill('#username', user);
+      await page.fill('#password', DEMO_PASSWORD);
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${server.url}/`);
+      // A case of this user's scope, and a point, for the object pages.
+      await page.goto(`${server.url}/cases`);
+      const caseLink = await page.getAttribute('table.cases a', 'href');
+      await page.goto(`${server.url}/places`);
+      const pointLink = await page.getAttribute('table.dense a', 'href');
+      for (const path of [...paths, caseLink, pointLink].filter(Boolean)) {
+        const response = await page.goto(`${server.url}${path}`);
+        assert.equal(response.status(), 200, `${user} ${path}`);
+        const name = path.replace(/^\//, '').replace(/[/?=&]/g, '-') || 'home';
+        await screenshot(page, `gallery-${user}-${name}-${width}`);
+      }
+      await context.close();
+    });
+  }
+}
