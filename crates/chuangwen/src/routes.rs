@@ -39,6 +39,7 @@ fn table() -> Table {
         // M3 cases: the list, the report form, the case page and its steps.
         .get("/cases", web::cases::list)
         .get("/cases/new", web::cases::new_case)
+        .get("/cases/export", web::cases::export)
         .add(
             "POST",
             "/cases/new",

@@ -73,6 +73,7 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
         ("GET", "/", "/", Rule::Roles(ALL), None),
         ("GET", "/cases", "/cases", Rule::Roles(ALL), None),
         ("GET", "/cases/new", "/cases/new", Rule::Roles(ALL), None),
+        ("GET", "/cases/export", "/cases/export?overdue=1", Rule::Roles(ALL), None),
         ("POST", "/cases/new", "/cases/new", Rule::Roles(ALL), None),
         ("GET", "/cases/{id}", "/cases/{id}", Rule::Roles(ALL), Some(Object::Case)),
         // The walk's step is `accept`: the office's (domain::cases).

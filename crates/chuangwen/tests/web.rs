@@ -223,3 +223,36 @@ on_both_backends!(each_role_opens_on_its_own_piles_of_work, |db| {
     let list = supervisor.get("/cases?mine=1").await;
     assert_eq!(list.status, StatusCode::OK);
 });
+
+on_both_backends!(the_case_list_exports_to_xlsx_with_its_filters_and_scope, |db| {
+    use calamine::Reader;
+    let created = chuangwen::demo::create(&db.store, 3, Some(common::DEMO_PASSWORD), 400, &chuangwen::progress::Silent)
+        .await
+        .unwrap();
+    let mut office = Browser::new(db.state());
+    office.login("office01", common::DEMO_PASSWORD).await;
+    let file = office.get("/cases/export?state=closed").await;
+    assert_eq!(file.status, StatusCode::OK);
+    let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(file.body.clone())).unwrap();
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    let rows: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    assert_eq!(rows[0][0], "编号");
+    let closed = db
+        .store
+        .case_state_counts(created.district.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(s, _)| s == "closed")
+        .unwrap()
+        .1;
+    assert_eq!(rows.len() as i64 - 1, closed, "one row per closed case");
+    assert!(rows[1..].iter().all(|r| r[1] == "已结案"));
+    // A street's handler exports only what the street sees.
+    let mut handler = Browser::new(db.state());
+    handler.login("handler046", common::DEMO_PASSWORD).await;
+    let file = handler.get("/cases/export").await;
+    let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(file.body.clone())).unwrap();
+    let rows = book.worksheet_range_at(0).unwrap().unwrap().rows().count() as i64 - 1;
+    assert!(rows > 0 && rows < 400, "{rows}");
+});

@@ -576,3 +576,77 @@ pub async fn supervision(
         .collect();
     render(&SupervisionPage { nav: Some(Nav::of(&state, &user, &headers).await?), orders })
 }
+
+/// Rows an export holds at most.
+const EXPORT_LIMIT: i64 = 50_000;
+
+/// `GET /cases/export?…`: the current list (same filters) as xlsx.
+pub async fn export(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    user.require(Action::WorkCases)?;
+    let units = state.store.units(user.district_id).await?;
+    let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let filter = CaseFilter {
+        state: Some(q.state.clone()).filter(|s| CaseState::from_code(s).is_some()),
+        street_id: q.street.parse().ok(),
+        overdue: q.overdue == "1",
+        amber: q.amber == "1",
+        reporter_id: (q.mine == "1").then_some(user.id),
+        text: Some(q.q.trim().to_string()).filter(|t| !t.is_empty()),
+        limit: EXPORT_LIMIT,
+        ..Default::default()
+    };
+    let cases = state.store.cases(user.district_id, &user.scope(), user.id, &filter).await?;
+    let table = state.store.categories(user.district_id).await?;
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let bold = Format::new().set_bold();
+    let headers =
+        ["编号", "状态", "分类", "描述", "街道", "责任单位", "上报人", "来源", "上报时间", "期限", "返工次数"];
+    let fail = |e: rust_xlsxwriter::XlsxError| AppError::internal(e);
+    for (col, header) in headers.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *header, &bold).map_err(fail)?;
+    }
+    for (i, c) in cases.iter().enumerate() {
+        let row = i as u32 + 1;
+        let cells = [
+            c.number.clone(),
+            state_label(&c.state).to_string(),
+            table.category(&c.category_code).map(|k| k.name.clone()).unwrap_or_default(),
+            c.description.clone(),
+            c.street_id.and_then(|s| names.get(&s).cloned()).unwrap_or_default(),
+            c.unit_id.and_then(|u| names.get(&u).cloned()).unwrap_or_default(),
+            c.reporter_name.clone(),
+            crate::api::cases::SOURCES
+                .iter()
+                .find(|(code, _)| *code == c.source)
+                .map(|(_, l)| l.to_string())
+                .unwrap_or_default(),
+            local(c.reported_at),
+            c.deadline.map(local).unwrap_or_default(),
+        ];
+        for (col, cell) in cells.iter().enumerate() {
+            sheet.write_string(row, col as u16, cell).map_err(fail)?;
+        }
+        sheet.write_number(row, cells.len() as u16, c.rework_count as f64).map_err(fail)?;
+    }
+    sheet.autofit();
+    let bytes = book.save_to_buffer().map_err(fail)?;
+    let detail = serde_json::json!({ "register": "cases", "rows": cases.len() }).to_string();
+    state.store.audit(&user.audit(AuditAction::DataExported, "cases", detail)).await?;
+    let headers = [
+        (
+            axum::http::header::CONTENT_TYPE,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+        ),
+        (
+            axum::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"cases.xlsx\"; filename*=UTF-8''%E6%A1%88%E5%8D%B7.xlsx".to_string(),
+        ),
+    ];
+    Ok((headers, bytes).into_response())
+}
