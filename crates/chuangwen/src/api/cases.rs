@@ -400,7 +400,7 @@ fn facts(case: &Case) -> CaseFacts {
 
 /// The transitions `user` may take on `case` now (those the rules would accept
 /// with complete input).
-fn allowed(case: &Case, roles: &[Role], in_unit: bool, calendar: &WorkCalendar) -> Vec<&'static str> {
+pub fn allowed(case: &Case, roles: &[Role], in_unit: bool, calendar: &WorkCalendar) -> Vec<&'static str> {
     let full = TransitionInput {
         note: "x".into(),
         unit_id: Some(0),

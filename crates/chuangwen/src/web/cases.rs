@@ -17,7 +17,7 @@ use crate::auth::audit::AuditAction;
 use crate::auth::policy::Action;
 use crate::auth::{CurrentUser, check_csrf, csrf_token};
 use crate::domain::calendar::{Clock, TimeLimit, beijing};
-use crate::domain::cases::{Actor, CaseFacts, CaseState, Transition, TransitionInput, apply};
+use crate::domain::cases::{CaseState, Transition, TransitionInput};
 use crate::domain::org::UnitKind;
 use crate::error::AppError;
 use crate::store::cases::{Case, CaseEvent, CaseFilter};
@@ -89,6 +89,20 @@ pub struct ListQuery {
     before: Option<i64>,
 }
 
+/// The store filter of the list's query.
+fn filter_of(q: &ListQuery, user: &CurrentUser, limit: i64) -> CaseFilter {
+    CaseFilter {
+        state: Some(q.state.clone()).filter(|s| CaseState::from_code(s).is_some()),
+        street_id: q.street.parse().ok(),
+        overdue: q.overdue == "1",
+        amber: q.amber == "1",
+        reporter_id: (q.mine == "1").then_some(user.id),
+        text: Some(q.q.trim().to_string()).filter(|t| !t.is_empty()),
+        limit,
+        ..Default::default()
+    }
+}
+
 /// `GET /cases`.
 pub async fn list(
     State(state): State<AppState>,
@@ -99,17 +113,7 @@ pub async fn list(
     user.require(Action::WorkCases)?;
     let units = state.store.units(user.district_id).await?;
     let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
-    let filter = CaseFilter {
-        state: Some(q.state.clone()).filter(|s| CaseState::from_code(s).is_some()),
-        street_id: q.street.parse().ok(),
-        overdue: q.overdue == "1",
-        amber: q.amber == "1",
-        reporter_id: (q.mine == "1").then_some(user.id),
-        text: Some(q.q.trim().to_string()).filter(|t| !t.is_empty()),
-        before_id: q.before,
-        limit: PAGE + 1,
-        ..Default::default()
-    };
+    let filter = CaseFilter { before_id: q.before, ..filter_of(&q, &user, PAGE + 1) };
     let mut cases = state.store.cases(user.district_id, &user.scope(), user.id, &filter).await?;
     let next_url = (cases.len() as i64 > PAGE).then(|| {
         cases.truncate(PAGE as usize);
@@ -396,29 +400,13 @@ async fn case_page(
         Some(unit) => state.store.unit_by_id(unit).await?.path.starts_with(&user.unit_path),
         None => false,
     };
-    let facts = CaseFacts {
-        state: CaseState::from_code(&case.state).unwrap_or(CaseState::Reported),
-        limit: TimeLimit::new(case.limit_amount as u32, clock),
-        deadline: Some(case.deadline.unwrap_or_else(Utc::now)),
-        rework_count: case.rework_count,
-    };
-    let probe = TransitionInput {
-        note: "x".into(),
-        unit_id: Some(0),
-        duplicate_of: Some(0),
-        new_deadline: Some(Utc::now() + chrono::Duration::days(3650)),
-        plan: "x".into(),
-        target_date: Some((Utc::now() + chrono::Duration::days(30)).date_naive()),
-        attachment_ids: vec![0],
-        ..Default::default()
-    };
-    let actor = Actor { roles: &user.roles, in_assigned_unit: in_unit };
-    let steps = Transition::ALL
+    let state_now = CaseState::from_code(&case.state).unwrap_or(CaseState::Reported);
+    let steps = crate::api::cases::allowed(&case, &user.roles, in_unit, &calendar)
         .into_iter()
-        .filter(|t| apply(&facts, *t, &probe, &actor, Utc::now(), &calendar).is_ok())
+        .filter_map(Transition::from_code)
         .map(step_form)
         .collect();
-    let time_left = match (case.deadline, facts.state.unit_clock_runs()) {
+    let time_left = match (case.deadline, state_now.unit_clock_runs()) {
         (Some(deadline), true) => {
             let left = calendar.elapsed_minutes(Utc::now(), deadline, clock);
             if Utc::now() > deadline {
@@ -590,16 +578,7 @@ pub async fn export(
     user.require(Action::WorkCases)?;
     let units = state.store.units(user.district_id).await?;
     let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
-    let filter = CaseFilter {
-        state: Some(q.state.clone()).filter(|s| CaseState::from_code(s).is_some()),
-        street_id: q.street.parse().ok(),
-        overdue: q.overdue == "1",
-        amber: q.amber == "1",
-        reporter_id: (q.mine == "1").then_some(user.id),
-        text: Some(q.q.trim().to_string()).filter(|t| !t.is_empty()),
-        limit: EXPORT_LIMIT,
-        ..Default::default()
-    };
+    let filter = filter_of(&q, &user, EXPORT_LIMIT);
     let cases = state.store.cases(user.district_id, &user.scope(), user.id, &filter).await?;
     let table = state.store.categories(user.district_id).await?;
     let mut book = Workbook::new();
