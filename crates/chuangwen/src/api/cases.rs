@@ -53,7 +53,7 @@ pub struct CaseView {
 pub fn view(case: Case, table: &categories::CategoryTable) -> CaseView {
     let category = table.category(&case.category_code);
     let condition = category.and_then(|c| c.conditions.get(case.condition_index as usize));
-    let clock = clock_of(&case.limit_clock);
+    let clock = Clock::from_code(&case.limit_clock);
     CaseView {
         state_label: CaseState::from_code(&case.state).map(CaseState::label).unwrap_or(""),
         category_name: category.map(|c| c.name.clone()).unwrap_or_default(),
@@ -63,10 +63,6 @@ pub fn view(case: Case, table: &categories::CategoryTable) -> CaseView {
         time_limit: TimeLimit::new(case.limit_amount as u32, clock).to_string(),
         case,
     }
-}
-
-fn clock_of(code: &str) -> Clock {
-    serde_json::from_value(serde_json::Value::String(code.to_string())).unwrap_or(Clock::WorkingDays)
 }
 
 fn field_error(field: &str, message: impl Into<String>) -> AppError {
@@ -256,10 +252,7 @@ pub async fn check_report(
         condition_index: condition_index as i64,
         campaign: category.campaign.clone(),
         limit_amount: condition.limit as i64,
-        limit_clock: serde_json::to_value(condition.clock)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        limit_clock: condition.clock.code().to_string(),
         description: description.to_string(),
         address: body.address.trim().to_string(),
         location,
@@ -392,7 +385,7 @@ pub fn facts_of(case: &Case) -> CaseFacts {
 fn facts(case: &Case) -> CaseFacts {
     CaseFacts {
         state: CaseState::from_code(&case.state).unwrap_or(CaseState::Reported),
-        limit: TimeLimit::new(case.limit_amount as u32, clock_of(&case.limit_clock)),
+        limit: TimeLimit::new(case.limit_amount as u32, Clock::from_code(&case.limit_clock)),
         deadline: case.deadline,
         rework_count: case.rework_count,
     }

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::generate::SeededRng;
-use crate::domain::calendar::{Clock, TimeLimit, WorkCalendar};
+use crate::domain::calendar::{TimeLimit, WorkCalendar};
 use crate::domain::categories::CategoryTable;
 use crate::domain::geometry::Polygon;
 pub use crate::store::cases::BulkCase;
@@ -64,18 +64,9 @@ fn pick_weighted<'a>(rng: &mut SeededRng, table: &'a [(&'a str, u32)]) -> Option
     None
 }
 
-fn clock_str(clock: Clock) -> &'static str {
-    match clock {
-        Clock::Urgent => "urgent",
-        Clock::WorkingHours => "working_hours",
-        Clock::WorkingDays => "working_days",
-        Clock::CalendarDays => "calendar_days",
-    }
-}
-
 /// The stored code of a clock.
 pub fn clock_code(limit: &TimeLimit) -> &'static str {
-    clock_str(limit.clock)
+    limit.clock.code()
 }
 
 /// What generation needs to know about the district.

@@ -46,6 +46,25 @@ impl Clock {
             Clock::CalendarDays => "自然日",
         }
     }
+    /// The stored code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Clock::Urgent => "urgent",
+            Clock::WorkingHours => "working_hours",
+            Clock::WorkingDays => "working_days",
+            Clock::CalendarDays => "calendar_days",
+        }
+    }
+
+    /// Parses a stored code; an unknown one counts as working days, the
+    /// most common clock, rather than failing a page over one bad row.
+    pub fn from_code(code: &str) -> Clock {
+        [Clock::Urgent, Clock::WorkingHours, Clock::WorkingDays, Clock::CalendarDays]
+            .into_iter()
+            .find(|c| c.code() == code)
+            .unwrap_or(Clock::WorkingDays)
+    }
+
     /// The unit shown after a number: 小时 / 工作时 / 工作日 / 天.
     pub fn unit(self) -> &'static str {
         match self {
@@ -163,7 +182,8 @@ impl WorkCalendar {
 
     /// The default calendar: 08:00–12:00 and 14:00–18:00, with the shipped holidays.
     pub fn standard() -> WorkCalendar {
-        WorkCalendar::parse(SHIPPED).expect("data/holidays.toml is checked by a test")
+        static STANDARD: std::sync::OnceLock<WorkCalendar> = std::sync::OnceLock::new();
+        STANDARD.get_or_init(|| WorkCalendar::parse(SHIPPED).expect("data/holidays.toml is checked by a test")).clone()
     }
 
     /// Parses a calendar file (periods and holidays); every problem is named.
@@ -408,6 +428,14 @@ mod tests {
         assert_eq!(c.used_per_mille(start, bj(2026, 11, 27, 12, 0), limit), 400);
         assert_eq!(c.used_per_mille(start, bj(2026, 11, 30, 8, 0), limit), 800);
         assert_eq!(c.used_per_mille(start, bj(2026, 11, 30, 10, 0), limit), 1000);
+    }
+
+    #[test]
+    fn clock_codes_round_trip_and_match_the_data_files() {
+        for clock in [Clock::Urgent, Clock::WorkingHours, Clock::WorkingDays, Clock::CalendarDays] {
+            assert_eq!(Clock::from_code(clock.code()), clock);
+            assert_eq!(serde_json::to_value(clock).unwrap(), clock.code(), "serde and the stored code agree");
+        }
     }
 
     #[test]

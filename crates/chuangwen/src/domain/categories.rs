@@ -140,6 +140,12 @@ impl CategoryTable {
 /// The table shipped with the binary, as text (a district's starting point).
 pub const SHIPPED: &str = include_str!("../../data/categories.toml");
 
+/// The shipped table, shared: requests take a reference count, not a copy.
+pub fn shipped_arc() -> std::sync::Arc<CategoryTable> {
+    static TABLE: OnceLock<std::sync::Arc<CategoryTable>> = OnceLock::new();
+    TABLE.get_or_init(|| std::sync::Arc::new(shipped().clone())).clone()
+}
+
 /// The table shipped with the binary.
 pub fn shipped() -> &'static CategoryTable {
     static TABLE: OnceLock<CategoryTable> = OnceLock::new();

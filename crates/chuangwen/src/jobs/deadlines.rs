@@ -23,10 +23,6 @@ pub struct Pass {
     pub orders: usize,
 }
 
-fn clock_of(code: &str) -> Clock {
-    serde_json::from_value(serde_json::Value::String(code.to_string())).unwrap_or(Clock::WorkingDays)
-}
-
 /// The stage a clock belongs to: one supervision order per stage.
 pub fn stage_of(clock: &RunningClock) -> String {
     format!("clock-{}", clock.clock_started_at.map(|t| t.timestamp()).unwrap_or_default())
@@ -57,7 +53,7 @@ pub async fn watch(ctx: &JobContext, calendar: Option<&WorkCalendar>, now: DateT
                     calendars.insert(clock.district_id, ctx.store.calendar(clock.district_id).await?);
                 }
                 let calendar = calendar.unwrap_or_else(|| &calendars[&clock.district_id]);
-                let kind = clock_of(&clock.limit_clock);
+                let kind = Clock::from_code(&clock.limit_clock);
                 let start = clock.clock_started_at.unwrap_or(clock.deadline);
                 let total = calendar.elapsed_minutes(start, clock.deadline, kind).max(1);
                 let used = calendar.elapsed_minutes(start, now, kind);

@@ -98,19 +98,19 @@ impl Store {
     /// or the shipped one.
     pub async fn categories(&self, district_id: i64) -> StoreResult<Arc<CategoryTable>> {
         Ok(match self.category_table_text(district_id).await? {
-            Some((_, body)) => Arc::new(CategoryTable::parse(&body).unwrap_or_else(|_| categories::shipped().clone())),
-            None => Arc::new(categories::shipped().clone()),
+            Some((_, body)) => CategoryTable::parse(&body).map(Arc::new).unwrap_or_else(|_| categories::shipped_arc()),
+            None => categories::shipped_arc(),
         })
     }
 
     /// The category table of a version (for showing old cases).
     pub async fn categories_of_version(&self, district_id: i64, version: &str) -> StoreResult<Arc<CategoryTable>> {
         if version == categories::shipped().version {
-            return Ok(Arc::new(categories::shipped().clone()));
+            return Ok(categories::shipped_arc());
         }
         Ok(match self.category_table_version(district_id, version).await? {
-            Some(body) => Arc::new(CategoryTable::parse(&body).unwrap_or_else(|_| categories::shipped().clone())),
-            None => Arc::new(categories::shipped().clone()),
+            Some(body) => CategoryTable::parse(&body).map(Arc::new).unwrap_or_else(|_| categories::shipped_arc()),
+            None => categories::shipped_arc(),
         })
     }
 

@@ -393,8 +393,7 @@ async fn case_page(
     let table = state.store.categories_of_version(user.district_id, &case.category_version).await?;
     let category = table.category(&case.category_code);
     let condition = category.and_then(|c| c.conditions.get(case.condition_index as usize));
-    let clock: Clock =
-        serde_json::from_value(serde_json::Value::String(case.limit_clock.clone())).unwrap_or(Clock::WorkingDays);
+    let clock = Clock::from_code(&case.limit_clock);
     let calendar = state.store.calendar(user.district_id).await?;
     let in_unit = match case.unit_id {
         Some(unit) => state.store.unit_by_id(unit).await?.path.starts_with(&user.unit_path),
