@@ -228,6 +228,29 @@ pub struct Config {
     pub duplicate_radius_m: f64,
     /// …reported within this many days is offered for merging.
     pub duplicate_days: u32,
+    /// The base map the pages draw under grids, points and cases.
+    pub map: MapConfig,
+}
+
+/// The base map: none by default (no request ever leaves the district's
+/// network); a district sets its own tile service, e.g. 天地图.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MapConfig {
+    /// Tile URL template (`{z}`, `{x}`, `{y}`, `{s}`), e.g.
+    /// `https://t{s}.tianditu.gov.cn/vec_w/wmts?…&tk=KEY`; empty for no tiles.
+    pub tile_url: String,
+    /// A second layer of labels drawn over the tiles (天地图's `cva_w`), or empty.
+    pub label_url: String,
+    /// Letters or digits that replace `{s}`, e.g. `01234567`.
+    pub subdomains: String,
+    /// The attribution shown in the corner, e.g. `天地图`.
+    pub attribution: String,
+    /// The datum of the tiles: `wgs84` (天地图, CGCS2000) or `gcj02` (高德, 腾讯);
+    /// coordinates are shifted to match, so markers sit on the right street.
+    pub tile_crs: String,
+    /// Deepest zoom the tiles offer.
+    pub max_zoom: u8,
 }
 
 /// Log output format.
@@ -254,6 +277,7 @@ struct FileConfig {
     security: Option<FileSecurity>,
     duplicate_radius_m: Option<f64>,
     duplicate_days: Option<u32>,
+    map: Option<MapConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -309,6 +333,11 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("CHUANGWEN_SECURE_COOKIES", "security.secure_cookies"),
     ("CHUANGWEN_DUPLICATE_RADIUS_M", "duplicate_radius_m"),
     ("CHUANGWEN_DUPLICATE_DAYS", "duplicate_days"),
+    ("CHUANGWEN_MAP_TILE_URL", "map.tile_url"),
+    ("CHUANGWEN_MAP_LABEL_URL", "map.label_url"),
+    ("CHUANGWEN_MAP_SUBDOMAINS", "map.subdomains"),
+    ("CHUANGWEN_MAP_ATTRIBUTION", "map.attribution"),
+    ("CHUANGWEN_MAP_TILE_CRS", "map.tile_crs"),
 ];
 
 impl Config {
@@ -451,7 +480,41 @@ impl Config {
             })?,
             None => file.duplicate_days.unwrap_or(7),
         };
+        let mut map = file.map.unwrap_or_default();
+        for (key, field) in [
+            ("CHUANGWEN_MAP_TILE_URL", &mut map.tile_url),
+            ("CHUANGWEN_MAP_LABEL_URL", &mut map.label_url),
+            ("CHUANGWEN_MAP_SUBDOMAINS", &mut map.subdomains),
+            ("CHUANGWEN_MAP_ATTRIBUTION", &mut map.attribution),
+            ("CHUANGWEN_MAP_TILE_CRS", &mut map.tile_crs),
+        ] {
+            if let Some(v) = env.get(key) {
+                *field = v.clone();
+            }
+        }
+        if map.tile_crs.is_empty() {
+            map.tile_crs = "wgs84".into();
+        }
+        if !matches!(map.tile_crs.as_str(), "wgs84" | "gcj02") {
+            return Err(ConfigError::Invalid {
+                key: "map.tile_crs".into(),
+                reason: format!("`{}` 应为 wgs84 或 gcj02 (must be wgs84 or gcj02)", map.tile_crs),
+            });
+        }
+        for (key, url) in [("map.tile_url", &map.tile_url), ("map.label_url", &map.label_url)] {
+            let templated = ["{z}", "{x}", "{y}"].iter().all(|part| url.contains(part));
+            if !url.is_empty() && !templated {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    reason: "瓦片地址须含 {z}、{x}、{y} (a tile URL needs {z}, {x} and {y})".into(),
+                });
+            }
+        }
+        if map.max_zoom == 0 || map.max_zoom > 22 {
+            map.max_zoom = 18;
+        }
         Ok(Config {
+            map,
             listen,
             database_url,
             data_dir,
@@ -554,6 +617,7 @@ impl Config {
             security: Security::default(),
             duplicate_radius_m: 50.0,
             duplicate_days: 7,
+            map: MapConfig { tile_crs: "wgs84".into(), max_zoom: 18, ..Default::default() },
         }
     }
 }

@@ -63,6 +63,25 @@ enum Command {
     },
     /// 检查配置、数据库连接与文件目录 / check the configuration, the database and the file store
     CheckConfig,
+    /// 性能基准 / benchmarks, each figure beside its ceiling (docs/PERFORMANCE.md)
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// 每个页面的服务端耗时（演示区，近一年案卷）/ server time of every page with the one-year demo district
+    Pages {
+        /// 演示区的案卷数 / cases in the demo district
+        #[arg(long, default_value_t = 20_000)]
+        cases: u64,
+        /// 每个页面测量次数 / requests per page
+        #[arg(long, default_value_t = 30)]
+        rounds: usize,
+        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -314,6 +333,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => check_config(&config).await,
+        Command::Bench(BenchCommand::Pages { cases, rounds, database_url }) => {
+            bench_pages(config, cases, rounds, database_url).await
+        }
     }
 }
 
@@ -330,6 +352,70 @@ async fn create_demo(store: &Store, seed: u64, password: Option<&str>, cases: u6
     for (role, (example, pw)) in &created.passwords {
         let n = created.users_per_role.get(role).copied().unwrap_or(0).to_string();
         println!("  {}{}{}{pw}", pad(role.label(), 18), pad(&n, 12), pad(example, 22));
+    }
+    Ok(())
+}
+
+async fn bench_pages(mut config: Config, cases: u64, rounds: usize, url: Option<String>) -> anyhow::Result<()> {
+    use chuangwen::bench::{PAGE_CEILING, pages};
+    let url = match url {
+        Some(url) => url,
+        None => {
+            let dir = config.data_dir.join("bench");
+            std::fs::create_dir_all(&dir)?;
+            format!("sqlite://{}", dir.join(format!("pages-{cases}.db")).display())
+        }
+    };
+    config.database_url = chuangwen::config::DatabaseUrl::parse(&url)?;
+    config.log = "warn".into();
+    let opened = app::open(&config).await?;
+    let store = opened.store.clone();
+    let demo = store.districts().await?.into_iter().find(|d| d.is_demo);
+    let have = match &demo {
+        Some(d) => {
+            let all = chuangwen::store::cases::CaseFilter::default();
+            store.count_cases(d.id, &chuangwen::auth::policy::Scope::District, 0, &all, i64::MAX).await?
+        }
+        None => -1,
+    };
+    if have != cases as i64 {
+        create_demo(&store, 2026, Some("Bench-Pass-2026"), cases).await?;
+    }
+    let state = app::AppState::new(opened.store, opened.files, opened.crypto, config);
+    println!("bench pages: {cases} cases, {rounds} requests per page, server time in-process ({})", store.backend());
+    println!(
+        "{}{}{}{}{}ceiling  p99/ceiling",
+        pad("user", 15),
+        pad("page", 58),
+        pad("status", 8),
+        pad("median", 10),
+        pad("p99", 10)
+    );
+    let timings = pages(state, rounds).await?;
+    let mut worst = std::time::Duration::ZERO;
+    let mut failed = false;
+    for t in &timings {
+        worst = worst.max(t.p99);
+        failed |= t.status != 200;
+        println!(
+            "{}{}{}{}{}{}  {:.2}",
+            pad(&t.user, 15),
+            pad(&t.path, 58),
+            pad(&t.status.to_string(), 8),
+            pad(&format!("{:.1} ms", t.median.as_secs_f64() * 1e3), 10),
+            pad(&format!("{:.1} ms", t.p99.as_secs_f64() * 1e3), 10),
+            pad(&format!("{} ms", PAGE_CEILING.as_millis()), 7),
+            t.p99.as_secs_f64() / PAGE_CEILING.as_secs_f64()
+        );
+    }
+    println!(
+        "slowest page p99 {:.1} ms against the {} ms ceiling: {:.2} of it",
+        worst.as_secs_f64() * 1e3,
+        PAGE_CEILING.as_millis(),
+        worst.as_secs_f64() / PAGE_CEILING.as_secs_f64()
+    );
+    if failed {
+        bail!("a page did not answer 200");
     }
     Ok(())
 }

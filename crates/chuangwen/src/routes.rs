@@ -9,6 +9,7 @@ use axum::handler::Handler;
 use axum::http::HeaderName;
 use axum::middleware;
 use axum::routing::{MethodRouter, get, post};
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -24,9 +25,7 @@ fn table() -> Table {
         // Operations: health and metrics, for load balancers and Prometheus.
         .get("/healthz", web::healthz)
         .get("/metrics", web::metrics)
-        .get("/assets/app.css", web::stylesheet)
-        .get("/assets/import.js", web::import_script)
-        .get("/assets/report.js", web::report_script)
+        .get("/assets/{*path}", web::asset)
         // M1 people: signing in and out, one's own account.
         .get("/login", web::session::form)
         .post("/login", web::session::login)
@@ -40,6 +39,8 @@ fn table() -> Table {
         .get("/cases", web::cases::list)
         .get("/cases/new", web::cases::new_case)
         .get("/cases/export", web::cases::export)
+        .get("/cases/dispatch", web::dispatch::queue)
+        .post("/cases/dispatch", web::dispatch::issue)
         .add(
             "POST",
             "/cases/new",
@@ -47,6 +48,7 @@ fn table() -> Table {
         )
         .get("/cases/{id}", web::cases::case)
         .get("/supervision", web::cases::supervision)
+        .get("/map", web::map::page)
         .add(
             "POST",
             "/cases/{id}/step",
@@ -60,6 +62,11 @@ fn table() -> Table {
         .add("POST", "/places/import", post(web::places::start_import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
         .get("/places/imports/{id}", web::places::import_run)
         .get("/places/imports/{id}/progress", web::places::import_progress)
+        // Settings: categories and time limits, the working calendar, dispatch rules.
+        .get("/settings", web::settings::show)
+        .post("/settings/categories", web::settings::replace_categories)
+        .post("/settings/calendar", web::settings::replace_calendar)
+        .post("/settings/dispatch-rules", web::settings::change_rules)
         // Administration: users, API tokens, the audit trail.
         .get("/admin/users", web::admin::users)
         .post("/admin/users", web::admin::create_user)
@@ -99,6 +106,7 @@ fn table() -> Table {
         )
         .get("/api/v1/attachments/{id}", api::cases::attachment)
         .get("/api/v1/attachments/{id}/thumbnail", api::cases::attachment_thumbnail)
+        .get("/api/v1/map/layers", api::map::layers)
         .get("/api/v1/places/resolve", api::places::resolve)
         .get("/api/v1/places/points", api::places::points)
         .get("/api/v1/places/points/{id}", api::places::point)
@@ -111,6 +119,9 @@ pub fn router(state: AppState) -> Router {
         .router
         .fallback(web::not_found)
         .with_state(state)
+        // Pages, scripts and JSON go out gzip-compressed to clients that ask
+        // (phones on mobile data); images and event streams are left alone.
+        .layer(CompressionLayer::new())
         .layer(middleware::from_fn(telemetry::track_requests))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {

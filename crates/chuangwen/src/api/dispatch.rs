@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
-use crate::auth::ApiUser;
 use crate::auth::audit::AuditAction;
 use crate::auth::policy::{Action, Scope};
+use crate::auth::{ApiUser, CurrentUser};
 use crate::domain::cases::{Actor, Transition, TransitionInput, apply};
 use crate::domain::dispatch::{Place, Reason, Rule, suggest};
 use crate::error::{ApiError, AppError};
@@ -33,28 +33,40 @@ pub struct Suggestion {
 
 /// Works out the suggestion for a case.
 pub async fn suggestion_for(store: &Store, case: &Case) -> Result<Option<Suggestion>, ApiError> {
-    let rules = store.dispatch_rules(case.district_id).await?;
-    let point_unit_id = match case.point_id {
-        Some(point) => match store.point(case.district_id, &Scope::District, point).await? {
-            Some(p) => store.unit_by_code(case.district_id, &p.responsible_unit_code).await?.map(|u| u.id),
+    Ok(suggestions_for(store, case.district_id, std::slice::from_ref(case)).await?.pop().flatten())
+}
+
+/// The suggestions for many cases of one district, reading the rule table and
+/// the units once.
+pub async fn suggestions_for(
+    store: &Store,
+    district_id: i64,
+    cases: &[Case],
+) -> Result<Vec<Option<Suggestion>>, ApiError> {
+    let rules = store.dispatch_rules(district_id).await?;
+    let units = store.units(district_id).await?;
+    let mut out = Vec::with_capacity(cases.len());
+    for case in cases {
+        let point_unit_id = match case.point_id {
+            Some(point) => match store.point(district_id, &Scope::District, point).await? {
+                Some(p) => units.iter().find(|u| u.code == p.responsible_unit_code).map(|u| u.id),
+                None => None,
+            },
             None => None,
-        },
-        None => None,
-    };
-    let place = Place {
-        category_code: case.category_code.clone(),
-        point_id: case.point_id,
-        point_unit_id,
-        grid_id: case.grid_id,
-        street_id: case.street_id,
-    };
-    match suggest(&rules, &place) {
-        Some((unit_id, reason)) => {
-            let unit = store.unit_by_id(unit_id).await?;
-            Ok(Some(Suggestion { unit_id, unit_name: unit.name, reason, reason_label: reason.label() }))
-        }
-        None => Ok(None),
+        };
+        let place = Place {
+            category_code: case.category_code.clone(),
+            point_id: case.point_id,
+            point_unit_id,
+            grid_id: case.grid_id,
+            street_id: case.street_id,
+        };
+        out.push(suggest(&rules, &place).and_then(|(unit_id, reason)| {
+            let unit = units.iter().find(|u| u.id == unit_id)?;
+            Some(Suggestion { unit_id, unit_name: unit.name.clone(), reason, reason_label: reason.label() })
+        }));
     }
+    Ok(out)
 }
 
 /// `GET /api/v1/cases/{id}/suggestion`.
@@ -105,45 +117,56 @@ pub struct BatchView {
 }
 
 /// `POST /api/v1/dispatch-batches`: dispatches accepted cases together as one
-/// numbered batch of rectification orders. Every case is checked first; if
-/// any cannot go, none goes, and each problem is named.
+/// numbered batch of rectification orders.
 pub async fn issue_batch(
     State(state): State<AppState>,
     user: ApiUser,
     Json(body): Json<BatchBody>,
 ) -> Result<Response, ApiError> {
     user.require(Action::WorkCases)?;
-    if body.cases.is_empty() || body.cases.len() > 500 {
-        return Err(ApiError(AppError::Invalid {
-            field: "cases".into(), message: "一批须包含 1～500 个案卷".into()
-        }));
+    let items: Vec<(i64, Option<i64>)> = body.cases.iter().map(|c| (c.id, c.unit_id)).collect();
+    let view = dispatch_batch(&state, &user, &items, &body.note).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// Dispatches `(case, unit)` pairs as one batch; without a unit, the
+/// suggestion is taken. Every case is checked first; if any cannot go, none
+/// goes, and each problem is named (field `cases`).
+pub async fn dispatch_batch(
+    state: &AppState,
+    user: &CurrentUser,
+    items: &[(i64, Option<i64>)],
+    note: &str,
+) -> Result<BatchView, AppError> {
+    if items.is_empty() || items.len() > 500 {
+        return Err(AppError::Invalid { field: "cases".into(), message: "一批须包含 1～500 个案卷".into() });
     }
     let calendar = state.store.calendar(user.district_id).await?;
     let now = chrono::Utc::now();
     let actor = Actor { roles: &user.roles, in_assigned_unit: false };
     let mut ready = Vec::new();
     let mut problems = Vec::new();
-    for item in &body.cases {
-        let Some(case) = state.store.case(user.district_id, &user.scope(), user.id, item.id).await? else {
-            problems.push(BatchProblem { case_id: item.id, message: "案卷不存在".into() });
+    for &(id, unit) in items {
+        let Some(case) = state.store.case(user.district_id, &user.scope(), user.id, id).await? else {
+            problems.push(BatchProblem { case_id: id, message: "案卷不存在".into() });
             continue;
         };
-        let unit = match item.unit_id {
+        let unit = match unit {
             Some(unit) => Some(unit),
-            None => suggestion_for(&state.store, &case).await?.map(|s| s.unit_id),
+            None => suggestion_for(&state.store, &case).await.map_err(|e| e.0)?.map(|s| s.unit_id),
         };
         let unit = unit.filter(|u| *u > 0);
         let input = TransitionInput { unit_id: unit, ..Default::default() };
         match apply(&super::cases::facts_of(&case), Transition::Dispatch, &input, &actor, now, &calendar) {
             Ok(outcome) => ready.push((case, input, outcome)),
-            Err(err) => problems.push(BatchProblem { case_id: item.id, message: format!("{}：{err}", case.number) }),
+            Err(err) => problems.push(BatchProblem { case_id: id, message: format!("{}：{err}", case.number) }),
         }
     }
     if !problems.is_empty() {
         let message = problems.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("；");
-        return Err(ApiError(AppError::Invalid { field: "cases".into(), message }));
+        return Err(AppError::Invalid { field: "cases".into(), message });
     }
-    let batch = state.store.create_order_batch(user.district_id, body.note.trim(), user.id).await?;
+    let batch = state.store.create_order_batch(user.district_id, note.trim(), user.id).await?;
     let mut case_ids = Vec::new();
     for (case, input, outcome) in ready {
         let audit = user.audit(AuditAction::CaseTransition, "", "");
@@ -165,7 +188,7 @@ pub async fn issue_batch(
             case_ids.push(case.id);
         }
     }
-    Ok((StatusCode::CREATED, Json(BatchView { batch, case_ids })).into_response())
+    Ok(BatchView { batch, case_ids })
 }
 
 /// `GET /api/v1/dispatch-batches/{id}`.
@@ -197,10 +220,15 @@ pub async fn replace_rules(
     user: ApiUser,
     Json(rules): Json<Vec<Rule>>,
 ) -> Result<Json<Vec<Rule>>, ApiError> {
+    Ok(Json(save_rules(&state, &user, &rules).await?))
+}
+
+/// Checks and saves a district's dispatch rules; a refused table changes nothing.
+pub async fn save_rules(state: &AppState, user: &CurrentUser, rules: &[Rule]) -> Result<Vec<Rule>, AppError> {
     user.require(Action::ManageDispatchRules)?;
     let table = state.store.categories(user.district_id).await?;
     for (i, rule) in rules.iter().enumerate() {
-        let bad = |message: String| ApiError(AppError::Invalid { field: format!("[{i}]"), message });
+        let bad = |message: String| AppError::Invalid { field: format!("[{i}]"), message };
         if rule.category_code != "*" && table.category(&rule.category_code).is_none() {
             return Err(bad(format!("第 {} 条：未知的问题分类“{}”", i + 1, rule.category_code)));
         }
@@ -212,8 +240,8 @@ pub async fn replace_rules(
             return Err(bad(format!("第 {} 条：按点位、网格、街道的规则须指明地点，按分类的规则不填地点", i + 1)));
         }
     }
-    state.store.replace_dispatch_rules(user.district_id, &rules).await?;
+    state.store.replace_dispatch_rules(user.district_id, rules).await?;
     let entry = user.audit(AuditAction::SettingsChanged, "dispatch_rules", format!("{{\"rules\":{}}}", rules.len()));
     state.store.audit(&entry).await?;
-    Ok(Json(state.store.dispatch_rules(user.district_id).await?))
+    Ok(state.store.dispatch_rules(user.district_id).await?)
 }

@@ -2,6 +2,7 @@
 
 pub mod cases;
 pub mod dispatch;
+pub mod map;
 pub mod places;
 pub mod settings;
 pub mod supervision;

@@ -6,9 +6,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
-use crate::auth::ApiUser;
 use crate::auth::audit::AuditAction;
 use crate::auth::policy::Action;
+use crate::auth::{ApiUser, CurrentUser};
 use crate::domain::calendar::{self, WorkCalendar};
 use crate::domain::categories::{self, CategoryTable};
 use crate::error::{ApiError, AppError};
@@ -36,17 +36,23 @@ pub async fn replace_categories(
     user: ApiUser,
     body: String,
 ) -> Result<Response, ApiError> {
+    save_categories(&state, &user, &body).await?;
+    Ok(toml_text(body))
+}
+
+/// Checks and saves a new version of a district's category table.
+pub async fn save_categories(state: &AppState, user: &CurrentUser, body: &str) -> Result<CategoryTable, AppError> {
     user.require(Action::ManageSettings)?;
-    let table = CategoryTable::parse(&body).map_err(invalid)?;
+    let table = CategoryTable::parse(body).map_err(|m| invalid(m).0)?;
     let taken = table.version == categories::shipped().version
         || state.store.category_table_version(user.district_id, &table.version).await?.is_some();
     if taken {
-        return Err(invalid(format!("版本号“{}”已用过，请换一个（例如 2027.1）", table.version)));
+        return Err(invalid(format!("版本号“{}”已用过，请换一个（例如 2027.1）", table.version)).0);
     }
     let detail = serde_json::json!({ "version": table.version, "categories": table.categories.len() }).to_string();
     let entry = user.audit(AuditAction::SettingsChanged, "category_table", detail);
-    state.store.save_category_table(user.district_id, &table.version, &body, Some(user.id), &entry).await?;
-    Ok(toml_text(body))
+    state.store.save_category_table(user.district_id, &table.version, body, Some(user.id), &entry).await?;
+    Ok(table)
 }
 
 /// `GET /api/v1/settings/calendar`: working periods, holidays and make-up days.
@@ -63,9 +69,18 @@ pub async fn replace_calendar(
     user: ApiUser,
     body: String,
 ) -> Result<Response, ApiError> {
-    user.require(Action::ManageSettings)?;
-    WorkCalendar::parse(&body).map_err(invalid)?;
-    let entry = user.audit(AuditAction::SettingsChanged, "calendar", "");
-    state.store.save_calendar(user.district_id, &body, Some(user.id), &entry).await?;
+    save_calendar(&state, &user, &body).await?;
     Ok(toml_text(body))
+}
+
+/// Checks and saves a district's calendar.
+pub async fn save_calendar(state: &AppState, user: &CurrentUser, body: &str) -> Result<(), AppError> {
+    user.require(Action::ManageSettings)?;
+    if body.trim().is_empty() {
+        return Err(invalid("日历不能为空").0);
+    }
+    WorkCalendar::parse(body).map_err(|m| invalid(m).0)?;
+    let entry = user.audit(AuditAction::SettingsChanged, "calendar", "");
+    state.store.save_calendar(user.district_id, body, Some(user.id), &entry).await?;
+    Ok(())
 }

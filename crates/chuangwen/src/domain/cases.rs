@@ -302,6 +302,17 @@ impl Transition {
         }
     }
 
+    /// Whether someone with `roles` may take it (`in_assigned_unit`: the
+    /// case is dispatched to the person's unit or below).
+    pub fn may_take(self, roles: &[Role], in_assigned_unit: bool) -> bool {
+        let has = |allowed: &[Role]| roles.iter().any(|r| allowed.contains(r));
+        match self.who() {
+            Who::Office => has(&[Role::Office, Role::Admin]),
+            Who::AssignedUnit => in_assigned_unit && has(&[Role::Handler, Role::UnitLead]),
+            Who::Verifier => has(&[Role::Inspector, Role::Office, Role::Admin]),
+        }
+    }
+
     /// Who may take it, in Chinese (for messages and the case page).
     pub fn who_label(self) -> &'static str {
         match self.who() {
@@ -420,12 +431,7 @@ pub fn apply(
     now: DateTime<Utc>,
     calendar: &WorkCalendar,
 ) -> Result<Outcome, TransitionError> {
-    let has = |roles: &[Role]| actor.roles.iter().any(|r| roles.contains(r));
-    let allowed = match transition.who() {
-        Who::Office => has(&[Role::Office, Role::Admin]),
-        Who::AssignedUnit => actor.in_assigned_unit && has(&[Role::Handler, Role::UnitLead]),
-        Who::Verifier => has(&[Role::Inspector, Role::Office, Role::Admin]),
-    };
+    let allowed = transition.may_take(actor.roles, actor.in_assigned_unit);
     // Who may act is decided before the state is looked at, so the answer to
     // an unauthorised caller never depends on where the case stands.
     if !allowed {

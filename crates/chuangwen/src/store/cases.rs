@@ -215,6 +215,8 @@ pub struct StoredResponse {
 pub struct CaseFilter {
     /// Only this state.
     pub state: Option<String>,
+    /// Only these states (any of them).
+    pub any_state: Vec<String>,
     /// Only this unit.
     pub unit_id: Option<i64>,
     /// Only this category.
@@ -229,6 +231,20 @@ pub struct CaseFilter {
     pub reporter_id: Option<i64>,
     /// Number or words of the description.
     pub text: Option<String>,
+    /// Only in this community.
+    pub community_id: Option<i64>,
+    /// Only of this campaign (专项行动).
+    pub campaign: Option<String>,
+    /// Only from this source.
+    pub source: Option<String>,
+    /// Only reported at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Only reported before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// Only cases whose loop is not finished.
+    pub open: bool,
+    /// Only cases with a position.
+    pub located: bool,
     /// Keyset cursor: cases with a smaller id (newest first).
     pub before_id: Option<i64>,
     /// Page size.
@@ -262,6 +278,69 @@ where
             q.push_bind(district_id).push(" AND path LIKE ").push_bind(pattern.clone()).push(")");
         }
         q.push(" OR reporter_id = ").push_bind(user_id).push(")");
+    }
+}
+
+/// The conditions of a case filter (all but the cursor and the limit).
+fn push_filter<'a, DB: sqlx::Database>(q: &mut QueryBuilder<DB>, filter: &CaseFilter)
+where
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    if let Some(state) = &filter.state {
+        q.push(" AND state = ").push_bind(state.clone());
+    }
+    if !filter.any_state.is_empty() {
+        q.push(" AND state IN (");
+        let mut states = q.separated(", ");
+        for state in &filter.any_state {
+            states.push_bind(state.clone());
+        }
+        q.push(")");
+    }
+    if let Some(unit) = filter.unit_id {
+        q.push(" AND unit_id = ").push_bind(unit);
+    }
+    if let Some(category) = &filter.category {
+        q.push(" AND category_code = ").push_bind(category.clone());
+    }
+    if let Some(street) = filter.street_id {
+        q.push(" AND street_id = ").push_bind(street);
+    }
+    if filter.amber {
+        q.push(" AND amber_at IS NOT NULL AND overdue_at IS NULL AND state NOT IN ('rejected', 'merged', 'closed', 'voided', 'handled')");
+    }
+    if let Some(reporter) = filter.reporter_id {
+        q.push(" AND reporter_id = ").push_bind(reporter);
+    }
+    if filter.overdue {
+        q.push(" AND overdue_at IS NOT NULL AND state NOT IN ('rejected', 'merged', 'closed', 'voided', 'handled')");
+    }
+    if let Some(text) = &filter.text {
+        let pattern = format!("%{}%", text.replace(['%', '_'], ""));
+        q.push(" AND (number = ").push_bind(text.clone()).push(" OR description LIKE ").push_bind(pattern).push(")");
+    }
+    if let Some(community) = filter.community_id {
+        q.push(" AND community_id = ").push_bind(community);
+    }
+    if let Some(campaign) = &filter.campaign {
+        q.push(" AND campaign = ").push_bind(campaign.clone());
+    }
+    if let Some(source) = &filter.source {
+        q.push(" AND source = ").push_bind(source.clone());
+    }
+    if let Some(from) = filter.from {
+        q.push(" AND reported_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        q.push(" AND reported_at < ").push_bind(to);
+    }
+    if filter.open {
+        q.push(" AND state NOT IN ('rejected', 'merged', 'closed', 'voided')");
+    }
+    if filter.located {
+        q.push(" AND lon IS NOT NULL AND lat IS NOT NULL");
     }
 }
 
@@ -394,40 +473,32 @@ impl Store {
             let mut q = QueryBuilder::new(CASE_COLUMNS);
             q.push(" WHERE district_id = ").push_bind(district_id);
             push_case_scope(&mut q, district_id, scope, user_id);
-            if let Some(state) = &filter.state {
-                q.push(" AND state = ").push_bind(state.clone());
-            }
-            if let Some(unit) = filter.unit_id {
-                q.push(" AND unit_id = ").push_bind(unit);
-            }
-            if let Some(category) = &filter.category {
-                q.push(" AND category_code = ").push_bind(category.clone());
-            }
-            if let Some(street) = filter.street_id {
-                q.push(" AND street_id = ").push_bind(street);
-            }
-            if filter.amber {
-                q.push(" AND amber_at IS NOT NULL AND overdue_at IS NULL AND state NOT IN ('rejected', 'merged', 'closed', 'voided', 'handled')");
-            }
-            if let Some(reporter) = filter.reporter_id {
-                q.push(" AND reporter_id = ").push_bind(reporter);
-            }
-            if filter.overdue {
-                q.push(" AND overdue_at IS NOT NULL AND state NOT IN ('rejected', 'merged', 'closed', 'voided', 'handled')");
-            }
-            if let Some(text) = &filter.text {
-                let pattern = format!("%{}%", text.replace(['%', '_'], ""));
-                q.push(" AND (number = ")
-                    .push_bind(text.clone())
-                    .push(" OR description LIKE ")
-                    .push_bind(pattern)
-                    .push(")");
-            }
+            push_filter(&mut q, filter);
             if let Some(before) = filter.before_id {
                 q.push(" AND id < ").push_bind(before);
             }
             q.push(" ORDER BY id DESC LIMIT ").push_bind(filter.limit.max(1));
             q.build_query_as::<Case>().fetch_all(pool).await
+        })?)
+    }
+
+    /// How many cases the scope sees under a filter, counted up to `cap`
+    /// (a list says "more than …" rather than scanning millions of rows).
+    pub async fn count_cases(
+        &self,
+        district_id: i64,
+        scope: &Scope,
+        user_id: i64,
+        filter: &CaseFilter,
+        cap: i64,
+    ) -> StoreResult<i64> {
+        Ok(read!(&self.db, |pool| {
+            let mut q = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM cases WHERE district_id = ");
+            q.push_bind(district_id);
+            push_case_scope(&mut q, district_id, scope, user_id);
+            push_filter(&mut q, filter);
+            q.push(" LIMIT ").push_bind(cap).push(") AS capped");
+            q.build_query_scalar::<i64>().fetch_one(pool).await
         })?)
     }
 

@@ -251,6 +251,18 @@ impl Store {
         .await)?)
     }
 
+    /// One grid cell.
+    pub async fn grid(&self, district_id: i64, id: i64) -> StoreResult<Option<Grid>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, Grid>(
+            "SELECT id, code, name, community_id, street_id, boundary, area_m2 FROM grids
+             WHERE district_id = $1 AND id = $2"
+        )
+        .bind(district_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
     /// Inserts evaluation points, updating those whose code exists.
     pub async fn upsert_points(&self, district_id: i64, points: &[NewPoint]) -> StoreResult<usize> {
         let at = now();

@@ -25,7 +25,7 @@ use crate::web::{Nav, render};
 
 const PAGE: i64 = 30;
 
-fn local(at: DateTime<Utc>) -> String {
+pub(crate) fn local(at: DateTime<Utc>) -> String {
     at.with_timezone(&beijing()).format("%Y-%m-%d %H:%M").to_string()
 }
 
@@ -65,18 +65,47 @@ struct CasesPage {
     nav: Option<Nav>,
     rows: Vec<CaseRow>,
     states: Vec<(&'static str, &'static str)>,
-    streets: Vec<(String, String)>,
-    q: ListQuery,
+    choices: ListChoices,
+    total: String,
+    export_url: String,
     next_url: Option<String>,
+    first_url: Option<String>,
+    q: ListQuery,
 }
 
-/// Filters of the case list.
+/// The options of the list's filter selects: (value, label).
+struct ListChoices {
+    streets: Vec<(String, String)>,
+    communities: Vec<(String, String)>,
+    units: Vec<(String, String)>,
+    categories: Vec<(String, String)>,
+    campaigns: Vec<(String, String)>,
+    sources: Vec<(String, String)>,
+}
+
+/// Filters of the case list (and of its export), as the query string holds them.
 #[derive(Deserialize, Default, Clone)]
 pub struct ListQuery {
     #[serde(default)]
     state: String,
     #[serde(default)]
     street: String,
+    #[serde(default)]
+    community: String,
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    campaign: String,
+    #[serde(default)]
+    source: String,
+    /// First day, `YYYY-MM-DD` (Beijing time).
+    #[serde(default)]
+    from: String,
+    /// Last day, included.
+    #[serde(default)]
+    to: String,
     #[serde(default)]
     q: String,
     #[serde(default)]
@@ -89,19 +118,79 @@ pub struct ListQuery {
     before: Option<i64>,
 }
 
+impl ListQuery {
+    /// The filters as a query string, without the cursor.
+    fn filters(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("state", &self.state),
+            ("street", &self.street),
+            ("community", &self.community),
+            ("unit", &self.unit),
+            ("category", &self.category),
+            ("campaign", &self.campaign),
+            ("source", &self.source),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("q", &self.q),
+            ("overdue", &self.overdue),
+            ("amber", &self.amber),
+            ("mine", &self.mine),
+        ] {
+            if !value.is_empty() {
+                out.append_pair(key, value);
+            }
+        }
+        out.finish()
+    }
+
+    /// Any filter is set.
+    fn any(&self) -> bool {
+        !self.filters().is_empty()
+    }
+}
+
+/// Midnight at the start of a Beijing day, `days` after `raw` (`YYYY-MM-DD`).
+fn day_start(raw: &str, days: i64) -> Option<DateTime<Utc>> {
+    let day = chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok()? + chrono::Duration::days(days);
+    day.and_hms_opt(0, 0, 0)?.and_local_timezone(beijing()).single().map(|t| t.with_timezone(&Utc))
+}
+
+/// The list's pseudo-state: every request awaiting the office (回退、延期、挂账).
+const REQUESTS: &str = "requests";
+
 /// The store filter of the list's query.
 fn filter_of(q: &ListQuery, user: &CurrentUser, limit: i64) -> CaseFilter {
+    let some = |s: &str| Some(s.trim().to_string()).filter(|t| !t.is_empty());
     CaseFilter {
         state: Some(q.state.clone()).filter(|s| CaseState::from_code(s).is_some()),
+        any_state: if q.state == REQUESTS {
+            [CaseState::ReturnRequested, CaseState::ExtensionRequested, CaseState::DeferralRequested]
+                .iter()
+                .map(|s| s.code().to_string())
+                .collect()
+        } else {
+            Vec::new()
+        },
         street_id: q.street.parse().ok(),
+        community_id: q.community.parse().ok(),
+        unit_id: q.unit.parse().ok(),
+        category: some(&q.category),
+        campaign: some(&q.campaign),
+        source: some(&q.source),
+        from: day_start(&q.from, 0),
+        to: day_start(&q.to, 1),
         overdue: q.overdue == "1",
         amber: q.amber == "1",
         reporter_id: (q.mine == "1").then_some(user.id),
-        text: Some(q.q.trim().to_string()).filter(|t| !t.is_empty()),
+        text: some(&q.q),
         limit,
         ..Default::default()
     }
 }
+
+/// A list says "more than this many" rather than counting millions of rows.
+const COUNT_CAP: i64 = 10_000;
 
 /// `GET /cases`.
 pub async fn list(
@@ -115,14 +204,18 @@ pub async fn list(
     let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
     let filter = CaseFilter { before_id: q.before, ..filter_of(&q, &user, PAGE + 1) };
     let mut cases = state.store.cases(user.district_id, &user.scope(), user.id, &filter).await?;
+    let counted = state
+        .store
+        .count_cases(user.district_id, &user.scope(), user.id, &filter_of(&q, &user, 0), COUNT_CAP + 1)
+        .await?;
+    let total = if counted > COUNT_CAP { format!("超过 {COUNT_CAP} 件") } else { format!("共 {counted} 件") };
+    let filters = q.filters();
     let next_url = (cases.len() as i64 > PAGE).then(|| {
         cases.truncate(PAGE as usize);
         let last = cases.last().map(|c| c.id).unwrap_or_default();
-        format!(
-            "/cases?state={}&street={}&q={}&overdue={}&amber={}&mine={}&before={last}",
-            q.state, q.street, q.q, q.overdue, q.amber, q.mine
-        )
+        if filters.is_empty() { format!("/cases?before={last}") } else { format!("/cases?{filters}&before={last}") }
     });
+    let first_url = q.before.map(|_| format!("/cases?{filters}"));
     let table = state.store.categories(user.district_id).await?;
     let rows = cases
         .iter()
@@ -140,18 +233,35 @@ pub async fn list(
             alert: alert_of(c),
         })
         .collect();
-    let streets = units
-        .iter()
-        .filter(|u| UnitKind::from_code(&u.kind).is_some_and(UnitKind::is_street_level))
-        .map(|u| (u.id.to_string(), u.name.clone()))
-        .collect();
+    let of_kind = |test: fn(UnitKind) -> bool| {
+        units
+            .iter()
+            .filter(|u| UnitKind::from_code(&u.kind).is_some_and(test))
+            .map(|u| (u.id.to_string(), u.name.clone()))
+            .collect::<Vec<_>>()
+    };
+    let choices = ListChoices {
+        streets: of_kind(UnitKind::is_street_level),
+        communities: of_kind(UnitKind::is_community_level),
+        units: of_kind(|k| !k.is_community_level() && k != UnitKind::District),
+        categories: table.categories.iter().map(|c| (c.code.clone(), format!("{} {}", c.code, c.name))).collect(),
+        campaigns: table.campaigns.iter().map(|c| (c.code.clone(), c.name.clone())).collect(),
+        sources: crate::api::cases::SOURCES.iter().map(|(c, l)| (c.to_string(), l.to_string())).collect(),
+    };
     render(&CasesPage {
         nav: Some(Nav::of(&state, &user, &headers).await?),
         rows,
-        states: CaseState::ALL.iter().map(|s| (s.code(), s.label())).collect(),
-        streets,
-        q,
+        states: CaseState::ALL
+            .iter()
+            .map(|s| (s.code(), s.label()))
+            .chain([(REQUESTS, "回退、延期、挂账申请")])
+            .collect(),
+        choices,
+        total,
+        export_url: format!("/cases/export?{filters}"),
         next_url,
+        first_url,
+        q,
     })
 }
 
@@ -159,6 +269,7 @@ pub async fn list(
 #[template(path = "case_new.html")]
 struct NewCasePage {
     nav: Option<Nav>,
+    map: crate::config::MapConfig,
     csrf: String,
     groups: Vec<(String, Vec<(String, String)>)>,
     values: ReportBody,
@@ -209,6 +320,7 @@ async fn new_case_page(
         .collect();
     render(&NewCasePage {
         nav: Some(Nav::of(state, user, headers).await?),
+        map: state.config.map.clone(),
         csrf: csrf_token(headers, state.config.security.secure_cookies).0,
         groups,
         values,
@@ -265,6 +377,7 @@ pub async fn create_case(
         lon: text(&fields, "lon").parse().ok(),
         lat: text(&fields, "lat").parse().ok(),
         address: text(&fields, "address"),
+        crs: Some(text(&fields, "crs")).filter(|c| !c.is_empty()),
         ..Default::default()
     };
     if values.category.is_empty() {
@@ -337,6 +450,11 @@ fn step_form(t: Transition) -> StepForm {
 #[template(path = "case.html")]
 struct CasePage {
     nav: Option<Nav>,
+    map: crate::config::MapConfig,
+    /// Where it is, in the tiles' datum.
+    position: Option<(f64, f64)>,
+    /// Its grid cell as GeoJSON (in the tiles' datum), for the small map.
+    grid_json: String,
     csrf: String,
     case: Case,
     state_label: &'static str,
@@ -431,8 +549,20 @@ async fn case_page(
     let before = attachments.iter().filter(|a| a.kind != "after").map(|a| a.id).collect();
     let after = attachments.iter().filter(|a| a.kind == "after").map(|a| a.id).collect();
     let suggestion = crate::api::dispatch::suggestion_for(&state.store, &case).await.ok().flatten();
+    let crs = &state.config.map.tile_crs;
+    let position = case.lon.zip(case.lat).map(|(lon, lat)| crate::api::map::to_tiles(crs, lon, lat));
+    let grid_json = match case.grid_id {
+        Some(grid) => match state.store.grid(user.district_id, grid).await? {
+            Some(g) => crate::api::map::grid_feature_collection(crs, std::slice::from_ref(&g)).to_string(),
+            None => String::new(),
+        },
+        None => String::new(),
+    };
     let page = CasePage {
         nav: Some(Nav::of(state, user, headers).await?),
+        map: state.config.map.clone(),
+        position,
+        grid_json,
         csrf: csrf_token(headers, state.config.security.secure_cookies).0,
         state_label: state_label(&case.state),
         category: category.map(|c| format!("{} {}", c.code, c.name)).unwrap_or_default(),

@@ -89,8 +89,8 @@ async fn inbox_tiles(state: &AppState, user: &CurrentUser) -> Result<Vec<(&'stat
     let mut tiles = Vec::new();
     if has(&[Role::Office, Role::Admin]) {
         tiles.push(("待受理", inbox.reported, link("state=reported")));
-        tiles.push(("待派遣", inbox.accepted, link("state=accepted")));
-        tiles.push(("回退、延期、挂账申请", inbox.requests, link("state=return_requested")));
+        tiles.push(("待派遣", inbox.accepted, "/cases/dispatch".to_string()));
+        tiles.push(("回退、延期、挂账申请", inbox.requests, link("state=requests")));
     }
     if has(&[Role::Handler, Role::UnitLead]) {
         tiles.push(("待签收", inbox.dispatched, link("state=dispatched")));

@@ -3,9 +3,12 @@
 
 pub mod admin;
 pub mod cases;
+pub mod dispatch;
 pub mod home;
+pub mod map;
 pub mod places;
 pub mod session;
+pub mod settings;
 
 use askama::Template;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -29,6 +32,10 @@ pub struct Nav {
     pub can_import: bool,
     /// Show the administration link.
     pub can_admin: bool,
+    /// Show the batch-dispatch link.
+    pub can_dispatch: bool,
+    /// Show the settings link (categories, calendar, dispatch rules).
+    pub can_configure: bool,
 }
 
 impl Nav {
@@ -42,6 +49,8 @@ impl Nav {
             csrf: csrf_token(headers, state.config.security.secure_cookies).0,
             can_import: user.may(Action::ImportPlaces),
             can_admin: user.may(Action::ManageUsers),
+            can_dispatch: crate::domain::cases::Transition::Dispatch.may_take(&user.roles, false),
+            can_configure: user.may(Action::ManageDispatchRules) || user.may(Action::ManageSettings),
         })
     }
 }
@@ -77,23 +86,44 @@ pub async fn not_found() -> AppError {
     AppError::NotFound
 }
 
-/// The stylesheet, embedded in the binary.
-pub async fn stylesheet() -> Response {
-    asset("text/css; charset=utf-8", include_str!("../../assets/app.css"))
+/// The embedded assets: the project's own and the npm packages build.rs fetched.
+pub mod assets {
+    include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 }
 
-/// The report form's script, embedded in the binary.
-pub async fn report_script() -> Response {
-    asset("text/javascript; charset=utf-8", include_str!("../../assets/report.js"))
+/// Query of an asset link: `?v=` the build's asset version.
+#[derive(serde::Deserialize)]
+pub struct AssetQuery {
+    #[serde(default)]
+    v: String,
 }
 
-/// The import page's script, embedded in the binary.
-pub async fn import_script() -> Response {
-    asset("text/javascript; charset=utf-8", include_str!("../../assets/import.js"))
-}
-
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+/// `GET /assets/{*path}`: an embedded file. Links carry `?v=ASSET_VERSION`,
+/// so a versioned request may be cached for a year; an unversioned one briefly.
+pub async fn asset(
+    axum::extract::Path(path): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<AssetQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((_, content_type, body)) = assets::ASSETS.iter().find(|(name, _, _)| *name == path) else {
+        return AppError::NotFound.into_response();
+    };
+    let etag = format!("\"{}\"", assets::ASSET_VERSION);
+    let cache =
+        if q.v == assets::ASSET_VERSION { "public, max-age=31536000, immutable" } else { "public, max-age=300" };
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache.to_string())])
+            .into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, cache.to_string()),
+        ],
+        *body,
+    )
+        .into_response()
 }
 
 /// `GET /healthz`: answers 200 when the database answers.

@@ -1,0 +1,141 @@
+//! `chuangwen bench pages`: the server time of every workbench page, with
+//! the one-year demo district, against the 300 ms each page must stay under
+//! (issue W1-D). Requests go through the application's router in-process, so
+//! the figure is the server's own time: routing, authorization, queries,
+//! rendering and the body, without the network.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::app::AppState;
+use crate::auth::policy::Scope;
+use crate::auth::{random_token, token_hash};
+use crate::store::cases::CaseFilter;
+
+/// The ceiling every page is measured against.
+pub const PAGE_CEILING: Duration = Duration::from_millis(300);
+
+/// The timing of one page.
+pub struct PageTiming {
+    /// Who asked (demo username).
+    pub user: String,
+    /// What was asked.
+    pub path: String,
+    /// HTTP status of the answers (all the same, or the first that differed).
+    pub status: u16,
+    /// Bytes of the answer.
+    pub bytes: usize,
+    /// Median server time.
+    pub median: Duration,
+    /// 99th-percentile server time (nearest rank).
+    pub p99: Duration,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Measures every page for the demo users who use it, `rounds` times each
+/// after two warm-up requests.
+pub async fn pages(state: AppState, rounds: usize) -> anyhow::Result<Vec<PageTiming>> {
+    let store = state.store.clone();
+    let district =
+        store.districts().await?.into_iter().find(|d| d.is_demo).ok_or_else(|| anyhow::anyhow!("no demo district"))?;
+    let all = CaseFilter { limit: 1, ..Default::default() };
+    let newest = store.cases(district.id, &Scope::District, 0, &all).await?.pop();
+    let newest_id = newest.map(|c| c.id).unwrap_or(1);
+    let street = store.units(district.id).await?.into_iter().find(|u| u.kind == "street").map(|u| u.id).unwrap_or(0);
+    let pick = |state: &str| CaseFilter { state: Some(state.into()), limit: 1, ..Default::default() };
+    let closed = store.cases(district.id, &Scope::District, 0, &pick("closed")).await?.pop();
+    let in_progress = store.cases(district.id, &Scope::District, 0, &pick("in_progress")).await?.pop();
+    let point = store
+        .points(district.id, &Scope::District, &crate::store::places::PointFilter { limit: 1, ..Default::default() })
+        .await?
+        .pop();
+    let case_page = |c: &Option<crate::store::cases::Case>| c.as_ref().map(|c| format!("/cases/{}", c.id));
+
+    let mut plan: Vec<(&str, Vec<String>)> = vec![
+        (
+            "office01",
+            [
+                Some("/".to_string()),
+                Some("/cases".into()),
+                Some("/cases?state=reported".into()),
+                Some("/cases?overdue=1".into()),
+                Some(format!("/cases?street={street}&state=closed")),
+                Some("/cases?category=06010&from=2026-01-01&to=2026-12-31".into()),
+                Some("/cases?q=垃圾".into()),
+                Some(format!("/cases?before={}", newest_id / 2)),
+                Some(format!("/cases?before={}", newest_id / 50)),
+                case_page(&closed),
+                case_page(&in_progress),
+                Some("/cases/new".into()),
+                Some("/cases/dispatch".into()),
+                Some("/supervision".into()),
+                Some("/map".into()),
+                Some("/api/v1/map/layers".into()),
+                Some("/places".into()),
+                point.as_ref().map(|p| format!("/places/points/{}", p.id)),
+                Some("/settings".into()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        ),
+        ("supervisor001", vec!["/".into(), "/cases/new".into(), "/cases?mine=1".into()]),
+        ("handler003", vec!["/".into(), "/cases".into(), "/cases?state=in_progress".into()]),
+        ("inspector01", vec!["/".into(), "/cases?state=handled".into()]),
+        ("leader01", vec!["/".into(), "/cases?overdue=1".into(), "/map".into()]),
+        ("admin", vec!["/admin/users".into(), "/admin/audit".into(), "/settings".into()]),
+    ];
+    if let Some(c) = &in_progress {
+        plan[2].1.push(format!("/cases/{}", c.id));
+    }
+
+    let app = crate::routes::router(state);
+    let mut out = Vec::new();
+    for (username, paths) in plan {
+        let user = store.user_by_username(username).await?.ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
+        let session = random_token();
+        store.create_session(&token_hash(&session), user.id).await?;
+        let cookie = format!("cw_session={session}");
+        for path in paths {
+            let mut times = Vec::with_capacity(rounds);
+            let mut status = 0;
+            let mut bytes = 0;
+            for round in 0..rounds + 2 {
+                let request = Request::get(&path)
+                    .header(header::COOKIE, &cookie)
+                    .header(header::ACCEPT_ENCODING, "gzip")
+                    .body(Body::empty())?;
+                let started = Instant::now();
+                let response = app.clone().oneshot(request).await?;
+                let code = response.status().as_u16();
+                let body = response.into_body().collect().await?.to_bytes();
+                let took = started.elapsed();
+                if status == 0 || code != 200 {
+                    status = code;
+                }
+                bytes = body.len();
+                if round >= 2 {
+                    times.push(took);
+                }
+            }
+            times.sort_unstable();
+            out.push(PageTiming {
+                user: username.to_string(),
+                path,
+                status,
+                bytes,
+                median: percentile(&times, 0.5),
+                p99: percentile(&times, 0.99),
+            });
+        }
+    }
+    Ok(out)
+}
