@@ -1,0 +1,324 @@
+//! The workbench pages beyond the loop itself, on both backends: the case
+//! list's filters, totals and pages; batch dispatch; the settings pages; the
+//! map's layers; the embedded front-end assets.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+
+use chuangwen::auth::policy::Scope;
+use chuangwen::domain::calendar::beijing;
+use chuangwen::store::cases::CaseFilter;
+use common::browser::Browser;
+
+async fn as_user(db: &common::TestDb, username: &str) -> Browser {
+    let mut browser = Browser::new(db.state());
+    let page = browser.login(username, common::DEMO_PASSWORD).await;
+    assert_eq!(page.location(), "/", "{username} logs in");
+    browser
+}
+
+/// Case numbers on a list page, in order.
+fn numbers(html: &str) -> Vec<String> {
+    html.split("<td><a href=\"/cases/")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("\">").and_then(|(_, after)| after.split_once("</a>")))
+        .map(|(number, _)| number.to_string())
+        .collect()
+}
+
+on_both_backends!(the_list_filters_counts_and_pages_keeping_its_filters, |db| {
+    let created = chuangwen::demo::create(&db.store, 5, Some(common::DEMO_PASSWORD), 300, &chuangwen::progress::Silent)
+        .await
+        .unwrap();
+    let district = created.district.id;
+    let all =
+        db.store.cases(district, &Scope::District, 0, &CaseFilter { limit: 1000, ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 300);
+    // The most common category and source of the demo's cases.
+    let most = |key: fn(&chuangwen::store::cases::Case) -> String| {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        all.iter().for_each(|c| *counts.entry(key(c)).or_default() += 1);
+        counts.into_iter().max_by_key(|(_, n)| *n).unwrap()
+    };
+    let (category, _) = most(|c| c.category_code.clone());
+    let (source, _) = most(|c| c.source.clone());
+    let expected: Vec<&chuangwen::store::cases::Case> =
+        all.iter().filter(|c| c.category_code == category && c.source == source).collect();
+    assert!(!expected.is_empty());
+
+    let mut office = as_user(&db, "office01").await;
+    let page = office.get(&format!("/cases?category={category}&source={source}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains(&format!("共 {} 件", expected.len())), "the total counts every match");
+    let shown = numbers(&html);
+    assert_eq!(shown.len(), expected.len().min(30));
+    assert!(shown.iter().all(|n| expected.iter().any(|c| &c.number == n)), "only matching cases are listed");
+
+    // The date range: from a day on, counted in Beijing days.
+    let day = all[120].reported_at.with_timezone(&beijing()).date_naive();
+    let from = day.format("%Y-%m-%d").to_string();
+    let since = all.iter().filter(|c| c.reported_at.with_timezone(&beijing()).date_naive() >= day).count();
+    let html = office.get(&format!("/cases?from={from}")).await.text();
+    assert!(html.contains(&format!("共 {since} 件")), "from {from}: {since}");
+    let until = all.len() - since;
+    let before = (day - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let html = office.get(&format!("/cases?to={before}")).await.text();
+    assert!(html.contains(&format!("共 {until} 件")), "to {before}: {until}");
+
+    // Pages: thirty at a time, newest first, the next link keeping the filters.
+    let html = office.get("/cases?state=closed").await.text();
+    let first = numbers(&html);
+    assert_eq!(first.len(), 30);
+    let next = html.split("href=\"/cases?state=closed&#38;before=").nth(1).expect("a next link with the filter");
+    let before: i64 = next.split('"').next().unwrap().parse().unwrap();
+    let second = numbers(&office.get(&format!("/cases?state=closed&before={before}")).await.text());
+    assert!(!second.is_empty() && second.iter().all(|n| !first.contains(n) && n < &first[29]));
+    let closed = all.iter().filter(|c| c.state == "closed").count();
+    assert!(html.contains(&format!("共 {closed} 件")));
+
+    // The requests pile gathers return, extension and deferral requests.
+    let requests = all
+        .iter()
+        .filter(|c| matches!(c.state.as_str(), "return_requested" | "extension_requested" | "deferral_requested"))
+        .count();
+    assert!(office.get("/cases?state=requests").await.text().contains(&format!("共 {requests} 件")));
+    // A handler's totals cover only what the handler's unit sees.
+    let mut handler = as_user(&db, "handler046").await;
+    let html = handler.get("/cases").await.text();
+    assert!(!html.contains("共 300 件"), "a street's handler does not count the whole district");
+});
+
+async fn report_and_accept(supervisor: &mut Browser, office: &mut Browser, category: &str, at: (f64, f64)) -> Value {
+    let (status, case) = supervisor
+        .json(
+            "POST",
+            "/api/v1/cases",
+            Some(json!({"category": category, "description": "人行道上堆放杂物", "lon": at.0, "lat": at.1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
+    let id = case["id"].as_i64().unwrap();
+    let (status, body) = office.json("POST", &format!("/api/v1/cases/{id}/accept"), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn first_street_spot(db: &common::TestDb, district: i64) -> (f64, f64) {
+    let filter = chuangwen::store::places::PointFilter { limit: 2000, ..Default::default() };
+    let points = db.store.points(district, &Scope::District, &filter).await.unwrap();
+    let p = points.iter().find(|p| p.street_name.as_deref() == Some("海河路街道")).unwrap();
+    (p.lon, p.lat)
+}
+
+on_both_backends!(the_office_dispatches_a_batch_from_one_page_with_the_suggested_units, |db| {
+    let district = db.with_demo().await;
+    let spot = first_street_spot(&db, district).await;
+    let mut supervisor = as_user(&db, "supervisor001").await;
+    let mut office = as_user(&db, "office01").await;
+    let a = report_and_accept(&mut supervisor, &mut office, "06010", spot).await;
+    let b = report_and_accept(&mut supervisor, &mut office, "07001", spot).await;
+    let c = report_and_accept(&mut supervisor, &mut office, "06010", spot).await;
+    let ids: Vec<i64> = [&a, &b, &c].iter().map(|v| v["id"].as_i64().unwrap()).collect();
+
+    let page = office.get("/cases/dispatch").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    for case in [&a, &b, &c] {
+        assert!(html.contains(case["number"].as_str().unwrap()), "every accepted case is listed");
+    }
+    assert!(html.contains("建议："), "with the unit the rules suggest");
+    let (_, suggestion) = office.json("GET", &format!("/api/v1/cases/{}/suggestion", ids[1]), None).await;
+    let suggested = suggestion["unit_id"].as_i64().unwrap();
+    let other = db.store.unit_by_code(district, "D003").await.unwrap().unwrap().id;
+
+    // a goes to a unit the office chose, b to its suggestion; c is left unchecked.
+    let csrf = office.csrf();
+    let (ua, ub, uc) = (format!("unit_{}", ids[0]), format!("unit_{}", ids[1]), format!("unit_{}", ids[2]));
+    let (sa, sb, sc, so) = (ids[0].to_string(), ids[1].to_string(), suggested.to_string(), other.to_string());
+    let page = office
+        .post_form(
+            "/cases/dispatch",
+            &[("csrf", &csrf), ("case", &sa), (&ua, &so), ("case", &sb), (&ub, &sc), (&uc, &sc), ("note", "第一批")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text());
+    let done = office.get(page.location()).await.text();
+    assert!(done.contains("已派遣 2 件"), "{done}");
+    let state_of = |v: Value| (v["state"].as_str().unwrap().to_string(), v["unit_id"].as_i64());
+    let (_, got) = office.json("GET", &format!("/api/v1/cases/{}", ids[0]), None).await;
+    assert_eq!(state_of(got), ("dispatched".into(), Some(other)));
+    let (_, got) = office.json("GET", &format!("/api/v1/cases/{}", ids[1]), None).await;
+    assert_eq!(state_of(got), ("dispatched".into(), Some(suggested)));
+    let (_, got) = office.json("GET", &format!("/api/v1/cases/{}", ids[2]), None).await;
+    assert_eq!(got["state"], "accepted", "an unchecked case stays");
+
+    // A batch with a case already dispatched goes nowhere, names the case,
+    // and keeps the choices on the page.
+    let page = office
+        .post_form("/cases/dispatch", &[("csrf", &csrf), ("case", &sa), ("case", &ids[2].to_string()), (&uc, &so)])
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains(a["number"].as_str().unwrap()) && html.contains("不能"), "the refusal names the case");
+    let (_, got) = office.json("GET", &format!("/api/v1/cases/{}", ids[2]), None).await;
+    assert_eq!(got["state"], "accepted", "nothing of a refused batch is dispatched");
+    // Nothing checked: refused with a message.
+    let page = office.post_form("/cases/dispatch", &[("csrf", &csrf)]).await;
+    assert!(page.text().contains("请至少勾选一件案卷"));
+    // A handler may not open the page.
+    let mut handler = as_user(&db, "handler046").await;
+    assert_eq!(handler.get("/cases/dispatch").await.status, StatusCode::FORBIDDEN);
+});
+
+on_both_backends!(the_office_edits_dispatch_rules_and_a_bad_category_table_changes_nothing, |db| {
+    let district = db.with_demo().await;
+    let spot = first_street_spot(&db, district).await;
+    let mut office = as_user(&db, "office01").await;
+    let mut supervisor = as_user(&db, "supervisor001").await;
+    let case = report_and_accept(&mut supervisor, &mut office, "06010", spot).await;
+    let id = case["id"].as_i64().unwrap();
+    let unit = db.store.unit_by_code(district, "D003").await.unwrap().unwrap();
+
+    let rules = db.store.dispatch_rules(district).await.unwrap();
+    let page = office.get("/settings").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("暴露垃圾") || page.text().contains("06010"), "the category table is shown");
+    let csrf = office.csrf();
+    let unit_id = unit.id.to_string();
+    // A rule naming a street that does not exist is refused beside the form, keeping what was typed.
+    let page = office
+        .post_form(
+            "/settings/dispatch-rules",
+            &[
+                ("csrf", &csrf),
+                ("category", "06010"),
+                ("place_kind", "street"),
+                ("place", "999999999"),
+                ("unit_id", &unit_id),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("找不到街道“999999999”") && html.contains("value=\"999999999\""), "{html}");
+    assert_eq!(db.store.dispatch_rules(district).await.unwrap(), rules, "a refused rule changes nothing");
+    // 06010 in 海河路街道 goes to D003.
+    let page = office
+        .post_form(
+            "/settings/dispatch-rules",
+            &[
+                ("csrf", &csrf),
+                ("category", "06010"),
+                ("place_kind", "street"),
+                ("place", "120199001"),
+                ("unit_id", &unit_id),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(office.get("/settings").await.text().contains(&unit.name));
+    let (_, suggestion) = office.json("GET", &format!("/api/v1/cases/{id}/suggestion"), None).await;
+    assert_eq!(suggestion["unit_id"].as_i64(), Some(unit.id), "{suggestion}");
+    // Removing it (the last row) restores the table as it was.
+    let row = (rules.len() + 1).to_string();
+    let page = office.post_form("/settings/dispatch-rules", &[("csrf", &csrf), ("remove", &row)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text());
+    assert_eq!(db.store.dispatch_rules(district).await.unwrap(), rules);
+
+    // The office may not replace the category table; the administrator may,
+    // and a table that does not parse is refused with the typed text kept.
+    let page = office.post_form("/settings/categories", &[("csrf", &csrf), ("body", "version = 'x'")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let mut admin = as_user(&db, "admin").await;
+    let csrf = admin.csrf();
+    let typed = "version = \"2027.1\"\n[[category]]\ncode = <script>";
+    let page = admin.post_form("/settings/categories", &[("csrf", &csrf), ("body", typed)]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("field-error"));
+    assert!(html.contains("code = &#60;script&#62;") && !html.contains("code = <script>"), "typed text back, escaped");
+    assert_eq!(db.store.categories(district).await.unwrap().version, chuangwen::domain::categories::shipped().version);
+    let page = admin.post_form("/settings/calendar", &[("csrf", &csrf), ("body", "  ")]).await;
+    assert!(page.text().contains("日历不能为空"));
+});
+
+on_both_backends!(the_map_sends_grids_points_and_open_cases_in_the_tiles_datum, |db| {
+    let created = chuangwen::demo::create(&db.store, 5, Some(common::DEMO_PASSWORD), 200, &chuangwen::progress::Silent)
+        .await
+        .unwrap();
+    let district = created.district.id;
+    let mut office = as_user(&db, "office01").await;
+    let page = office.get("/map").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("id=\"district-map\"") && page.text().contains("/assets/leaflet.js?v="));
+    let (status, layers) = office.json("GET", "/api/v1/map/layers", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(layers["crs"], "wgs84");
+    let grids = db.store.grids(district).await.unwrap();
+    assert_eq!(layers["grids"]["features"].as_array().unwrap().len(), grids.len());
+    let open = db
+        .store
+        .cases(
+            district,
+            &Scope::District,
+            0,
+            &CaseFilter { open: true, located: true, limit: 1000, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    let cases = layers["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), open.len(), "every open case with a position, and only those");
+    assert!(cases.iter().all(|c| open.iter().any(|o| o.id == c["id"].as_i64().unwrap())));
+    let first = &layers["points"][0];
+    let point = db.store.point(district, &Scope::District, first["id"].as_i64().unwrap()).await.unwrap().unwrap();
+    assert_eq!((first["lon"].as_f64().unwrap(), first["lat"].as_f64().unwrap()), (point.lon, point.lat));
+
+    // With 高德-style tiles, positions move to GCJ-02.
+    let mut config = db.config();
+    config.map.tile_crs = "gcj02".into();
+    config.map.tile_url = "https://tiles.example/{z}/{x}/{y}.png".into();
+    let state = chuangwen::app::AppState::new(
+        db.store.clone(),
+        db.state().files.clone(),
+        chuangwen::auth::crypto::PiCrypto::for_tests(),
+        config,
+    );
+    let mut shifted = Browser::new(state);
+    shifted.login("office01", common::DEMO_PASSWORD).await;
+    let (_, layers) = shifted.json("GET", "/api/v1/map/layers?layers=points", None).await;
+    assert_eq!(layers["crs"], "gcj02");
+    assert!(layers.get("grids").is_none() && layers.get("cases").is_none(), "only the layer asked for");
+    let expected = chuangwen::domain::coords::wgs84_to_gcj02(point.lon, point.lat);
+    assert_eq!((layers["points"][0]["lon"].as_f64().unwrap(), layers["points"][0]["lat"].as_f64().unwrap()), expected);
+    assert!(shifted.get("/map").await.text().contains("data-tile-url=\"https://tiles.example/{z}/{x}/{y}.png\""));
+
+    let (status, body) = office.json("GET", "/api/v1/map/layers?layers=roads", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["field"], "layers");
+});
+
+on_both_backends!(front_end_packages_are_served_from_the_binary_with_cache_headers, |db| {
+    let mut browser = Browser::new(db.state());
+    let version = chuangwen::web::assets::ASSET_VERSION;
+    let page = browser.get(&format!("/assets/leaflet.js?v={version}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("Leaflet"), "the npm package's file");
+    assert!(page.headers[header::CACHE_CONTROL].to_str().unwrap().contains("immutable"));
+    let etag = page.headers[header::ETAG].to_str().unwrap().to_string();
+    let request = Request::get("/assets/leaflet.js").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).unwrap();
+    assert_eq!(browser.send(request).await.status, StatusCode::NOT_MODIFIED);
+    for file in ["markercluster.js", "leaflet.css", "images/layers.png", "echarts.js", "map.js", "app.css"] {
+        assert_eq!(browser.get(&format!("/assets/{file}")).await.status, StatusCode::OK, "{file}");
+    }
+    assert_eq!(browser.get("/assets/../Cargo.toml").await.status, StatusCode::NOT_FOUND);
+    // Compressed for clients that ask.
+    let request =
+        Request::get("/assets/echarts.js").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).unwrap();
+    let page = browser.send(request).await;
+    assert_eq!(page.headers[header::CONTENT_ENCODING], "gzip");
+    assert!(page.body.len() < 600_000, "{}", page.body.len());
+});
