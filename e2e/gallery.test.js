@@ -20,9 +20,10 @@ test.after(async () => {
 });
 
 const PAGES = {
-  admin: ['/', '/cases', '/cases?overdue=1', '/cases/new', '/supervision', '/places', '/places?type=school', '/places/import',
-    '/admin/users', '/admin/users/new', '/admin/tokens', '/admin/audit', '/account/password'],
-  handler046: ['/', '/cases', '/cases/new', '/supervision', '/places', '/account/password'],
+  admin: ['/', '/cases', '/cases?overdue=1', '/cases?state=requests', '/cases/new', '/cases/dispatch', '/supervision', '/map',
+    '/places', '/places?type=school', '/places/import', '/settings', '/admin/users', '/admin/users/new', '/admin/tokens',
+    '/admin/audit', '/account/password'],
+  handler046: ['/', '/cases', '/cases/new', '/supervision', '/map', '/places', '/account/password'],
 };
 
 for (const [user, paths] of Object.entries(PAGES)) {
@@ -43,6 +44,10 @@ for (const [user, paths] of Object.entries(PAGES)) {
       for (const path of [...paths, caseLink, pointLink].filter(Boolean)) {
         const response = await page.goto(`${server.url}${path}`);
         assert.equal(response.status(), 200, `${user} ${path}`);
+        // Maps draw after their data arrives.
+        for (const id of ['#district-map', '#case-map']) {
+          if (await page.$(id)) await page.waitForSelector(`${id}[data-ready="1"]`, { timeout: 15000 });
+        }
         const name = path.replace(/^\//, '').replace(/[/?=&]/g, '-') || 'home';
         await screenshot(page, `gallery-${user}-${name}-${width}`);
       }

@@ -49,6 +49,7 @@ fn main() {
         fs::create_dir_all(&npm_dir).expect("create OUT_DIR/npm");
         fs::copy(vendor.join("package.json"), npm_dir.join("package.json")).expect("copy package.json");
         fs::copy(vendor.join("package-lock.json"), &installed).expect("copy package-lock.json");
+        ensure_npm();
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"])
             .current_dir(&npm_dir)
@@ -82,6 +83,32 @@ fn main() {
         hasher.finish() & 0xffff_ffff_ffff
     ));
     fs::write(out.join("assets.rs"), table).expect("write assets.rs");
+}
+
+/// Node.js and npm come from Debian's packages: installed here when missing
+/// and the build runs as root (as on a fresh machine), so `cargo run` is
+/// still the only command a new user types.
+fn ensure_npm() {
+    let has_npm = Command::new("npm").arg("--version").output().is_ok_and(|o| o.status.success());
+    if has_npm {
+        return;
+    }
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if root && Path::new("/usr/bin/apt-get").exists() {
+        println!("cargo:warning=installing Debian's nodejs and npm for the embedded front-end packages");
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        let installed = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends", "nodejs", "npm"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success());
+        if installed {
+            return;
+        }
+    }
+    panic!(
+        "building Chuangwen needs Node.js and npm for its front-end packages (Leaflet, ECharts): install Debian's `nodejs` and `npm`"
+    );
 }
 
 fn add(table: &mut String, hasher: &mut DefaultHasher, name: &str, content_type: &str, path: &Path) {

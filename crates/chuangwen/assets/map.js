@@ -131,7 +131,6 @@
           document.getElementById("where").textContent = "已在地图上选点";
           lon.dispatchEvent(new Event("change"));
         });
-        grids.on("click", function (e) { picker.fire("click", e); });
       });
     });
   }

@@ -658,6 +658,25 @@ mod tests {
     }
 
     #[test]
+    fn the_base_map_is_off_by_default_and_checked_when_set() {
+        let config = Config::merge(FileConfig::default(), &env(&[])).unwrap();
+        assert_eq!(
+            (config.map.tile_url.as_str(), config.map.tile_crs.as_str(), config.map.max_zoom),
+            ("", "wgs84", 18)
+        );
+        let file: FileConfig =
+            toml::from_str("[map]\ntile_url = \"https://t{s}.example/{z}/{x}/{y}.png\"\nsubdomains = \"0123\"")
+                .unwrap();
+        let config = Config::merge(file, &env(&[("CHUANGWEN_MAP_TILE_CRS", "gcj02")])).unwrap();
+        assert_eq!((config.map.subdomains.as_str(), config.map.tile_crs.as_str()), ("0123", "gcj02"));
+        let err = Config::merge(FileConfig::default(), &env(&[("CHUANGWEN_MAP_TILE_CRS", "bd09")])).unwrap_err();
+        assert!(err.to_string().contains("map.tile_crs"), "{err}");
+        let err = Config::merge(FileConfig::default(), &env(&[("CHUANGWEN_MAP_TILE_URL", "https://x/tile.png")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("{z}"), "{err}");
+    }
+
+    #[test]
     fn an_unknown_key_in_the_file_is_refused() {
         let err = toml::from_str::<FileConfig>("listne = \"x\"").unwrap_err();
         assert!(err.message().contains("listne"), "{}", err.message());
