@@ -230,3 +230,41 @@ on_both_backends!(an_org_tree_file_with_bad_rows_names_each_and_changes_nothing,
     assert!(report.errors[5].reason.contains("不能移动单位"));
     assert_eq!(db.store.units(district_id).await.unwrap().len(), before, "nothing changed");
 });
+
+on_both_backends!(the_grid_index_is_built_once_and_again_after_a_grid_import, |db| {
+    let district = db.with_demo().await;
+    let first = load_grid_index(&db.store, district).await.unwrap();
+    let again = load_grid_index(&db.store, district).await.unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "the second report reuses the index");
+    // Any grid import bumps the district's places version: the index is rebuilt.
+    let grids = db.store.grids(district).await.unwrap();
+    let g = &grids[0];
+    let value: serde_json::Value = serde_json::from_str(&g.boundary).unwrap();
+    let ring: Vec<(f64, f64)> = value["coordinates"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
+        .collect();
+    let (lons, lats): (Vec<f64>, Vec<f64>) = ring.iter().copied().unzip();
+    let bbox = (
+        lons.iter().copied().fold(f64::MAX, f64::min),
+        lats.iter().copied().fold(f64::MAX, f64::min),
+        lons.iter().copied().fold(f64::MIN, f64::max),
+        lats.iter().copied().fold(f64::MIN, f64::max),
+    );
+    let renamed = chuangwen::store::places::NewGrid {
+        code: g.code.clone(),
+        name: "改名后的网格".into(),
+        community_id: g.community_id,
+        street_id: g.street_id,
+        boundary: g.boundary.clone(),
+        bbox,
+        area_m2: g.area_m2,
+    };
+    db.store.upsert_grids(district, &[renamed]).await.unwrap();
+    let rebuilt = load_grid_index(&db.store, district).await.unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&first, &rebuilt), "a changed register is seen at once");
+    let (lon, lat) = ((bbox.0 + bbox.2) / 2.0, (bbox.1 + bbox.3) / 2.0);
+    assert_eq!(rebuilt.resolve(lon, lat).map(|l| l.grid_id), first.resolve(lon, lat).map(|l| l.grid_id));
+});

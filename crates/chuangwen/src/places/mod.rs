@@ -52,8 +52,21 @@ impl ImportReport {
     }
 }
 
-/// Loads a district's grid cells into a spatial index.
-pub async fn load_grid_index(store: &Store, district_id: i64) -> Result<GridIndex, StoreError> {
+/// A district's grid cells in a spatial index: built once per
+/// `places_version` (bumped by every grid import) and shared after that.
+pub async fn load_grid_index(store: &Store, district_id: i64) -> Result<std::sync::Arc<GridIndex>, StoreError> {
+    let version = store.district(district_id).await?.places_version;
+    if let Some((built_at, index)) = store.derived.grid_index.lock().expect("grid cache").get(&district_id)
+        && *built_at == version
+    {
+        return Ok(index.clone());
+    }
+    let index = std::sync::Arc::new(build_grid_index(store, district_id).await?);
+    store.derived.grid_index.lock().expect("grid cache").insert(district_id, (version, index.clone()));
+    Ok(index)
+}
+
+async fn build_grid_index(store: &Store, district_id: i64) -> Result<GridIndex, StoreError> {
     let grids = store.grids(district_id).await?;
     let cells = grids
         .into_iter()

@@ -21,7 +21,9 @@ pub mod settings;
 pub mod supervision;
 pub mod users;
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -51,6 +53,25 @@ pub struct Store {
     pub db: Db,
     /// The hash of new audit entries (`security.audit_hash`).
     pub audit_hash: crate::auth::audit::HashAlgorithm,
+    /// Values built from rows that rarely change, shared by the clones.
+    pub derived: Arc<Derived>,
+}
+
+/// Values built from rows that rarely change and cost much to build, kept
+/// beside the store and checked against the database on every use, so a
+/// change made by another node is seen at once.
+#[derive(Default)]
+pub struct Derived {
+    /// A district's grid index, with the `places_version` it was built at.
+    pub grid_index: std::sync::Mutex<HashMap<i64, (i64, Arc<crate::places::spatial::GridIndex>)>>,
+    /// Parsed category tables by (district, version); versions never change once saved.
+    pub category_tables: std::sync::Mutex<HashMap<(i64, String), Arc<crate::domain::categories::CategoryTable>>>,
+}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Derived")
+    }
 }
 
 /// A store failure. Constraint violations are named so callers can turn them
@@ -164,7 +185,7 @@ impl Store {
                 .await?;
             Db::Postgres(pool)
         };
-        Ok(Store { db, audit_hash: crate::auth::audit::HashAlgorithm::Sha256 })
+        Ok(Store { db, audit_hash: crate::auth::audit::HashAlgorithm::Sha256, derived: Arc::default() })
     }
 
     /// The same store, appending audit entries with `algorithm`.

@@ -97,10 +97,16 @@ impl Store {
     /// The category table reports are filed under now: the district's newest,
     /// or the shipped one.
     pub async fn categories(&self, district_id: i64) -> StoreResult<Arc<CategoryTable>> {
-        Ok(match self.category_table_text(district_id).await? {
-            Some((_, body)) => CategoryTable::parse(&body).map(Arc::new).unwrap_or_else(|_| categories::shipped_arc()),
-            None => categories::shipped_arc(),
-        })
+        let newest: Option<String> = read!(&self.db, |pool| sqlx::query_scalar::<_, String>(
+            "SELECT version FROM category_tables WHERE district_id = $1 ORDER BY id DESC LIMIT 1"
+        )
+        .bind(district_id)
+        .fetch_optional(pool)
+        .await)?;
+        match newest {
+            Some(version) => self.categories_of_version(district_id, &version).await,
+            None => Ok(categories::shipped_arc()),
+        }
     }
 
     /// The category table of a version (for showing old cases).
@@ -108,10 +114,18 @@ impl Store {
         if version == categories::shipped().version {
             return Ok(categories::shipped_arc());
         }
-        Ok(match self.category_table_version(district_id, version).await? {
-            Some(body) => CategoryTable::parse(&body).map(Arc::new).unwrap_or_else(|_| categories::shipped_arc()),
-            None => categories::shipped_arc(),
-        })
+        let key = (district_id, version.to_string());
+        if let Some(table) = self.derived.category_tables.lock().expect("table cache").get(&key) {
+            return Ok(table.clone());
+        }
+        let Some(body) = self.category_table_version(district_id, version).await? else {
+            return Ok(categories::shipped_arc());
+        };
+        // A saved table was checked when it was saved; one that no longer parses
+        // (a newer binary's stricter rules) falls back to the shipped table.
+        let table = CategoryTable::parse(&body).map(Arc::new).unwrap_or_else(|_| categories::shipped_arc());
+        self.derived.category_tables.lock().expect("table cache").insert(key, table.clone());
+        Ok(table)
     }
 
     /// The district's working calendar: its own, or the shipped one.
