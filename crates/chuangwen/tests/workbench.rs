@@ -273,6 +273,11 @@ on_both_backends!(the_map_sends_grids_points_and_open_cases_in_the_tiles_datum, 
     let cases = layers["cases"].as_array().unwrap();
     assert_eq!(cases.len(), open.len(), "every open case with a position, and only those");
     assert!(cases.iter().all(|c| open.iter().any(|o| o.id == c["id"].as_i64().unwrap())));
+    // A case page with its small map: the map's scripts load below, its title is the number alone.
+    let with_spot = &cases[0];
+    let page = office.get(&format!("/cases/{}", with_spot["id"])).await.text();
+    assert!(page.contains(&format!("<title>{} · 创文通</title>", with_spot["number"].as_str().unwrap())), "{page}");
+    assert!(page.contains("id=\"case-map\"") && page.contains("/assets/map.js?v="));
     let first = &layers["points"][0];
     let point = db.store.point(district, &Scope::District, first["id"].as_i64().unwrap()).await.unwrap().unwrap();
     assert_eq!((first["lon"].as_f64().unwrap(), first["lat"].as_f64().unwrap()), (point.lon, point.lat));
@@ -321,4 +326,51 @@ on_both_backends!(front_end_packages_are_served_from_the_binary_with_cache_heade
     let page = browser.send(request).await;
     assert_eq!(page.headers[header::CONTENT_ENCODING], "gzip");
     assert!(page.body.len() < 600_000, "{}", page.body.len());
+});
+
+/// The figure of an inbox tile on the home page.
+fn tile(html: &str, label: &str) -> i64 {
+    let before = html.split(&format!("<div class=\"label\">{label}</div>")).next().unwrap();
+    let figure = before.rsplit("<div class=\"figure\">").next().unwrap();
+    figure.split('<').next().unwrap().trim().parse().unwrap_or_else(|_| panic!("tile {label}"))
+}
+
+on_both_backends!(the_overdue_and_amber_tiles_count_what_their_lists_show, |db| {
+    let created = chuangwen::demo::create(&db.store, 5, Some(common::DEMO_PASSWORD), 600, &chuangwen::progress::Silent)
+        .await
+        .unwrap();
+    let mut office = as_user(&db, "office01").await;
+    // What once split the tile from its list: a case that went overdue, then was deferred.
+    let district = created.district.id;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let spot = first_street_spot(&db, district).await;
+    let mut supervisor = as_user(&db, "supervisor001").await;
+    let id = report_and_accept(&mut supervisor, &mut office, "06010", spot).await["id"].as_i64().unwrap();
+    let (status, dispatched) =
+        office.json("POST", &format!("/api/v1/cases/{id}/dispatch"), Some(json!({"unit_id": street.id}))).await;
+    assert_eq!(status, StatusCode::OK, "{dispatched}");
+    let deadline: chrono::DateTime<chrono::Utc> = dispatched["deadline"].as_str().unwrap().parse().unwrap();
+    let ctx = db.state().job_context();
+    chuangwen::jobs::deadlines::watch(&ctx, None, deadline + chrono::Duration::minutes(1)).await.unwrap();
+    let mut handler = as_user(&db, "handler046").await;
+    for (step, body) in [
+        ("acknowledge", json!({})),
+        ("request_deferral", json!({"plan": "需协调产权单位，分期整改", "target_date": "2027-03-31"})),
+    ] {
+        let (status, body) = handler.json("POST", &format!("/api/v1/cases/{id}/{step}"), Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{step}: {body}");
+    }
+    let (status, deferred) =
+        office.json("POST", &format!("/api/v1/cases/{id}/approve_deferral"), Some(json!({}))).await;
+    assert_eq!((status, deferred["state"].as_str()), (StatusCode::OK, Some("deferred")), "{deferred}");
+    assert!(deferred["overdue_at"].is_string(), "it keeps the record that it went overdue");
+    let all =
+        db.store.cases(district, &Scope::District, 0, &CaseFilter { limit: 1000, ..Default::default() }).await.unwrap();
+    let home = office.get("/").await.text();
+    for (label, query, alert) in [("已超期", "overdue=1", "red"), ("即将超期", "amber=1", "amber")] {
+        let expected = all.iter().filter(|c| c.alert().css() == alert).count() as i64;
+        assert_eq!(tile(&home, label), expected, "{label}");
+        let list = office.get(&format!("/cases?{query}")).await.text();
+        assert!(list.contains(&format!("共 {expected} 件")), "{label}: the list behind the tile");
+    }
 });

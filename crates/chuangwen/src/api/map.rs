@@ -165,14 +165,7 @@ pub async fn layers(
                 .filter_map(|c| {
                     let (lon, lat) = to_tiles(&crs, c.lon?, c.lat?);
                     let case_state = CaseState::from_code(&c.state)?;
-                    let running = case_state.unit_clock_runs();
-                    let alert = if running && c.overdue_at.is_some() {
-                        "red"
-                    } else if running && c.amber_at.is_some() {
-                        "amber"
-                    } else {
-                        ""
-                    };
+                    let alert = c.alert().css();
                     Some(MapCase {
                         id: c.id,
                         category: table.category(&c.category_code).map(|k| k.name.clone()).unwrap_or_default(),

@@ -107,6 +107,11 @@ impl CaseState {
         !matches!(self, CaseState::Rejected | CaseState::Merged | CaseState::Closed | CaseState::Voided)
     }
 
+    /// The stored codes of the states where `holds` is true, e.g. for a SQL list.
+    pub fn codes_where(holds: fn(CaseState) -> bool) -> impl Iterator<Item = &'static str> {
+        CaseState::ALL.into_iter().filter(move |s| holds(*s)).map(CaseState::code)
+    }
+
     /// The responsible unit's clock is running (dispatched, not yet handled).
     pub fn unit_clock_runs(self) -> bool {
         matches!(
@@ -323,6 +328,39 @@ impl Transition {
     }
 }
 
+/// How a case's clock stands, as lists, inboxes and maps show it: only a
+/// running clock is amber (past 80% of its limit) or red (overdue); a case
+/// handled, deferred or finished shows no alert, whatever it went through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Alert {
+    /// On time, or no clock running.
+    None,
+    /// 即将超期.
+    Amber,
+    /// 已超期.
+    Red,
+}
+
+impl Alert {
+    /// The alert of a case in `state` that has (or has not) passed 80% of its limit and its deadline.
+    pub fn of(state: CaseState, past_amber: bool, overdue: bool) -> Alert {
+        match (state.unit_clock_runs(), overdue, past_amber) {
+            (true, true, _) => Alert::Red,
+            (true, false, true) => Alert::Amber,
+            _ => Alert::None,
+        }
+    }
+
+    /// The class pages colour it with: `red`, `amber` or empty.
+    pub fn css(self) -> &'static str {
+        match self {
+            Alert::None => "",
+            Alert::Amber => "amber",
+            Alert::Red => "red",
+        }
+    }
+}
+
 /// What a person supplies with a transition.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransitionInput {
@@ -520,6 +558,23 @@ pub fn apply(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn void_starts_from_exactly_the_open_states() {
+        let (from, _) = Transition::Void.path();
+        let open: Vec<CaseState> = CaseState::ALL.into_iter().filter(|s| s.is_open()).collect();
+        assert_eq!(from, open.as_slice());
+    }
+
+    #[test]
+    fn only_a_running_clock_shows_an_alert() {
+        for state in CaseState::ALL {
+            let red = Alert::of(state, true, true);
+            assert_eq!(red == Alert::Red, state.unit_clock_runs(), "{state:?}");
+            assert_eq!(Alert::of(state, true, false) == Alert::Amber, state.unit_clock_runs(), "{state:?}");
+            assert_eq!(Alert::of(state, false, false), Alert::None, "{state:?}");
+        }
+    }
+
     use super::*;
     use crate::domain::calendar::Clock;
     use chrono::TimeZone;

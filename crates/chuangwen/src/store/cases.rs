@@ -2,6 +2,8 @@
 //! optimistic concurrency, each move recorded as an event and an audit entry
 //! in the same transaction.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
 use sqlx::QueryBuilder;
@@ -11,7 +13,7 @@ use crate::append_audit;
 use crate::auth::audit::NewAuditEntry;
 use crate::auth::policy::Scope;
 use crate::domain::calendar::beijing;
-use crate::domain::cases::{CaseState, Outcome, Transition, TransitionInput};
+use crate::domain::cases::{Alert, CaseState, Outcome, Transition, TransitionInput};
 use crate::{read, transaction};
 
 /// A case as stored.
@@ -91,6 +93,16 @@ pub struct Case {
     pub overdue_at: Option<DateTime<Utc>>,
     /// The rectification-order batch it was dispatched in.
     pub batch_id: Option<i64>,
+}
+
+impl Case {
+    /// Amber, red or none (`domain::cases::Alert`).
+    pub fn alert(&self) -> Alert {
+        match CaseState::from_code(&self.state) {
+            Some(state) => Alert::of(state, self.amber_at.is_some(), self.overdue_at.is_some()),
+            None => Alert::None,
+        }
+    }
 }
 
 /// A step of a case.
@@ -264,6 +276,18 @@ const CASE_COLUMNS: &str = "SELECT id, district_id, number, state, version, sour
     deferred_until, reported_at, dispatched_at, handled_at, closed_at, updated_at, clock_started_at, amber_at,
     overdue_at, batch_id FROM cases";
 
+/// `('a', 'b', …)`: the states where `holds` is true, for SQL. Built from the
+/// domain's own rules, so the database never counts a different set of states.
+pub(crate) fn state_list(holds: fn(CaseState) -> bool) -> String {
+    let codes: Vec<String> = CaseState::codes_where(holds).map(|c| format!("'{c}'")).collect();
+    format!("({})", codes.join(", "))
+}
+
+/// States whose loop is not finished (`CaseState::is_open`).
+pub(crate) static OPEN_STATES: LazyLock<String> = LazyLock::new(|| state_list(CaseState::is_open));
+/// States whose unit clock runs (`CaseState::unit_clock_runs`).
+pub(crate) static RUNNING_STATES: LazyLock<String> = LazyLock::new(|| state_list(CaseState::unit_clock_runs));
+
 /// Limits a case query to a scope: in the scope's territory, or dispatched
 /// to a unit of the scope, or reported by the caller.
 fn push_case_scope<'a, DB: sqlx::Database>(q: &mut QueryBuilder<DB>, district_id: i64, scope: &Scope, user_id: i64)
@@ -308,14 +332,15 @@ where
     if let Some(street) = filter.street_id {
         q.push(" AND street_id = ").push_bind(street);
     }
+    // Amber and red as `domain::cases::Alert` has them: a running clock only.
     if filter.amber {
-        q.push(" AND amber_at IS NOT NULL AND overdue_at IS NULL AND state NOT IN ('rejected', 'merged', 'closed', 'voided', 'handled')");
+        q.push(" AND amber_at IS NOT NULL AND overdue_at IS NULL AND state IN ").push(RUNNING_STATES.as_str());
     }
     if let Some(reporter) = filter.reporter_id {
         q.push(" AND reporter_id = ").push_bind(reporter);
     }
     if filter.overdue {
-        q.push(" AND overdue_at IS NOT NULL AND state NOT IN ('rejected', 'merged', 'closed', 'voided', 'handled')");
+        q.push(" AND overdue_at IS NOT NULL AND state IN ").push(RUNNING_STATES.as_str());
     }
     if let Some(text) = &filter.text {
         let pattern = format!("%{}%", text.replace(['%', '_'], ""));
@@ -337,7 +362,7 @@ where
         q.push(" AND reported_at < ").push_bind(to);
     }
     if filter.open {
-        q.push(" AND state NOT IN ('rejected', 'merged', 'closed', 'voided')");
+        q.push(" AND state IN ").push(OPEN_STATES.as_str());
     }
     if filter.located {
         q.push(" AND lon IS NOT NULL AND lat IS NOT NULL");
@@ -960,22 +985,23 @@ impl Store {
         bbox: (f64, f64, f64, f64),
         since: DateTime<Utc>,
     ) -> StoreResult<Vec<CaseBrief>> {
-        Ok(read!(&self.db, |pool| sqlx::query_as::<_, CaseBrief>(
+        let sql = format!(
             "SELECT id, number, state, category_code, description, lon, lat, reported_at FROM cases
-             WHERE district_id = $1 AND category_code = $2 AND reported_at >= $3
-               AND state NOT IN ('rejected', 'merged', 'closed', 'voided')
+             WHERE district_id = $1 AND category_code = $2 AND reported_at >= $3 AND state IN {}
                AND lon BETWEEN $4 AND $5 AND lat BETWEEN $6 AND $7
-             ORDER BY reported_at DESC LIMIT 20"
-        )
-        .bind(district_id)
-        .bind(category)
-        .bind(since)
-        .bind(bbox.0)
-        .bind(bbox.2)
-        .bind(bbox.1)
-        .bind(bbox.3)
-        .fetch_all(pool)
-        .await)?)
+             ORDER BY reported_at DESC LIMIT 20",
+            OPEN_STATES.as_str()
+        );
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, CaseBrief>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(district_id)
+            .bind(category)
+            .bind(since)
+            .bind(bbox.0)
+            .bind(bbox.2)
+            .bind(bbox.1)
+            .bind(bbox.3)
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// One case, briefly, whatever the caller's scope (a reporter follows
@@ -1043,7 +1069,7 @@ pub struct Inbox {
 impl Store {
     /// The home inbox of a scope: one pass over its cases.
     pub async fn inbox(&self, district_id: i64, scope: &Scope, user_id: i64) -> StoreResult<Inbox> {
-        let running = "('dispatched', 'return_requested', 'in_progress', 'extension_requested', 'deferral_requested')";
+        let running = RUNNING_STATES.as_str();
         let sql = format!(
             "SELECT
                COALESCE(SUM(CASE WHEN state = 'reported' THEN 1 ELSE 0 END), 0) AS reported,
@@ -1059,7 +1085,8 @@ impl Store {
         Ok(read!(&self.db, |pool| {
             let mut q = QueryBuilder::new(sql.clone());
             q.push_bind(user_id);
-            q.push(" AND state NOT IN ('rejected', 'merged', 'closed', 'voided') THEN 1 ELSE 0 END), 0) AS mine FROM cases WHERE district_id = ");
+            q.push(" AND state IN ").push(OPEN_STATES.as_str());
+            q.push(" THEN 1 ELSE 0 END), 0) AS mine FROM cases WHERE district_id = ");
             q.push_bind(district_id);
             push_case_scope(&mut q, district_id, scope, user_id);
             q.build_query_as::<Inbox>().fetch_one(pool).await

@@ -57,9 +57,6 @@ pub struct SupervisionOrder {
     pub read_at: Option<DateTime<Utc>>,
 }
 
-/// States whose unit clock runs (domain::cases::CaseState::unit_clock_runs).
-const RUNNING: &str = "('dispatched', 'return_requested', 'in_progress', 'extension_requested', 'deferral_requested')";
-
 const ORDER_SELECT: &str = "SELECT o.id, o.case_id, c.number AS case_number, o.unit_id, u.name AS unit_name, o.reason, o.stage,
     o.note, o.created_at, o.read_at FROM supervision_orders o JOIN cases c ON c.id = o.case_id JOIN units u ON u.id = o.unit_id";
 
@@ -68,8 +65,9 @@ impl Store {
     pub async fn running_clocks(&self, after_id: i64, limit: i64) -> StoreResult<Vec<RunningClock>> {
         let sql = format!(
             "SELECT id, district_id, number, unit_id, deadline, clock_started_at, limit_clock, amber_at, overdue_at
-             FROM cases WHERE state IN {RUNNING} AND deadline IS NOT NULL AND (amber_at IS NULL OR overdue_at IS NULL)
-             AND id > $1 ORDER BY id LIMIT $2"
+             FROM cases WHERE state IN {} AND deadline IS NOT NULL AND (amber_at IS NULL OR overdue_at IS NULL)
+             AND id > $1 ORDER BY id LIMIT $2",
+            super::cases::RUNNING_STATES.as_str()
         );
         Ok(read!(&self.db, |pool| sqlx::query_as::<_, RunningClock>(sqlx::AssertSqlSafe(sql.clone()))
             .bind(after_id)

@@ -48,17 +48,6 @@ pub struct CaseRow {
     alert: &'static str,
 }
 
-fn alert_of(case: &Case) -> &'static str {
-    let open = CaseState::from_code(&case.state).is_some_and(|s| s.unit_clock_runs());
-    if open && case.overdue_at.is_some() {
-        "red"
-    } else if open && case.amber_at.is_some() {
-        "amber"
-    } else {
-        ""
-    }
-}
-
 #[derive(Template)]
 #[template(path = "cases.html")]
 struct CasesPage {
@@ -230,7 +219,7 @@ pub async fn list(
             unit: c.unit_id.and_then(|u| names.get(&u).cloned()).unwrap_or_default(),
             reported: local(c.reported_at),
             deadline: c.deadline.map(local).unwrap_or_default(),
-            alert: alert_of(c),
+            alert: c.alert().css(),
         })
         .collect();
     let of_kind = |test: fn(UnitKind) -> bool| {
@@ -574,7 +563,7 @@ async fn case_page(
         reported: local(case.reported_at),
         deadline: case.deadline.map(local).unwrap_or_default(),
         time_left,
-        alert: alert_of(&case),
+        alert: case.alert().css(),
         events,
         before,
         after,
