@@ -47,12 +47,12 @@ pub async fn pages(state: AppState, rounds: usize) -> anyhow::Result<Vec<PageTim
     let district =
         store.districts().await?.into_iter().find(|d| d.is_demo).ok_or_else(|| anyhow::anyhow!("no demo district"))?;
     let all = CaseFilter { limit: 1, ..Default::default() };
-    let newest = store.cases(district.id, &Scope::District, 0, &all).await?.pop();
+    let newest = store.cases(district.id, &Scope::District, None, &all).await?.pop();
     let newest_id = newest.map(|c| c.id).unwrap_or(1);
     let street = store.units(district.id).await?.into_iter().find(|u| u.kind == "street").map(|u| u.id).unwrap_or(0);
     let pick = |state: &str| CaseFilter { state: Some(state.into()), limit: 1, ..Default::default() };
-    let closed = store.cases(district.id, &Scope::District, 0, &pick("closed")).await?.pop();
-    let in_progress = store.cases(district.id, &Scope::District, 0, &pick("in_progress")).await?.pop();
+    let closed = store.cases(district.id, &Scope::District, None, &pick("closed")).await?.pop();
+    let in_progress = store.cases(district.id, &Scope::District, None, &pick("in_progress")).await?.pop();
     let point = store
         .points(district.id, &Scope::District, &crate::store::places::PointFilter { limit: 1, ..Default::default() })
         .await?

@@ -374,7 +374,7 @@ async fn bench_pages(mut config: Config, cases: u64, rounds: usize, url: Option<
     let have = match &demo {
         Some(d) => {
             let all = chuangwen::store::cases::CaseFilter::default();
-            store.count_cases(d.id, &chuangwen::auth::policy::Scope::District, 0, &all, i64::MAX).await?
+            store.count_cases(d.id, &chuangwen::auth::policy::Scope::District, None, &all, i64::MAX).await?
         }
         None => -1,
     };

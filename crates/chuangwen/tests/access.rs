@@ -9,11 +9,13 @@ use axum::http::{Request, StatusCode, header};
 use chrono::Utc;
 
 use chuangwen::auth::audit::{AuditAction, NewAuditEntry};
+use chuangwen::auth::policy::Scope;
 use chuangwen::auth::{password, random_token, token_hash};
 use chuangwen::domain::org::Role;
 use chuangwen::store::Store;
 use chuangwen::store::users::NewUser;
 use common::browser::{Browser, Page};
+use serde_json::json;
 
 /// Who may call a route, written here independently of `auth::policy`, so a
 /// mistake in the policy shows up as a failed expectation.
@@ -300,7 +302,7 @@ async fn world(db: &common::TestDb) -> World {
         .unwrap()[0];
     let import_elsewhere = new_import(other.id, other_user).await;
     let token_elsewhere = new_token(&store, other.id, other_root.id, other_user).await.0;
-    let batch_elsewhere = store.create_order_batch(other.id, "", other_user).await.unwrap().id;
+    let batch_elsewhere = store.create_order_batch(other.id, "", Some(other_user)).await.unwrap().id;
     // Two reports by someone else: one in the walkers' street, one elsewhere.
     let new_case = |point: i64| {
         let store = store.clone();
@@ -348,9 +350,9 @@ async fn world(db: &common::TestDb) -> World {
     for (case, unit) in [(case_here, street.id), (case_elsewhere, street_two.id)] {
         raw(&store, &format!("UPDATE cases SET unit_id = {unit} WHERE id = {case}")).await;
     }
-    let order_here = store.supervise(district, case_here, "督办", victim).await.unwrap().unwrap();
-    let order_elsewhere = store.supervise(district, case_elsewhere, "督办", victim).await.unwrap().unwrap();
-    let batch_here = store.create_order_batch(district, "", victim).await.unwrap().id;
+    let order_here = store.supervise(district, case_here, "督办", Some(victim)).await.unwrap().unwrap();
+    let order_elsewhere = store.supervise(district, case_elsewhere, "督办", Some(victim)).await.unwrap().unwrap();
+    let batch_here = store.create_order_batch(district, "", Some(victim)).await.unwrap().id;
     // A photo on each case, with its file and thumbnail in the file store.
     let mut photos = Vec::new();
     for (n, case) in [case_here, case_elsewhere].into_iter().enumerate() {
@@ -889,4 +891,34 @@ on_both_backends!(a_phone_number_is_encrypted_at_rest_masked_on_screen_and_each_
         .text();
     assert!(changed.contains("密码已修改"), "{changed}");
     assert_eq!(zhang.get("/places").await.status, StatusCode::OK);
+});
+
+on_both_backends!(a_token_is_nobody_it_never_sees_cases_as_their_reporter, |db| {
+    let district = db.with_demo().await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let admin = db.store.user_by_username("admin").await.unwrap().unwrap();
+    let (token_id, token) = new_token(&db.store, district, street.id, admin.id).await;
+    // The person whose user id is the token's id reports in another street.
+    let namesake = db.store.user(district, token_id).await.unwrap().expect("a user with the token's id");
+    let filter = chuangwen::store::places::PointFilter { limit: 2000, ..Default::default() };
+    let points = db.store.points(district, &Scope::District, &filter).await.unwrap();
+    let elsewhere = points.iter().find(|p| p.street_name.as_deref() != Some(street.name.as_str())).unwrap();
+    let mut person = Browser::new(db.state());
+    assert_eq!(person.login(&namesake.username, common::DEMO_PASSWORD).await.location(), "/");
+    let report =
+        json!({"category": "06010", "description": "别处的暴露垃圾", "lon": elsewhere.lon, "lat": elsewhere.lat});
+    let (status, case) = person.json("POST", "/api/v1/cases", Some(report)).await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
+    let (_, mine) = person.json("GET", "/api/v1/cases", None).await;
+    assert!(mine.to_string().contains(case["number"].as_str().unwrap()), "its reporter follows it");
+
+    let mut machine = Browser::new(db.state());
+    let get = |uri: String| {
+        Request::get(uri).header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap()
+    };
+    let page = machine.send(get(format!("/api/v1/cases/{}", case["id"]))).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND, "outside the token's street");
+    let page = machine.send(get("/api/v1/cases?limit=200".into())).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.text().contains(case["number"].as_str().unwrap()), "not in the token's list either");
 });

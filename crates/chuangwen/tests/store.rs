@@ -230,7 +230,7 @@ on_both_backends!(the_demo_gains_a_year_of_cases_numbered_without_gaps_and_new_o
         .cases(
             district,
             &chuangwen::auth::policy::Scope::District,
-            0,
+            None,
             &chuangwen::store::cases::CaseFilter { limit: 5000, ..Default::default() },
         )
         .await

@@ -34,8 +34,11 @@ on_both_backends!(the_list_filters_counts_and_pages_keeping_its_filters, |db| {
         .await
         .unwrap();
     let district = created.district.id;
-    let all =
-        db.store.cases(district, &Scope::District, 0, &CaseFilter { limit: 1000, ..Default::default() }).await.unwrap();
+    let all = db
+        .store
+        .cases(district, &Scope::District, None, &CaseFilter { limit: 1000, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(all.len(), 300);
     // The most common category and source of the demo's cases.
     let most = |key: fn(&chuangwen::store::cases::Case) -> String| {
@@ -265,7 +268,7 @@ on_both_backends!(the_map_sends_grids_points_and_open_cases_in_the_tiles_datum, 
         .cases(
             district,
             &Scope::District,
-            0,
+            None,
             &CaseFilter { open: true, located: true, limit: 1000, ..Default::default() },
         )
         .await
@@ -364,8 +367,11 @@ on_both_backends!(the_overdue_and_amber_tiles_count_what_their_lists_show, |db| 
         office.json("POST", &format!("/api/v1/cases/{id}/approve_deferral"), Some(json!({}))).await;
     assert_eq!((status, deferred["state"].as_str()), (StatusCode::OK, Some("deferred")), "{deferred}");
     assert!(deferred["overdue_at"].is_string(), "it keeps the record that it went overdue");
-    let all =
-        db.store.cases(district, &Scope::District, 0, &CaseFilter { limit: 1000, ..Default::default() }).await.unwrap();
+    let all = db
+        .store
+        .cases(district, &Scope::District, None, &CaseFilter { limit: 1000, ..Default::default() })
+        .await
+        .unwrap();
     let home = office.get("/").await.text();
     for (label, query, alert) in [("已超期", "overdue=1", "red"), ("即将超期", "amber=1", "amber")] {
         let expected = all.iter().filter(|c| c.alert().css() == alert).count() as i64;

@@ -124,11 +124,11 @@ fn source_of(user: &CurrentUser, asked: Option<&str>) -> Result<String, AppError
         if !SOURCES.iter().any(|(code, _)| *code == asked) {
             return Err(field_error("source", format!("未知的来源“{asked}”")));
         }
-        if office || user.via_token {
+        if office || user.via_token() {
             return Ok(asked.to_string());
         }
     }
-    let derived = if user.via_token {
+    let derived = if user.via_token() {
         "open311"
     } else if user.roles.contains(&Role::Inspector) {
         "inspection"
@@ -157,7 +157,10 @@ pub async fn report(
     user.require(Action::ReportCase)?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
     let request_hash: String = Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
-    let actor = format!("{}:{}", if user.via_token { "token" } else { "user" }, user.id);
+    let actor = match (user.user_id, user.token_id) {
+        (Some(id), _) => format!("user:{id}"),
+        (None, token) => format!("token:{}", token.unwrap_or_default()),
+    };
     if let Some(key) = key {
         if key.len() > 128 {
             return Err(invalid("Idempotency-Key", "幂等键不能超过 128 个字符"));
@@ -258,7 +261,7 @@ pub async fn check_report(
         location,
         place,
         point_id: point.as_ref().map(|p| p.id),
-        reporter_id: (!user.via_token).then_some(user.id),
+        reporter_id: user.user_id,
         reporter_name: user.display_name.clone(),
     };
     Ok((new, table))
@@ -367,7 +370,7 @@ pub struct CaseDetail {
 }
 
 async fn load(state: &AppState, user: &ApiUser, id: i64) -> Result<Case, ApiError> {
-    Ok(state.store.case(user.district_id, &user.scope(), user.id, id).await?.ok_or(AppError::NotFound)?)
+    Ok(state.store.case(user.district_id, &user.scope(), user.user_id, id).await?.ok_or(AppError::NotFound)?)
 }
 
 async fn in_assigned_unit(state: &AppState, user: &ApiUser, case: &Case) -> Result<bool, ApiError> {
@@ -487,7 +490,7 @@ pub async fn cases(
         limit: limit + 1,
         ..Default::default()
     };
-    let mut items = state.store.cases(user.district_id, &user.scope(), user.id, &filter).await?;
+    let mut items = state.store.cases(user.district_id, &user.scope(), user.user_id, &filter).await?;
     let next_before = (items.len() as i64 > limit).then(|| {
         items.truncate(limit as usize);
         items.last().map(|c| c.id).unwrap_or_default()
@@ -541,7 +544,7 @@ pub async fn perform_step(
     input: &TransitionInput,
     version: Option<i64>,
 ) -> Result<Case, AppError> {
-    let case = state.store.case(user.district_id, &user.scope(), user.id, id).await?.ok_or(AppError::NotFound)?;
+    let case = state.store.case(user.district_id, &user.scope(), user.user_id, id).await?.ok_or(AppError::NotFound)?;
     let in_unit = match case.unit_id {
         Some(unit) => state.store.unit_by_id(unit).await?.path.starts_with(&user.unit_path),
         None => false,
@@ -568,8 +571,7 @@ pub async fn perform_step(
     }
     if transition == Transition::Merge {
         let target = input.duplicate_of.unwrap_or_default();
-        let original =
-            state.store.case(user.district_id, &crate::auth::policy::Scope::District, user.id, target).await?;
+        let original = state.store.case(user.district_id, &crate::auth::policy::Scope::District, None, target).await?;
         match original {
             Some(o) if o.id != case.id && CaseState::from_code(&o.state).is_some_and(CaseState::is_open) => {}
             _ => return Err(field_error("duplicate_of", "只能合并到本区另一个未结案的案卷")),
@@ -582,7 +584,7 @@ pub async fn perform_step(
     }
     let expected = version.unwrap_or(case.version);
     let audit = user.audit(AuditAction::CaseTransition, "", "");
-    let actor_id = (!user.via_token).then_some(user.id);
+    let actor_id = user.user_id;
     match state
         .store
         .transition_case(&case, expected, transition, &outcome, input, actor_id, &user.display_name, &audit)
@@ -687,7 +689,7 @@ pub async fn store_evidence(
         size: size as i64,
         file_key: &key,
         sha256: &sha256,
-        uploaded_by: (!user.via_token).then_some(user.id),
+        uploaded_by: user.user_id,
         taken_at: facts.taken_at,
         position: facts.position,
     };
@@ -720,8 +722,8 @@ async fn visible_attachment(
 ) -> Result<crate::store::cases::Attachment, ApiError> {
     let attachment = state.store.attachment(user.district_id, id).await?.ok_or(AppError::NotFound)?;
     let visible = match attachment.case_id {
-        Some(case) => state.store.case(user.district_id, &user.scope(), user.id, case).await?.is_some(),
-        None => attachment.uploaded_by == Some(user.id) && !user.via_token,
+        Some(case) => state.store.case(user.district_id, &user.scope(), user.user_id, case).await?.is_some(),
+        None => user.user_id.is_some() && attachment.uploaded_by == user.user_id,
     };
     if visible { Ok(attachment) } else { Err(ApiError(AppError::NotFound)) }
 }

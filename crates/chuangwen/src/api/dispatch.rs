@@ -76,7 +76,7 @@ pub async fn suggestion(
     Path(id): Path<i64>,
 ) -> Result<Json<Option<Suggestion>>, ApiError> {
     user.require(Action::WorkCases)?;
-    let case = state.store.case(user.district_id, &user.scope(), user.id, id).await?.ok_or(AppError::NotFound)?;
+    let case = state.store.case(user.district_id, &user.scope(), user.user_id, id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(suggestion_for(&state.store, &case).await?))
 }
 
@@ -147,7 +147,7 @@ pub async fn dispatch_batch(
     let mut ready = Vec::new();
     let mut problems = Vec::new();
     for &(id, unit) in items {
-        let Some(case) = state.store.case(user.district_id, &user.scope(), user.id, id).await? else {
+        let Some(case) = state.store.case(user.district_id, &user.scope(), user.user_id, id).await? else {
             problems.push(BatchProblem { case_id: id, message: "案卷不存在".into() });
             continue;
         };
@@ -166,7 +166,7 @@ pub async fn dispatch_batch(
         let message = problems.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("；");
         return Err(AppError::Invalid { field: "cases".into(), message });
     }
-    let batch = state.store.create_order_batch(user.district_id, note.trim(), user.id).await?;
+    let batch = state.store.create_order_batch(user.district_id, note.trim(), user.user_id).await?;
     let mut case_ids = Vec::new();
     for (case, input, outcome) in ready {
         let audit = user.audit(AuditAction::CaseTransition, "", "");
@@ -178,7 +178,7 @@ pub async fn dispatch_batch(
                 Transition::Dispatch,
                 &outcome,
                 &input,
-                Some(user.id),
+                user.user_id,
                 &user.display_name,
                 &audit,
             )
@@ -201,7 +201,7 @@ pub async fn batch(
     let batch = state.store.order_batch(user.district_id, id).await?.ok_or(AppError::NotFound)?;
     let mut case_ids = Vec::new();
     for case_id in state.store.batch_case_ids(batch.id).await? {
-        if state.store.case(user.district_id, &user.scope(), user.id, case_id).await?.is_some() {
+        if state.store.case(user.district_id, &user.scope(), user.user_id, case_id).await?.is_some() {
             case_ids.push(case_id);
         }
     }

@@ -155,7 +155,7 @@ pub async fn layers(
     let mut cases_truncated = false;
     let cases = if want("cases") {
         let filter = CaseFilter { open: true, located: true, limit: MAP_CASE_LIMIT + 1, ..Default::default() };
-        let mut found = state.store.cases(user.district_id, &user.scope(), user.id, &filter).await?;
+        let mut found = state.store.cases(user.district_id, &user.scope(), user.user_id, &filter).await?;
         cases_truncated = found.len() as i64 > MAP_CASE_LIMIT;
         found.truncate(MAP_CASE_LIMIT as usize);
         let table = state.store.categories(user.district_id).await?;

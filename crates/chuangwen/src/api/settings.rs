@@ -51,7 +51,7 @@ pub async fn save_categories(state: &AppState, user: &CurrentUser, body: &str) -
     }
     let detail = serde_json::json!({ "version": table.version, "categories": table.categories.len() }).to_string();
     let entry = user.audit(AuditAction::SettingsChanged, "category_table", detail);
-    state.store.save_category_table(user.district_id, &table.version, body, Some(user.id), &entry).await?;
+    state.store.save_category_table(user.district_id, &table.version, body, user.user_id, &entry).await?;
     Ok(table)
 }
 
@@ -81,6 +81,6 @@ pub async fn save_calendar(state: &AppState, user: &CurrentUser, body: &str) -> 
     }
     WorkCalendar::parse(body).map_err(|m| invalid(m).0)?;
     let entry = user.audit(AuditAction::SettingsChanged, "calendar", "");
-    state.store.save_calendar(user.district_id, body, Some(user.id), &entry).await?;
+    state.store.save_calendar(user.district_id, body, user.user_id, &entry).await?;
     Ok(())
 }

@@ -67,7 +67,7 @@ pub async fn supervise(
 ) -> Result<Response, ApiError> {
     // As with every case step: out of scope is 404, then the role is asked.
     user.require(Action::WorkCases)?;
-    let case = state.store.case(user.district_id, &user.scope(), user.id, id).await?.ok_or(AppError::NotFound)?;
+    let case = state.store.case(user.district_id, &user.scope(), user.user_id, id).await?.ok_or(AppError::NotFound)?;
     user.require(Action::Supervise)?;
     let note = body.note.trim();
     if note.is_empty() || note.chars().count() > 500 {
@@ -78,7 +78,7 @@ pub async fn supervise(
     }
     let order = state
         .store
-        .supervise(user.district_id, case.id, note, user.id)
+        .supervise(user.district_id, case.id, note, user.user_id)
         .await?
         .ok_or_else(|| ApiError(AppError::Conflict("案卷尚未派遣到责任单位，无法督办".into())))?;
     let entry = user.audit(

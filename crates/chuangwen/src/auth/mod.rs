@@ -34,10 +34,11 @@ pub const CHANGE_PASSWORD_PATH: &str = "/account/password";
 /// an API token (which acts with the token's unit and roles).
 #[derive(Clone, Debug)]
 pub struct CurrentUser {
-    /// The user's id; for a token, the token's id.
-    pub id: i64,
-    /// True for an API token.
-    pub via_token: bool,
+    /// The person: a user's id; `None` for an API token, which is nobody —
+    /// so a token never sees "what I reported" nor signs a step as someone.
+    pub user_id: Option<i64>,
+    /// The API token's id, when the caller is one.
+    pub token_id: Option<i64>,
     /// District.
     pub district_id: i64,
     /// The unit whose subtree is the data scope.
@@ -59,6 +60,17 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
+    /// True for an API token.
+    pub fn via_token(&self) -> bool {
+        self.token_id.is_some()
+    }
+
+    /// The person calling: what only a person does (one's own account,
+    /// sessions, imports, tokens made) is refused to a token.
+    pub fn person(&self) -> Result<i64, AppError> {
+        self.user_id.ok_or(AppError::Forbidden)
+    }
+
     /// True when any role allows the action (see [`policy::allows`]).
     pub fn may(&self, action: Action) -> bool {
         policy::allows(&self.roles, action)
@@ -78,8 +90,8 @@ impl CurrentUser {
     pub fn audit(&self, action: AuditAction, object: impl Into<String>, detail: impl Into<String>) -> NewAuditEntry {
         NewAuditEntry {
             district_id: Some(self.district_id),
-            actor_id: (!self.via_token).then_some(self.id),
-            actor: if self.via_token { format!("token:{}", self.username) } else { self.username.clone() },
+            actor_id: self.user_id,
+            actor: if self.via_token() { format!("token:{}", self.username) } else { self.username.clone() },
             action,
             object: object.into(),
             detail: detail.into(),
@@ -180,8 +192,8 @@ async fn from_session(parts: &Parts, state: &AppState) -> Result<CurrentUser, No
     let roles = store.roles_of(user.id).await.map_err(|e| NoCaller::Failed(e.into()))?;
     let unit = store.unit_by_id(user.unit_id).await.map_err(|e| NoCaller::Failed(e.into()))?;
     Ok(CurrentUser {
-        id: user.id,
-        via_token: false,
+        user_id: Some(user.id),
+        token_id: None,
         district_id: user.district_id,
         unit_id: user.unit_id,
         unit_path: unit.path,
@@ -199,8 +211,8 @@ async fn from_token(parts: &Parts, state: &AppState, bearer: &str) -> Result<Cur
     let token = store.api_token_by_hash(&token_hash(bearer)).await?.ok_or(AppError::Unauthenticated)?;
     let unit = store.unit_by_id(token.unit_id).await?;
     let caller = CurrentUser {
-        id: token.id,
-        via_token: true,
+        user_id: None,
+        token_id: Some(token.id),
         district_id: token.district_id,
         unit_id: token.unit_id,
         unit_path: unit.path,

@@ -289,9 +289,13 @@ pub(crate) static OPEN_STATES: LazyLock<String> = LazyLock::new(|| state_list(Ca
 pub(crate) static RUNNING_STATES: LazyLock<String> = LazyLock::new(|| state_list(CaseState::unit_clock_runs));
 
 /// Limits a case query to a scope: in the scope's territory, or dispatched
-/// to a unit of the scope, or reported by the caller.
-fn push_case_scope<'a, DB: sqlx::Database>(q: &mut QueryBuilder<DB>, district_id: i64, scope: &Scope, user_id: i64)
-where
+/// to a unit of the scope, or reported by the caller (a person, not a token).
+fn push_case_scope<'a, DB: sqlx::Database>(
+    q: &mut QueryBuilder<DB>,
+    district_id: i64,
+    scope: &Scope,
+    reporter: Option<i64>,
+) where
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
@@ -301,7 +305,10 @@ where
             q.push(*column).push(" IN (SELECT id FROM units WHERE district_id = ");
             q.push_bind(district_id).push(" AND path LIKE ").push_bind(pattern.clone()).push(")");
         }
-        q.push(" OR reporter_id = ").push_bind(user_id).push(")");
+        if let Some(reporter) = reporter {
+            q.push(" OR reporter_id = ").push_bind(reporter);
+        }
+        q.push(")");
     }
 }
 
@@ -477,11 +484,17 @@ impl Store {
     }
 
     /// One case, if the scope sees it.
-    pub async fn case(&self, district_id: i64, scope: &Scope, user_id: i64, id: i64) -> StoreResult<Option<Case>> {
+    pub async fn case(
+        &self,
+        district_id: i64,
+        scope: &Scope,
+        reporter: Option<i64>,
+        id: i64,
+    ) -> StoreResult<Option<Case>> {
         Ok(read!(&self.db, |pool| {
             let mut q = QueryBuilder::new(CASE_COLUMNS);
             q.push(" WHERE district_id = ").push_bind(district_id).push(" AND id = ").push_bind(id);
-            push_case_scope(&mut q, district_id, scope, user_id);
+            push_case_scope(&mut q, district_id, scope, reporter);
             q.build_query_as::<Case>().fetch_optional(pool).await
         })?)
     }
@@ -491,13 +504,13 @@ impl Store {
         &self,
         district_id: i64,
         scope: &Scope,
-        user_id: i64,
+        reporter: Option<i64>,
         filter: &CaseFilter,
     ) -> StoreResult<Vec<Case>> {
         Ok(read!(&self.db, |pool| {
             let mut q = QueryBuilder::new(CASE_COLUMNS);
             q.push(" WHERE district_id = ").push_bind(district_id);
-            push_case_scope(&mut q, district_id, scope, user_id);
+            push_case_scope(&mut q, district_id, scope, reporter);
             push_filter(&mut q, filter);
             if let Some(before) = filter.before_id {
                 q.push(" AND id < ").push_bind(before);
@@ -513,14 +526,14 @@ impl Store {
         &self,
         district_id: i64,
         scope: &Scope,
-        user_id: i64,
+        reporter: Option<i64>,
         filter: &CaseFilter,
         cap: i64,
     ) -> StoreResult<i64> {
         Ok(read!(&self.db, |pool| {
             let mut q = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM cases WHERE district_id = ");
             q.push_bind(district_id);
-            push_case_scope(&mut q, district_id, scope, user_id);
+            push_case_scope(&mut q, district_id, scope, reporter);
             push_filter(&mut q, filter);
             q.push(" LIMIT ").push_bind(cap).push(") AS capped");
             q.build_query_scalar::<i64>().fetch_one(pool).await
@@ -1068,7 +1081,7 @@ pub struct Inbox {
 
 impl Store {
     /// The home inbox of a scope: one pass over its cases.
-    pub async fn inbox(&self, district_id: i64, scope: &Scope, user_id: i64) -> StoreResult<Inbox> {
+    pub async fn inbox(&self, district_id: i64, scope: &Scope, reporter: Option<i64>) -> StoreResult<Inbox> {
         let running = RUNNING_STATES.as_str();
         let sql = format!(
             "SELECT
@@ -1084,11 +1097,11 @@ impl Store {
         );
         Ok(read!(&self.db, |pool| {
             let mut q = QueryBuilder::new(sql.clone());
-            q.push_bind(user_id);
+            q.push_bind(reporter);
             q.push(" AND state IN ").push(OPEN_STATES.as_str());
             q.push(" THEN 1 ELSE 0 END), 0) AS mine FROM cases WHERE district_id = ");
             q.push_bind(district_id);
-            push_case_scope(&mut q, district_id, scope, user_id);
+            push_case_scope(&mut q, district_id, scope, reporter);
             q.build_query_as::<Inbox>().fetch_one(pool).await
         })?)
     }

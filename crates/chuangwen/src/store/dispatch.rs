@@ -66,7 +66,7 @@ impl Store {
     }
 
     /// Opens a new batch with the district's next number for the year.
-    pub async fn create_order_batch(&self, district_id: i64, note: &str, by: i64) -> StoreResult<OrderBatch> {
+    pub async fn create_order_batch(&self, district_id: i64, note: &str, by: Option<i64>) -> StoreResult<OrderBatch> {
         let at = now();
         let year = at.with_timezone(&beijing()).year() as i64;
         let batch = transaction!(&self.db, |tx| {

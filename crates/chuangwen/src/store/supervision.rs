@@ -118,7 +118,13 @@ impl Store {
     }
 
     /// A supervision order raised by hand; false when the case has no unit.
-    pub async fn supervise(&self, district_id: i64, case_id: i64, note: &str, by: i64) -> StoreResult<Option<i64>> {
+    pub async fn supervise(
+        &self,
+        district_id: i64,
+        case_id: i64,
+        note: &str,
+        by: Option<i64>,
+    ) -> StoreResult<Option<i64>> {
         let at = now();
         let id = transaction!(&self.db, |tx| {
             let unit: Option<Option<i64>> =

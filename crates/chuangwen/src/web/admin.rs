@@ -322,7 +322,7 @@ pub async fn set_roles(
     let error = match (unit, roles.is_empty()) {
         (None, _) => Some("请选择所属单位".to_string()),
         (_, true) => Some("请至少选择一个角色".to_string()),
-        _ if account.id == user.id && !roles.iter().any(|r| r == Role::Admin.code()) => {
+        _ if Some(account.id) == user.user_id && !roles.iter().any(|r| r == Role::Admin.code()) => {
             Some("不能取消自己的系统管理员角色（避免无人管理）".to_string())
         }
         _ => None,
@@ -367,7 +367,7 @@ pub async fn set_disabled(
     check_csrf(&headers, &form.csrf)?;
     state.store.user(user.district_id, id).await?.ok_or(AppError::NotFound)?;
     let disable = form.value == "1";
-    if disable && id == user.id {
+    if disable && Some(id) == user.user_id {
         let extras = UserPageExtras { error: Some("不能停用自己的账号".into()), ..Default::default() };
         return user_page(&state, &user, &headers, id, extras).await;
     }
@@ -506,7 +506,16 @@ pub async fn create_token(
     let entry = user.audit(AuditAction::TokenCreated, "", detail);
     state
         .store
-        .create_api_token(user.district_id, &name, unit.id, &roles, &token_hash(&token), &prefix, user.id, &entry)
+        .create_api_token(
+            user.district_id,
+            &name,
+            unit.id,
+            &roles,
+            &token_hash(&token),
+            &prefix,
+            user.person()?,
+            &entry,
+        )
         .await?;
     tokens_page(&state, &user, &headers, Some(token), None).await
 }

@@ -171,7 +171,7 @@ fn filter_of(q: &ListQuery, user: &CurrentUser, limit: i64) -> CaseFilter {
         to: day_start(&q.to, 1),
         overdue: q.overdue == "1",
         amber: q.amber == "1",
-        reporter_id: (q.mine == "1").then_some(user.id),
+        reporter_id: user.user_id.filter(|_| q.mine == "1"),
         text: some(&q.q),
         limit,
         ..Default::default()
@@ -192,10 +192,10 @@ pub async fn list(
     let units = state.store.units(user.district_id).await?;
     let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
     let filter = CaseFilter { before_id: q.before, ..filter_of(&q, &user, PAGE + 1) };
-    let mut cases = state.store.cases(user.district_id, &user.scope(), user.id, &filter).await?;
+    let mut cases = state.store.cases(user.district_id, &user.scope(), user.user_id, &filter).await?;
     let counted = state
         .store
-        .count_cases(user.district_id, &user.scope(), user.id, &filter_of(&q, &user, 0), COUNT_CAP + 1)
+        .count_cases(user.district_id, &user.scope(), user.user_id, &filter_of(&q, &user, 0), COUNT_CAP + 1)
         .await?;
     let total = if counted > COUNT_CAP { format!("超过 {COUNT_CAP} 件") } else { format!("共 {counted} 件") };
     let filters = q.filters();
@@ -494,7 +494,7 @@ async fn case_page(
     message: Option<String>,
     error: Option<(String, String)>,
 ) -> Result<Response, AppError> {
-    let case = state.store.case(user.district_id, &user.scope(), user.id, id).await?.ok_or(AppError::NotFound)?;
+    let case = state.store.case(user.district_id, &user.scope(), user.user_id, id).await?.ok_or(AppError::NotFound)?;
     let units = state.store.units(user.district_id).await?;
     let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
     let table = state.store.categories_of_version(user.district_id, &case.category_version).await?;
@@ -697,7 +697,7 @@ pub async fn export(
     let units = state.store.units(user.district_id).await?;
     let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
     let filter = filter_of(&q, &user, EXPORT_LIMIT);
-    let cases = state.store.cases(user.district_id, &user.scope(), user.id, &filter).await?;
+    let cases = state.store.cases(user.district_id, &user.scope(), user.user_id, &filter).await?;
     let table = state.store.categories(user.district_id).await?;
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();

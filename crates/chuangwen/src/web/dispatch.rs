@@ -76,7 +76,7 @@ async fn page(
     error: Option<String>,
 ) -> Result<Response, AppError> {
     let filter = CaseFilter { state: Some(CaseState::Accepted.code().into()), limit: QUEUE + 1, ..Default::default() };
-    let mut cases = state.store.cases(user.district_id, &user.scope(), user.id, &filter).await?;
+    let mut cases = state.store.cases(user.district_id, &user.scope(), user.user_id, &filter).await?;
     let more = cases.len() as i64 > QUEUE;
     cases.truncate(QUEUE as usize);
     let suggestions = suggestions_for(&state.store, user.district_id, &cases).await.map_err(|e| e.0)?;

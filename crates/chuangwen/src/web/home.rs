@@ -83,7 +83,7 @@ pub async fn page(State(state): State<AppState>, user: CurrentUser, headers: Hea
 
 /// The piles of work a user's roles look at first, with links to each.
 async fn inbox_tiles(state: &AppState, user: &CurrentUser) -> Result<Vec<(&'static str, i64, String)>, AppError> {
-    let inbox = state.store.inbox(user.district_id, &user.scope(), user.id).await?;
+    let inbox = state.store.inbox(user.district_id, &user.scope(), user.user_id).await?;
     let has = |roles: &[Role]| user.roles.iter().any(|r| roles.contains(r));
     let link = |query: &str| format!("/cases?{query}");
     let mut tiles = Vec::new();

@@ -262,7 +262,7 @@ pub async fn start_import(
         .create_place_import(
             district_id,
             &NewPlaceImport {
-                user_id: user.id,
+                user_id: user.person()?,
                 kind: kind.code(),
                 format: format.code(),
                 crs: crs.code(),

@@ -211,7 +211,7 @@ async fn account_page(
         forced: user.must_change_password,
         csrf: csrf_token(headers, state.config.security.secure_cookies).0,
         unit_name: state.store.unit_by_id(user.unit_id).await?.name,
-        sessions: state.store.session_count(user.id).await?,
+        sessions: state.store.session_count(user.person()?).await?,
         errors,
         saved,
     };
@@ -245,7 +245,7 @@ pub async fn change_password(
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&headers, &form.csrf)?;
-    let account = state.store.user(user.district_id, user.id).await?.ok_or(AppError::NotFound)?;
+    let account = state.store.user(user.district_id, user.person()?).await?.ok_or(AppError::NotFound)?;
     let mut errors = PasswordErrors::default();
     let stored = account.password_hash.clone();
     let current = form.current.clone();
@@ -281,7 +281,7 @@ pub async fn logout_everywhere(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&headers, &form.csrf)?;
-    let entry = user.audit(AuditAction::LogoutEverywhere, format!("user:{}", user.id), "");
-    state.store.logout_everywhere(user.id, &entry).await?;
+    let entry = user.audit(AuditAction::LogoutEverywhere, format!("user:{}", user.person()?), "");
+    state.store.logout_everywhere(user.person()?, &entry).await?;
     with_cookie(Redirect::to("/login").into_response(), &expired_session_cookie(&state))
 }
