@@ -118,6 +118,7 @@ pub fn router(state: AppState) -> Router {
     table()
         .router
         .fallback(web::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::ensure_csrf_cookie))
         .with_state(state)
         // Pages, scripts and JSON go out gzip-compressed to clients that ask
         // (phones on mobile data); images and event streams are left alone.

@@ -46,6 +46,20 @@ on_both_backends!(logging_out_ends_the_session, |db| {
     assert_eq!(browser.get("/").await.status, StatusCode::SEE_OTHER);
 });
 
+on_both_backends!(forms_work_after_the_browser_dropped_its_csrf_cookie_but_kept_the_login, |db| {
+    db.with_demo().await;
+    let mut browser = Browser::new(db.state());
+    browser.login("office01", common::DEMO_PASSWORD).await;
+    // A browser restart: the session cookie has a lifetime and stays, the CSRF cookie does not.
+    browser.cookies.retain(|(name, _)| name != "cw_csrf");
+    let page = browser.get("/cases/new").await.text();
+    let in_form = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert_eq!(in_form.len(), 64);
+    assert_eq!(browser.csrf(), in_form, "the page sets the cookie its forms carry");
+    let out = browser.post_form("/logout", &[("csrf", &in_form)]).await;
+    assert_eq!(out.location(), "/login", "the form is accepted");
+});
+
 on_both_backends!(a_form_without_its_csrf_token_is_refused, |db| {
     db.with_demo().await;
     let mut browser = Browser::new(db.state());

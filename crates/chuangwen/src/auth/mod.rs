@@ -10,8 +10,8 @@ pub mod policy;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
@@ -140,16 +140,36 @@ pub fn check_csrf(headers: &HeaderMap, form_token: &str) -> Result<(), AppError>
     }
 }
 
-/// The CSRF token of this browser, and the cookie to set when it is new.
-pub fn csrf_token(headers: &HeaderMap, secure: bool) -> (String, Option<String>) {
-    match cookie(headers, CSRF_COOKIE).filter(|t| t.len() == 64) {
-        Some(token) => (token, None),
-        None => {
-            let token = random_token();
-            let set = set_cookie(CSRF_COOKIE, &token, None, secure);
-            (token, Some(set))
-        }
+/// The CSRF token of this browser (every request has one: see [`ensure_csrf_cookie`]).
+pub fn csrf_token(headers: &HeaderMap) -> String {
+    cookie(headers, CSRF_COOKIE).unwrap_or_default()
+}
+
+/// Middleware: a request without a CSRF cookie gets one, visible to the
+/// handler as if the browser had sent it and set on the response — so every
+/// page's forms work, also after the browser dropped its session cookies
+/// while the (longer-lived) login survived.
+pub async fn ensure_csrf_cookie(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if cookie(request.headers(), CSRF_COOKIE).is_some_and(|t| t.len() == 64) {
+        return next.run(request).await;
     }
+    let token = random_token();
+    let sent = request.headers().get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let with_token =
+        if sent.is_empty() { format!("{CSRF_COOKIE}={token}") } else { format!("{sent}; {CSRF_COOKIE}={token}") };
+    if let Ok(value) = HeaderValue::from_str(&with_token) {
+        request.headers_mut().insert(header::COOKIE, value);
+    }
+    let mut response = next.run(request).await;
+    let set = set_cookie(CSRF_COOKIE, &token, None, state.config.security.secure_cookies);
+    if let Ok(value) = HeaderValue::from_str(&set) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// The client's address: the first `X-Forwarded-For` hop when a proxy sets

@@ -155,7 +155,7 @@ async fn new_user_page(
     let units = state.store.units(user.district_id).await?;
     render(&NewUserPage {
         nav: Some(Nav::of(state, user, headers).await?),
-        csrf: csrf_token(headers, state.config.security.secure_cookies).0,
+        csrf: csrf_token(headers),
         units: unit_choices(&units),
         roles: Role::ALL.iter().map(|r| (r.code(), r.label())).collect(),
         values,
@@ -277,7 +277,7 @@ async fn user_page(
     let phone_revealed = extras.phone_clear.is_some();
     let page = UserPage {
         nav: Some(Nav::of(state, user, headers).await?),
-        csrf: csrf_token(headers, state.config.security.secure_cookies).0,
+        csrf: csrf_token(headers),
         locked: account.locked_until.is_some_and(|t| t > Utc::now()),
         unit_name,
         units: unit_choices(&units),
@@ -454,7 +454,7 @@ async fn tokens_page(
         .collect();
     render(&TokensPage {
         nav: Some(Nav::of(state, user, headers).await?),
-        csrf: csrf_token(headers, state.config.security.secure_cookies).0,
+        csrf: csrf_token(headers),
         tokens,
         units: unit_choices(&units),
         roles: Role::ALL.iter().map(|r| (r.code(), r.label())).collect(),

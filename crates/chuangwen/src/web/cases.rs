@@ -310,7 +310,7 @@ async fn new_case_page(
     render(&NewCasePage {
         nav: Some(Nav::of(state, user, headers).await?),
         map: state.config.map.clone(),
-        csrf: csrf_token(headers, state.config.security.secure_cookies).0,
+        csrf: csrf_token(headers),
         groups,
         values,
         error,
@@ -552,7 +552,7 @@ async fn case_page(
         map: state.config.map.clone(),
         position,
         grid_json,
-        csrf: csrf_token(headers, state.config.security.secure_cookies).0,
+        csrf: csrf_token(headers),
         state_label: state_label(&case.state),
         category: category.map(|c| format!("{} {}", c.code, c.name)).unwrap_or_default(),
         condition: condition.map(|c| c.name.clone()).unwrap_or_default(),

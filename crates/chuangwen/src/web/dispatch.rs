@@ -103,7 +103,7 @@ async fn page(
         .collect();
     render(&DispatchPage {
         nav: Some(Nav::of(state, user, headers).await?),
-        csrf: csrf_token(headers, state.config.security.secure_cookies).0,
+        csrf: csrf_token(headers),
         rows,
         more,
         units: units.iter().filter(|u| u.parent_id.is_some()).map(|u| (u.id, u.name.clone())).collect(),

@@ -46,7 +46,7 @@ impl Nav {
             district_name: district.name,
             display_name: user.display_name.clone(),
             roles: user.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join("、"),
-            csrf: csrf_token(headers, state.config.security.secure_cookies).0,
+            csrf: csrf_token(headers),
             can_import: user.may(Action::ImportPlaces),
             can_admin: user.may(Action::ManageUsers),
             can_dispatch: crate::domain::cases::Transition::Dispatch.may_take(&user.roles, false),

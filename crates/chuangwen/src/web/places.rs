@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -162,7 +162,7 @@ async fn import_form(
             (r.id, kind, r.file_name, state_label(&r.state), r.imported, at)
         })
         .collect();
-    let (csrf, set) = csrf_token(headers, state.config.security.secure_cookies);
+    let csrf = csrf_token(headers);
     let page = ImportForm {
         nav: Some(Nav::of(state, user, headers).await?),
         csrf,
@@ -172,11 +172,7 @@ async fn import_form(
         error,
         recent,
     };
-    let mut response = render(&page)?;
-    if let Some(set) = set {
-        response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&set).map_err(AppError::internal)?);
-    }
-    Ok(response)
+    render(&page)
 }
 
 /// What the import form holds, kept when it is refused.

@@ -33,23 +33,13 @@ pub fn with_cookie(mut response: Response, cookie: &str) -> Result<Response, App
     Ok(response)
 }
 
-fn login_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    username: String,
-    error: Option<String>,
-) -> Result<Response, AppError> {
-    let (csrf, set) = csrf_token(headers, state.config.security.secure_cookies);
-    let response = render(&LoginPage { nav: None, csrf, username, error })?;
-    match set {
-        Some(set) => with_cookie(response, &set),
-        None => Ok(response),
-    }
+fn login_page(headers: &HeaderMap, username: String, error: Option<String>) -> Result<Response, AppError> {
+    render(&LoginPage { nav: None, csrf: csrf_token(headers), username, error })
 }
 
 /// `GET /login`.
-pub async fn form(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    login_page(&state, &headers, String::new(), None)
+pub async fn form(headers: HeaderMap) -> Result<Response, AppError> {
+    login_page(&headers, String::new(), None)
 }
 
 /// The login form.
@@ -75,7 +65,7 @@ pub async fn login(
     check_csrf(&headers, &form.csrf)?;
     let username = form.username.trim().to_string();
     if username.is_empty() || form.password.is_empty() {
-        return login_page(&state, &headers, username, Some("请输入用户名和密码".into()));
+        return login_page(&headers, username, Some("请输入用户名和密码".into()));
     }
     let security = &state.config.security;
     let store = &state.store;
@@ -92,7 +82,7 @@ pub async fn login(
         };
         store.audit(&entry).await?;
         let message = format!("账号已被锁定，请于 {} 后再试，或联系系统管理员解锁", local_time(until));
-        return login_page(&state, &headers, username, Some(message));
+        return login_page(&headers, username, Some(message));
     }
     // Verify against a dummy hash when the user is unknown, so the time
     // taken does not reveal which usernames exist.
@@ -119,11 +109,11 @@ pub async fn login(
                 }
                 _ => "用户名或密码错误".to_string(),
             };
-            return login_page(&state, &headers, username, Some(message));
+            return login_page(&headers, username, Some(message));
         }
     };
     if user.disabled {
-        return login_page(&state, &headers, username, Some("账号已停用，请联系系统管理员".into()));
+        return login_page(&headers, username, Some("账号已停用，请联系系统管理员".into()));
     }
     let token = random_token();
     store.record_login(&user, &token_hash(&token), &ip).await?;
@@ -209,7 +199,7 @@ async fn account_page(
     let page = AccountPage {
         nav,
         forced: user.must_change_password,
-        csrf: csrf_token(headers, state.config.security.secure_cookies).0,
+        csrf: csrf_token(headers),
         unit_name: state.store.unit_by_id(user.unit_id).await?.name,
         sessions: state.store.session_count(user.person()?).await?,
         errors,

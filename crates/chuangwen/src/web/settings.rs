@@ -167,7 +167,7 @@ async fn page(
     };
     render(&SettingsPage {
         nav: Some(Nav::of(state, user, headers).await?),
-        csrf: csrf_token(headers, state.config.security.secure_cookies).0,
+        csrf: csrf_token(headers),
         may_edit_tables: user.may(Action::ManageSettings),
         may_edit_rules: user.may(Action::ManageDispatchRules),
         version: table.version.clone(),
