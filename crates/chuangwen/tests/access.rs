@@ -769,6 +769,17 @@ on_both_backends!(editing_removing_or_reordering_audit_rows_is_caught_at_the_fir
     assert_eq!(store.verify_audit().await.unwrap().unwrap_err().id, 6);
     snapshot("DELETE FROM audit_log; INSERT INTO audit_log SELECT * FROM audit_backup").await;
 
+    // Appended behind the head's back: an entry 7 the head does not count.
+    snapshot(
+        "INSERT INTO audit_log (id, district_id, at, actor_id, actor, action, object, detail, ip, algorithm, prev_hash, hash)
+         SELECT 7, district_id, at, actor_id, actor, action, object, detail, ip, algorithm, hash, hash FROM audit_log WHERE id = 6",
+    )
+    .await;
+    let broken = store.verify_audit().await.unwrap().unwrap_err();
+    assert_eq!(broken.id, 7, "{}", broken.reason);
+    assert!(broken.reason.contains("追加"));
+    snapshot("DELETE FROM audit_log; INSERT INTO audit_log SELECT * FROM audit_backup").await;
+
     // Reordered: entries 2 and 5 swap places (their numbers stay in order).
     snapshot("UPDATE audit_log SET id = -2 WHERE id = 2").await;
     snapshot("UPDATE audit_log SET id = 2 WHERE id = 5").await;

@@ -121,20 +121,32 @@ impl Store {
 
     /// Verifies the whole chain; `Ok(n)` is the number of sound entries,
     /// `Err` names the first entry that was changed, removed or reordered.
+    /// The chain is walked up to the head read at the start; entries appended
+    /// while it walks (a server in use) are left for the next verification.
     pub async fn verify_audit(&self) -> StoreResult<Result<i64, ChainBreak>> {
-        let (head_seq, head_hash): (i64, String) =
-            read!(&self.db, |pool| sqlx::query_as("SELECT seq, last_hash FROM audit_head WHERE id = 1")
-                .fetch_one(pool)
-                .await)?;
+        // One statement, one snapshot: the head and the highest entry agree
+        // unless a row was appended without moving the head.
+        let (head_seq, head_hash, highest): (i64, String, Option<i64>) = read!(&self.db, |pool| sqlx::query_as(
+            "SELECT seq, last_hash, (SELECT MAX(id) FROM audit_log) FROM audit_head WHERE id = 1"
+        )
+        .fetch_one(pool)
+        .await)?;
+        if let Some(highest) = highest.filter(|h| *h > head_seq) {
+            return Ok(Err(ChainBreak {
+                id: highest,
+                reason: format!("第 {highest} 条记录在链尾（第 {head_seq} 条）之后：记录被追加"),
+            }));
+        }
         let mut walker = ChainWalker::default();
         let mut after = 0i64;
         loop {
             let page: Vec<AuditRecord> = read!(&self.db, |pool| {
                 sqlx::query_as::<_, AuditRecord>(
                 "SELECT id, district_id, at, actor_id, actor, action, object, detail, ip, algorithm, prev_hash, hash
-                 FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2"
+                 FROM audit_log WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3"
             )
             .bind(after)
+            .bind(head_seq)
             .bind(VERIFY_PAGE)
             .fetch_all(pool)
             .await
