@@ -302,7 +302,7 @@ async fn world(db: &common::TestDb) -> World {
         .unwrap()[0];
     let import_elsewhere = new_import(other.id, other_user).await;
     let token_elsewhere = new_token(&store, other.id, other_root.id, other_user).await.0;
-    let batch_elsewhere = store.create_order_batch(other.id, "", Some(other_user)).await.unwrap().id;
+    let batch_elsewhere = batch_of_nothing(&store, other.id, other_user).await;
     // Two reports by someone else: one in the walkers' street, one elsewhere.
     let new_case = |point: i64| {
         let store = store.clone();
@@ -352,7 +352,7 @@ async fn world(db: &common::TestDb) -> World {
     }
     let order_here = store.supervise(district, case_here, "督办", Some(victim)).await.unwrap().unwrap();
     let order_elsewhere = store.supervise(district, case_elsewhere, "督办", Some(victim)).await.unwrap().unwrap();
-    let batch_here = store.create_order_batch(district, "", Some(victim)).await.unwrap().id;
+    let batch_here = batch_of_nothing(&store, district, victim).await;
     // A photo on each case, with its file and thumbnail in the file store.
     let mut photos = Vec::new();
     for (n, case) in [case_here, case_elsewhere].into_iter().enumerate() {
@@ -403,6 +403,21 @@ async fn world(db: &common::TestDb) -> World {
 
 fn scope_all() -> chuangwen::auth::policy::Scope {
     chuangwen::auth::policy::Scope::District
+}
+
+/// A numbered batch with no case in it, issued by `by`.
+async fn batch_of_nothing(store: &Store, district: i64, by: i64) -> i64 {
+    let audit = NewAuditEntry {
+        district_id: Some(district),
+        actor_id: Some(by),
+        actor: "test".into(),
+        action: AuditAction::CaseTransition,
+        object: String::new(),
+        detail: String::new(),
+        ip: String::new(),
+    };
+    let (batch, _) = store.dispatch_batch(district, "", &[], Some(by), "test", &audit).await.unwrap().unwrap();
+    batch.id
 }
 
 async fn new_token(store: &Store, district: i64, unit: i64, by: i64) -> (i64, String) {

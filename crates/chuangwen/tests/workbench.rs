@@ -169,6 +169,12 @@ on_both_backends!(the_office_dispatches_a_batch_from_one_page_with_the_suggested
     assert!(html.contains(a["number"].as_str().unwrap()) && html.contains("不能"), "the refusal names the case");
     let (_, got) = office.json("GET", &format!("/api/v1/cases/{}", ids[2]), None).await;
     assert_eq!(got["state"], "accepted", "nothing of a refused batch is dispatched");
+    // A unit that is not the district's: refused by name, nothing dispatched.
+    let page =
+        office.post_form("/cases/dispatch", &[("csrf", &csrf), ("case", &ids[2].to_string()), (&uc, "999999")]).await;
+    assert!(page.text().contains("责任单位 999999 不是本区的单位"), "{}", page.text());
+    let (_, got) = office.json("GET", &format!("/api/v1/cases/{}", ids[2]), None).await;
+    assert_eq!(got["state"], "accepted");
     // Nothing checked: refused with a message.
     let page = office.post_form("/cases/dispatch", &[("csrf", &csrf)]).await;
     assert!(page.text().contains("请至少勾选一件案卷"));
@@ -379,4 +385,54 @@ on_both_backends!(the_overdue_and_amber_tiles_count_what_their_lists_show, |db| 
         let list = office.get(&format!("/cases?{query}")).await.text();
         assert!(list.contains(&format!("共 {expected} 件")), "{label}: the list behind the tile");
     }
+});
+
+on_both_backends!(a_batch_with_a_case_moved_meanwhile_dispatches_nothing_and_uses_no_number, |db| {
+    use chuangwen::domain::cases::{Actor, Transition, TransitionInput, apply};
+    let district = db.with_demo().await;
+    let spot = first_street_spot(&db, district).await;
+    let mut supervisor = as_user(&db, "supervisor001").await;
+    let mut office = as_user(&db, "office01").await;
+    let a = report_and_accept(&mut supervisor, &mut office, "06010", spot).await["id"].as_i64().unwrap();
+    let b = report_and_accept(&mut supervisor, &mut office, "06010", spot).await["id"].as_i64().unwrap();
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let read = |id| db.store.case(district, &Scope::District, None, id);
+    let (case_a, case_b) = (read(a).await.unwrap().unwrap(), read(b).await.unwrap().unwrap());
+    // b moves after the office read it: another office user voids it.
+    let (status, _) = office.json("POST", &format!("/api/v1/cases/{b}/void"), Some(json!({"note": "重复上报"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let input = TransitionInput { unit_id: Some(street.id), ..Default::default() };
+    let roles = [chuangwen::domain::org::Role::Office];
+    let actor = Actor { roles: &roles, in_assigned_unit: false };
+    let calendar = db.store.calendar(district).await.unwrap();
+    let facts = |c: &chuangwen::store::cases::Case| chuangwen::api::cases::facts_of(c);
+    let now = chrono::Utc::now();
+    let out_a = apply(&facts(&case_a), Transition::Dispatch, &input, &actor, now, &calendar).unwrap();
+    let out_b = apply(&facts(&case_b), Transition::Dispatch, &input, &actor, now, &calendar).unwrap();
+    let step = |case, outcome| chuangwen::store::cases::Step {
+        case,
+        expected_version: case.version,
+        transition: Transition::Dispatch,
+        outcome,
+        input: &input,
+    };
+    let audit = chuangwen::auth::audit::NewAuditEntry {
+        district_id: Some(district),
+        actor_id: None,
+        actor: "test".into(),
+        action: chuangwen::auth::audit::AuditAction::CaseTransition,
+        object: String::new(),
+        detail: String::new(),
+        ip: String::new(),
+    };
+    let steps = [step(&case_a, &out_a), step(&case_b, &out_b)];
+    let conflict = db.store.dispatch_batch(district, "", &steps, None, "test", &audit).await.unwrap().unwrap_err();
+    assert_eq!(conflict.current.id, b);
+    assert_eq!(read(a).await.unwrap().unwrap().state, "accepted", "a, checked and fine, did not go alone");
+    assert_eq!(read(a).await.unwrap().unwrap().batch_id, None);
+    // The next batch still gets the first number of the year.
+    let (batch, dispatched) =
+        db.store.dispatch_batch(district, "", &steps[..1], None, "test", &audit).await.unwrap().unwrap();
+    assert!(batch.number.ends_with("-第001批"), "{}", batch.number);
+    assert_eq!((dispatched.len(), dispatched[0].batch_id), (1, Some(batch.id)));
 });

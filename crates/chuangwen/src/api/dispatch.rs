@@ -15,7 +15,7 @@ use crate::domain::cases::{Actor, Transition, TransitionInput, apply};
 use crate::domain::dispatch::{Place, Reason, Rule, suggest};
 use crate::error::{ApiError, AppError};
 use crate::store::Store;
-use crate::store::cases::Case;
+use crate::store::cases::{Case, Step};
 use crate::store::dispatch::OrderBatch;
 
 /// The unit the rules suggest for a case, and why.
@@ -97,15 +97,6 @@ pub struct BatchBody {
     note: String,
 }
 
-/// A problem with one case of a batch.
-#[derive(Serialize)]
-pub struct BatchProblem {
-    /// The case.
-    pub case_id: i64,
-    /// What is wrong, in Chinese.
-    pub message: String,
-}
-
 /// An issued batch.
 #[derive(Serialize)]
 pub struct BatchView {
@@ -131,7 +122,8 @@ pub async fn issue_batch(
 
 /// Dispatches `(case, unit)` pairs as one batch; without a unit, the
 /// suggestion is taken. Every case is checked first; if any cannot go, none
-/// goes, and each problem is named (field `cases`).
+/// goes, and each problem is named (field `cases`). The batch is written in
+/// one transaction: a case someone else moved meanwhile stops the whole batch.
 pub async fn dispatch_batch(
     state: &AppState,
     user: &CurrentUser,
@@ -142,53 +134,59 @@ pub async fn dispatch_batch(
         return Err(AppError::Invalid { field: "cases".into(), message: "一批须包含 1～500 个案卷".into() });
     }
     let calendar = state.store.calendar(user.district_id).await?;
+    let units = state.store.units(user.district_id).await?;
     let now = chrono::Utc::now();
     let actor = Actor { roles: &user.roles, in_assigned_unit: false };
-    let mut ready = Vec::new();
     let mut problems = Vec::new();
+    let mut cases = Vec::new();
     for &(id, unit) in items {
-        let Some(case) = state.store.case(user.district_id, &user.scope(), user.user_id, id).await? else {
-            problems.push(BatchProblem { case_id: id, message: "案卷不存在".into() });
-            continue;
-        };
+        match state.store.case(user.district_id, &user.scope(), user.user_id, id).await? {
+            Some(case) => cases.push((case, unit)),
+            None => problems.push(format!("案卷 {id} 不存在")),
+        }
+    }
+    let unchosen: Vec<Case> = cases.iter().filter(|(_, unit)| unit.is_none()).map(|(c, _)| c.clone()).collect();
+    let mut suggested = suggestions_for(&state.store, user.district_id, &unchosen).await.map_err(|e| e.0)?.into_iter();
+    let mut ready = Vec::new();
+    for (case, unit) in cases {
         let unit = match unit {
             Some(unit) => Some(unit),
-            None => suggestion_for(&state.store, &case).await.map_err(|e| e.0)?.map(|s| s.unit_id),
+            None => suggested.next().flatten().map(|s| s.unit_id),
         };
-        let unit = unit.filter(|u| *u > 0);
+        if let Some(unit) = unit.filter(|u| !units.iter().any(|known| known.id == *u)) {
+            problems.push(format!("{}：责任单位 {unit} 不是本区的单位", case.number));
+            continue;
+        }
         let input = TransitionInput { unit_id: unit, ..Default::default() };
         match apply(&super::cases::facts_of(&case), Transition::Dispatch, &input, &actor, now, &calendar) {
             Ok(outcome) => ready.push((case, input, outcome)),
-            Err(err) => problems.push(BatchProblem { case_id: id, message: format!("{}：{err}", case.number) }),
+            Err(err) => problems.push(format!("{}：{err}", case.number)),
         }
     }
     if !problems.is_empty() {
-        let message = problems.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("；");
-        return Err(AppError::Invalid { field: "cases".into(), message });
+        return Err(AppError::Invalid { field: "cases".into(), message: problems.join("；") });
     }
-    let batch = state.store.create_order_batch(user.district_id, note.trim(), user.user_id).await?;
-    let mut case_ids = Vec::new();
-    for (case, input, outcome) in ready {
-        let audit = user.audit(AuditAction::CaseTransition, "", "");
-        let result = state
-            .store
-            .transition_case(
-                &case,
-                case.version,
-                Transition::Dispatch,
-                &outcome,
-                &input,
-                user.user_id,
-                &user.display_name,
-                &audit,
-            )
-            .await?;
-        if result.is_ok() {
-            state.store.set_case_batch(case.id, batch.id).await?;
-            case_ids.push(case.id);
+    let steps: Vec<Step<'_>> = ready
+        .iter()
+        .map(|(case, input, outcome)| Step {
+            case,
+            expected_version: case.version,
+            transition: Transition::Dispatch,
+            outcome,
+            input,
+        })
+        .collect();
+    let audit = user.audit(AuditAction::CaseTransition, "", "");
+    match state
+        .store
+        .dispatch_batch(user.district_id, note.trim(), &steps, user.user_id, &user.display_name, &audit)
+        .await?
+    {
+        Ok((batch, dispatched)) => Ok(BatchView { batch, case_ids: dispatched.iter().map(|c| c.id).collect() }),
+        Err(conflict) => {
+            Err(AppError::Conflict(format!("案卷 {} 刚被他人处理，整批未派遣，请刷新后重试", conflict.current.number)))
         }
     }
-    Ok(BatchView { batch, case_ids })
 }
 
 /// `GET /api/v1/dispatch-batches/{id}`.

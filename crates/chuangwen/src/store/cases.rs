@@ -14,6 +14,7 @@ use crate::auth::audit::NewAuditEntry;
 use crate::auth::policy::Scope;
 use crate::domain::calendar::beijing;
 use crate::domain::cases::{Alert, CaseState, Outcome, Transition, TransitionInput};
+use crate::store::dispatch::OrderBatch;
 use crate::{read, transaction};
 
 /// A case as stored.
@@ -376,6 +377,184 @@ where
     }
 }
 
+/// One transition to record: the case as the caller read it, the version it
+/// expects, and what `domain::cases::apply` decided.
+pub struct Step<'a> {
+    /// The case as read.
+    pub case: &'a Case,
+    /// The version the caller saw; another writer's change makes it a conflict.
+    pub expected_version: i64,
+    /// The transition.
+    pub transition: Transition,
+    /// What it changes.
+    pub outcome: &'a Outcome,
+    /// What the person supplied.
+    pub input: &'a TransitionInput,
+}
+
+/// The columns a step writes, worked out before the transaction.
+struct CaseUpdate {
+    from: String,
+    to: &'static str,
+    detail: String,
+    co_units: String,
+    unit: Option<i64>,
+    deadline: Option<DateTime<Utc>>,
+    deferred_until: Option<String>,
+    dispatched_at: Option<DateTime<Utc>>,
+    handled_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+    clock_started_at: Option<DateTime<Utc>>,
+    amber_at: Option<DateTime<Utc>>,
+    overdue_at: Option<DateTime<Utc>>,
+}
+
+impl CaseUpdate {
+    fn of(step: &Step<'_>, at: DateTime<Utc>) -> CaseUpdate {
+        let Step { case, transition, outcome, input, .. } = *step;
+        let co_units = if transition == Transition::Dispatch {
+            input.co_unit_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        } else {
+            case.co_unit_ids.clone()
+        };
+        let deferred_until = match transition {
+            // The plan and date were given with the request; keep the date of the request.
+            Transition::ApproveDeferral => input.target_date.map(|d| d.to_string()).or(case.deferred_until.clone()),
+            Transition::RequestDeferral => input.target_date.map(|d| d.to_string()),
+            Transition::Resume => None,
+            _ => case.deferred_until.clone(),
+        };
+        let stamp = |state: CaseState| if outcome.state == state { Some(at) } else { None };
+        // A new clock (dispatch, rework, resume) starts now; a granted extension
+        // moves the deadline of the running clock; a return stops it.
+        let new_clock = outcome.deadline.is_some() && transition != Transition::GrantExtension;
+        let clock_started_at = if new_clock {
+            Some(at)
+        } else if outcome.clear_deadline {
+            None
+        } else {
+            case.clock_started_at
+        };
+        let reset_alerts = outcome.deadline.is_some() || outcome.clear_deadline;
+        CaseUpdate {
+            from: case.state.clone(),
+            to: outcome.state.code(),
+            detail: serde_json::to_string(input).expect("input serialises"),
+            co_units,
+            unit: if outcome.clear_unit { None } else { outcome.unit_id.or(case.unit_id) },
+            deadline: if outcome.clear_deadline { None } else { outcome.deadline.or(case.deadline) },
+            deferred_until,
+            dispatched_at: (transition == Transition::Dispatch).then_some(at),
+            handled_at: stamp(CaseState::Handled),
+            closed_at: stamp(CaseState::Closed),
+            clock_started_at,
+            amber_at: if reset_alerts { None } else { case.amber_at },
+            overdue_at: if reset_alerts { None } else { case.overdue_at },
+        }
+    }
+}
+
+/// Records one step inside an open transaction `$tx`: the optimistic update
+/// of the case, its event, its attachments, the audit entry and a rework
+/// supervision order; `Ok(case after)` or `Err(Conflict)` when the case moved.
+/// A macro, as `transaction!` is: the same statements on either backend.
+macro_rules! transition_in {
+    ($tx:ident, $algorithm:expr, $at:expr, $step:expr, $update:expr, $actor_id:expr, $actor:expr, $audit:expr, $batch:expr) => {{
+        let (step, update, at): (&Step<'_>, CaseUpdate, DateTime<Utc>) = (&$step, $update, $at);
+        let Step { case, expected_version, transition, outcome, input } = *step;
+        let changed = sqlx::query(
+            "UPDATE cases SET state = $1, version = version + 1, unit_id = $2, co_unit_ids = $3, deadline = $4,
+             rework_count = $5, duplicate_of = COALESCE($6, duplicate_of), deferred_until = $7, updated_at = $8,
+             dispatched_at = COALESCE($9, dispatched_at), handled_at = COALESCE($10, handled_at),
+             closed_at = COALESCE($11, closed_at), clock_started_at = $14, amber_at = $15, overdue_at = $16,
+             batch_id = COALESCE($17, batch_id)
+             WHERE id = $12 AND version = $13",
+        )
+        .bind(update.to)
+        .bind(update.unit)
+        .bind(&update.co_units)
+        .bind(update.deadline)
+        .bind(outcome.rework_count)
+        .bind(if transition == Transition::Merge { input.duplicate_of } else { None })
+        .bind(&update.deferred_until)
+        .bind(at)
+        .bind(update.dispatched_at)
+        .bind(update.handled_at)
+        .bind(update.closed_at)
+        .bind(case.id)
+        .bind(expected_version)
+        .bind(update.clock_started_at)
+        .bind(update.amber_at)
+        .bind(update.overdue_at)
+        .bind($batch)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            let current = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
+                .bind(case.id)
+                .fetch_one(&mut *$tx)
+                .await?;
+            Err(Conflict { current })
+        } else {
+            let event_id: i64 = sqlx::query_scalar(
+                "INSERT INTO case_events (case_id, district_id, action, from_state, to_state, actor_id, actor, note, detail, at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            )
+            .bind(case.id)
+            .bind(case.district_id)
+            .bind(transition.code())
+            .bind(&update.from)
+            .bind(update.to)
+            .bind($actor_id)
+            .bind($actor)
+            .bind(input.note.trim())
+            .bind(&update.detail)
+            .bind(at)
+            .fetch_one(&mut *$tx)
+            .await?;
+            for attachment in &input.attachment_ids {
+                sqlx::query("UPDATE attachments SET case_id = $1, event_id = $2 WHERE id = $3 AND district_id = $4")
+                    .bind(case.id)
+                    .bind(event_id)
+                    .bind(attachment)
+                    .bind(case.district_id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            let entry = NewAuditEntry {
+                object: format!("case:{}", case.id),
+                detail: serde_json::json!({
+                    "number": case.number, "from": update.from, "to": update.to, "action": transition.code()
+                })
+                .to_string(),
+                ..$audit.clone()
+            };
+            append_audit!($tx, $algorithm, &entry);
+            // A case reworked twice raises a supervision order to the unit's lead, once.
+            let rework_unit = update.unit.filter(|_| transition == Transition::VerifyFail && outcome.rework_count >= 2);
+            if let Some(unit) = rework_unit {
+                sqlx::query(
+                    "INSERT INTO supervision_orders (district_id, case_id, unit_id, reason, stage, note, created_at)
+                     VALUES ($1, $2, $3, 'rework', 'rework', $4, $5) ON CONFLICT (case_id, reason, stage) DO NOTHING",
+                )
+                .bind(case.district_id)
+                .bind(case.id)
+                .bind(unit)
+                .bind(format!("案卷 {} 已返工 {} 次", case.number, outcome.rework_count))
+                .bind(at)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            let updated = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
+                .bind(case.id)
+                .fetch_one(&mut *$tx)
+                .await?;
+            Ok(updated)
+        }
+    }};
+}
+
 impl Store {
     /// Files a report: a number from the district's counter for the year, the
     /// case, its first event and the audit entry, in one transaction; with an
@@ -566,130 +745,68 @@ impl Store {
         audit: &NewAuditEntry,
     ) -> StoreResult<Result<Case, Conflict>> {
         let (algorithm, at) = (self.audit_hash, now());
-        let from = case.state.clone();
-        let to = outcome.state.code();
-        let detail = serde_json::to_string(input).expect("input serialises");
-        let co_units = if transition == Transition::Dispatch {
-            input.co_unit_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-        } else {
-            case.co_unit_ids.clone()
-        };
-        let unit = if outcome.clear_unit { None } else { outcome.unit_id.or(case.unit_id) };
-        let deadline = if outcome.clear_deadline { None } else { outcome.deadline.or(case.deadline) };
-        let deferred_until = match transition {
-            Transition::ApproveDeferral => {
-                // The plan and date were given with the request; keep the date of the request.
-                input.target_date.map(|d| d.to_string()).or(case.deferred_until.clone())
-            }
-            Transition::RequestDeferral => input.target_date.map(|d| d.to_string()),
-            Transition::Resume => None,
-            _ => case.deferred_until.clone(),
-        };
-        let stamp = |state: CaseState| if outcome.state == state { Some(at) } else { None };
-        // A new clock (dispatch, rework, resume) starts now; a granted extension
-        // moves the deadline of the running clock; a return stops it.
-        let new_clock = outcome.deadline.is_some() && transition != Transition::GrantExtension;
-        let clock_started_at = if new_clock {
-            Some(at)
-        } else if outcome.clear_deadline {
-            None
-        } else {
-            case.clock_started_at
-        };
-        let reset_alerts = outcome.deadline.is_some() || outcome.clear_deadline;
-        let amber_at = if reset_alerts { None } else { case.amber_at };
-        let overdue_at = if reset_alerts { None } else { case.overdue_at };
-        let result = transaction!(&self.db, |tx| {
-            let changed = sqlx::query(
-                "UPDATE cases SET state = $1, version = version + 1, unit_id = $2, co_unit_ids = $3, deadline = $4,
-                 rework_count = $5, duplicate_of = COALESCE($6, duplicate_of), deferred_until = $7, updated_at = $8,
-                 dispatched_at = COALESCE($9, dispatched_at), handled_at = COALESCE($10, handled_at),
-                 closed_at = COALESCE($11, closed_at), clock_started_at = $14, amber_at = $15, overdue_at = $16
-                 WHERE id = $12 AND version = $13",
-            )
-            .bind(to)
-            .bind(unit)
-            .bind(&co_units)
-            .bind(deadline)
-            .bind(outcome.rework_count)
-            .bind(if transition == Transition::Merge { input.duplicate_of } else { None })
-            .bind(&deferred_until)
-            .bind(at)
-            .bind(if transition == Transition::Dispatch { Some(at) } else { None })
-            .bind(stamp(CaseState::Handled))
-            .bind(stamp(CaseState::Closed))
-            .bind(case.id)
-            .bind(expected_version)
-            .bind(clock_started_at)
-            .bind(amber_at)
-            .bind(overdue_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed == 0 {
-                let current = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
-                    .bind(case.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                Err(Conflict { current })
-            } else {
-                let event_id: i64 = sqlx::query_scalar(
-                    "INSERT INTO case_events (case_id, district_id, action, from_state, to_state, actor_id, actor, note, detail, at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-                )
-                .bind(case.id)
-                .bind(case.district_id)
-                .bind(transition.code())
-                .bind(&from)
-                .bind(to)
-                .bind(actor_id)
-                .bind(actor)
-                .bind(input.note.trim())
-                .bind(&detail)
-                .bind(at)
-                .fetch_one(&mut *tx)
-                .await?;
-                for attachment in &input.attachment_ids {
-                    sqlx::query(
-                        "UPDATE attachments SET case_id = $1, event_id = $2 WHERE id = $3 AND district_id = $4",
-                    )
-                    .bind(case.id)
-                    .bind(event_id)
-                    .bind(attachment)
-                    .bind(case.district_id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                let entry = NewAuditEntry {
-                    object: format!("case:{}", case.id),
-                    detail: serde_json::json!({ "number": case.number, "from": from, "to": to, "action": transition.code() })
-                        .to_string(),
-                    ..audit.clone()
-                };
-                append_audit!(tx, algorithm, &entry);
-                // A case reworked twice raises a supervision order to the unit's lead, once.
-                let rework_unit = unit.filter(|_| transition == Transition::VerifyFail && outcome.rework_count >= 2);
-                if let Some(unit) = rework_unit {
-                    sqlx::query(
-                        "INSERT INTO supervision_orders (district_id, case_id, unit_id, reason, stage, note, created_at)
-                         VALUES ($1, $2, $3, 'rework', 'rework', $4, $5) ON CONFLICT (case_id, reason, stage) DO NOTHING",
-                    )
-                    .bind(case.district_id)
-                    .bind(case.id)
-                    .bind(unit)
-                    .bind(format!("案卷 {} 已返工 {} 次", case.number, outcome.rework_count))
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                let updated = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
-                    .bind(case.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                Ok(updated)
-            }
-        });
+        let step = Step { case, expected_version, transition, outcome, input };
+        let update = CaseUpdate::of(&step, at);
+        let result = transaction!(&self.db, |tx| transition_in!(
+            tx,
+            algorithm,
+            at,
+            step,
+            update,
+            actor_id,
+            actor,
+            audit,
+            None::<i64>
+        ));
         Ok(result)
+    }
+
+    /// Dispatches cases together as one numbered batch of rectification
+    /// orders (整改单), in one transaction: if any case moved meanwhile, no
+    /// case is dispatched, no number is used, and that case is returned.
+    pub async fn dispatch_batch(
+        &self,
+        district_id: i64,
+        note: &str,
+        steps: &[Step<'_>],
+        actor_id: Option<i64>,
+        actor: &str,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Result<(OrderBatch, Vec<Case>), Conflict>> {
+        let (algorithm, at) = (self.audit_hash, now());
+        let year = at.with_timezone(&beijing()).year() as i64;
+        let out = transaction!(&self.db, |tx| {
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO batch_numbers (district_id, year, last) VALUES ($1, $2, 1)
+                 ON CONFLICT (district_id, year) DO UPDATE SET last = batch_numbers.last + 1 RETURNING last",
+            )
+            .bind(district_id)
+            .bind(year)
+            .fetch_one(&mut *tx)
+            .await?;
+            let batch = sqlx::query_as::<_, OrderBatch>(
+                "INSERT INTO order_batches (district_id, number, note, created_by, created_at) VALUES ($1, $2, $3, $4, $5)
+                 RETURNING id, number, note, created_by, created_at",
+            )
+            .bind(district_id)
+            .bind(format!("{year}-第{seq:03}批"))
+            .bind(note)
+            .bind(actor_id)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            let mut dispatched = Vec::with_capacity(steps.len());
+            for step in steps {
+                let update = CaseUpdate::of(step, at);
+                match transition_in!(tx, algorithm, at, step, update, actor_id, actor, audit, Some(batch.id)) {
+                    Ok(case) => dispatched.push(case),
+                    // Returning drops the transaction: everything above rolls back.
+                    Err(conflict) => return Ok(Err(conflict)),
+                }
+            }
+            Ok((batch, dispatched))
+        });
+        Ok(out)
     }
 
     /// Counts of a district's cases by state (for tests and the home page).

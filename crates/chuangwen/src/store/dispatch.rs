@@ -1,10 +1,9 @@
 //! The dispatch rule table and rectification-order batches.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Store, StoreResult, now};
-use crate::domain::calendar::beijing;
+use super::{Store, StoreResult};
 use crate::domain::dispatch::{PlaceKind, Rule};
 use crate::{read, transaction};
 
@@ -65,34 +64,6 @@ impl Store {
         Ok(rules.len())
     }
 
-    /// Opens a new batch with the district's next number for the year.
-    pub async fn create_order_batch(&self, district_id: i64, note: &str, by: Option<i64>) -> StoreResult<OrderBatch> {
-        let at = now();
-        let year = at.with_timezone(&beijing()).year() as i64;
-        let batch = transaction!(&self.db, |tx| {
-            let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO batch_numbers (district_id, year, last) VALUES ($1, $2, 1)
-                 ON CONFLICT (district_id, year) DO UPDATE SET last = batch_numbers.last + 1 RETURNING last",
-            )
-            .bind(district_id)
-            .bind(year)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query_as::<_, OrderBatch>(
-                "INSERT INTO order_batches (district_id, number, note, created_by, created_at) VALUES ($1, $2, $3, $4, $5)
-                 RETURNING id, number, note, created_by, created_at",
-            )
-            .bind(district_id)
-            .bind(format!("{year}-第{seq:03}批"))
-            .bind(note)
-            .bind(by)
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await?
-        });
-        Ok(batch)
-    }
-
     /// A batch of the district.
     pub async fn order_batch(&self, district_id: i64, id: i64) -> StoreResult<Option<OrderBatch>> {
         Ok(read!(&self.db, |pool| sqlx::query_as::<_, OrderBatch>(
@@ -102,18 +73,6 @@ impl Store {
         .bind(id)
         .fetch_optional(pool)
         .await)?)
-    }
-
-    /// Ties a case to the batch its order went out in.
-    pub async fn set_case_batch(&self, case_id: i64, batch_id: i64) -> StoreResult<()> {
-        transaction!(&self.db, |tx| {
-            sqlx::query("UPDATE cases SET batch_id = $1 WHERE id = $2")
-                .bind(batch_id)
-                .bind(case_id)
-                .execute(&mut *tx)
-                .await?;
-        });
-        Ok(())
     }
 
     /// Ids of the cases of a batch.

@@ -175,7 +175,7 @@ pub async fn issue(
                 .finish();
             Ok(Redirect::to(&format!("/cases/dispatch?{query}")).into_response())
         }
-        Err(AppError::Invalid { message, .. }) => {
+        Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => {
             page(&state, &user, &headers, Some(&form), note, None, Some(message)).await
         }
         Err(other) => Err(other),
