@@ -340,7 +340,7 @@ async fn world(db: &common::TestDb) -> World {
                 detail: String::new(),
                 ip: String::new(),
             };
-            store.create_case(district, &new, &entry, None, |_| (201, String::new())).await.unwrap().0.id
+            store.create_case(district, &new, &entry, &[], None, |_| (201, String::new())).await.unwrap().0.id
         }
     };
     let case_here = new_case(point_here).await;

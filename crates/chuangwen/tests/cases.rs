@@ -142,6 +142,18 @@ on_both_backends!(a_report_goes_round_the_whole_loop_with_return_extension_defer
     assert_eq!(status, StatusCode::FORBIDDEN, "the unit does not verify its own work");
     let reworked = expect_step(&mut inspector, id, "verify_fail", json!({"note": "仍有垃圾残留"}), "in_progress").await;
     assert_eq!(reworked["rework_count"], 1);
+    // Proof must be new and the handler's own: the photo already used, or one
+    // someone else uploaded, is refused and the case stays where it is.
+    let (_, others) = office.upload_evidence("after", "office.jpg", &jpeg()).await;
+    for taken in [&photo, &others] {
+        let (status, body) = step(&mut handler, id, "handle", json!({"attachment_ids": [taken["id"]]})).await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("attachment_ids"))
+        );
+    }
+    let (_, now) = handler.json("GET", &format!("/api/v1/cases/{id}"), None).await;
+    assert_eq!(now["state"], "in_progress");
     let (_, photo2) = handler.upload_evidence("after", "after2.jpg", &jpeg()).await;
     expect_step(&mut handler, id, "handle", json!({"note": "已彻底清理", "attachment_ids": [photo2["id"]]}), "handled")
         .await;

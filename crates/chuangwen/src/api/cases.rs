@@ -24,7 +24,9 @@ use crate::domain::org::Role;
 use crate::error::{ApiError, AppError};
 use crate::places::load_grid_index;
 use crate::store::StoreError;
-use crate::store::cases::{Case, CaseBrief, CaseEvent, CaseFilter, MergedReport, NewAttachment, NewCase};
+use crate::store::cases::{
+    ATTACHMENT_TAKEN, Case, CaseBrief, CaseEvent, CaseFilter, MergedReport, NewAttachment, NewCase,
+};
 
 /// Largest evidence file accepted.
 pub const MAX_EVIDENCE_BYTES: usize = 20 * 1024 * 1024;
@@ -175,7 +177,7 @@ pub async fn report(
     let audit = user.audit(AuditAction::CaseReported, "", "");
     let idempotency = key.map(|k| (k, actor.as_str(), request_hash.as_str()));
     let respond = |case: &Case| (201, serde_json::to_string(&view(case.clone(), &table)).expect("a case serialises"));
-    match state.store.create_case(user.district_id, &new, &audit, idempotency, respond).await {
+    match state.store.create_case(user.district_id, &new, &audit, &[], idempotency, respond).await {
         Ok((_, status, body)) => Ok(json_response(status, body)),
         // The same key raced in from a retry: answer what the first one got.
         Err(StoreError::Duplicate(_)) if key.is_some() => {
@@ -577,24 +579,31 @@ pub async fn perform_step(
             _ => return Err(field_error("duplicate_of", "只能合并到本区另一个未结案的案卷")),
         }
     }
-    if !input.attachment_ids.is_empty()
-        && state.store.attachments_free(user.district_id, &input.attachment_ids).await.is_err()
-    {
-        return Err(field_error("attachment_ids", "附件不存在或已用于其他环节"));
-    }
     let expected = version.unwrap_or(case.version);
     let audit = user.audit(AuditAction::CaseTransition, "", "");
     let actor_id = user.user_id;
     match state
         .store
         .transition_case(&case, expected, transition, &outcome, input, actor_id, &user.display_name, &audit)
-        .await?
+        .await
+        .map_err(attachment_refused)?
     {
         Ok(updated) => Ok(updated),
         Err(conflict) => {
             let now_state = CaseState::from_code(&conflict.current.state).map(CaseState::label).unwrap_or("");
             Err(AppError::Conflict(format!("案卷 {} 已被他人处理（当前状态：{now_state}），请刷新后重试", case.number)))
         }
+    }
+}
+
+/// A file named in a step or report that is not the caller's own free
+/// upload becomes a message beside the field; any other failure stays as it is.
+pub fn attachment_refused(err: StoreError) -> AppError {
+    match err {
+        StoreError::Duplicate(what) if what == ATTACHMENT_TAKEN => {
+            field_error("attachment_ids", "附件不存在、不是您上传的，或已用于其他案卷")
+        }
+        other => other.into(),
     }
 }
 

@@ -454,6 +454,37 @@ impl CaseUpdate {
     }
 }
 
+/// What a step names as an attachment that is not free: not of the
+/// district, already part of a case, or uploaded by someone else.
+pub const ATTACHMENT_TAKEN: &str = "attachment taken";
+
+/// Ties uploaded files to a case and one of its events inside `$tx`. Only
+/// a file not yet tied to any case, uploaded by the same caller, may be tied;
+/// otherwise the whole transaction is abandoned (`ATTACHMENT_TAKEN`).
+macro_rules! link_attachments {
+    ($tx:ident, $district:expr, $case:expr, $event:expr, $ids:expr, $uploader:expr) => {
+        for attachment in $ids {
+            let uploader: Option<i64> = $uploader;
+            let linked = sqlx::query(
+                "UPDATE attachments SET case_id = $1, event_id = $2
+                 WHERE id = $3 AND district_id = $4 AND case_id IS NULL AND event_id IS NULL
+                   AND (uploaded_by = $5 OR ($5 IS NULL AND uploaded_by IS NULL))",
+            )
+            .bind($case)
+            .bind($event)
+            .bind(attachment)
+            .bind($district)
+            .bind(uploader)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+            if linked != 1 {
+                return Err(StoreError::Duplicate(ATTACHMENT_TAKEN.into()));
+            }
+        }
+    };
+}
+
 /// Records one step inside an open transaction `$tx`: the optimistic update
 /// of the case, its event, its attachments, the audit entry and a rework
 /// supervision order; `Ok(case after)` or `Err(Conflict)` when the case moved.
@@ -513,15 +544,7 @@ macro_rules! transition_in {
             .bind(at)
             .fetch_one(&mut *$tx)
             .await?;
-            for attachment in &input.attachment_ids {
-                sqlx::query("UPDATE attachments SET case_id = $1, event_id = $2 WHERE id = $3 AND district_id = $4")
-                    .bind(case.id)
-                    .bind(event_id)
-                    .bind(attachment)
-                    .bind(case.district_id)
-                    .execute(&mut *$tx)
-                    .await?;
-            }
+            link_attachments!($tx, case.district_id, case.id, event_id, &input.attachment_ids, $actor_id);
             let entry = NewAuditEntry {
                 object: format!("case:{}", case.id),
                 detail: serde_json::json!({
@@ -564,6 +587,7 @@ impl Store {
         district_id: i64,
         new: &NewCase,
         audit: &NewAuditEntry,
+        photos: &[i64],
         idempotency: Option<(&str, &str, &str)>,
         respond: impl Fn(&Case) -> (i64, String),
     ) -> StoreResult<(Case, i64, String)> {
@@ -608,9 +632,9 @@ impl Store {
             .bind(at)
             .fetch_one(&mut *tx)
             .await?;
-            sqlx::query(
+            let event_id: i64 = sqlx::query_scalar(
                 "INSERT INTO case_events (case_id, district_id, action, from_state, to_state, actor_id, actor, note, detail, at)
-                 VALUES ($1, $2, 'report', NULL, 'reported', $3, $4, $5, '', $6)",
+                 VALUES ($1, $2, 'report', NULL, 'reported', $3, $4, $5, '', $6) RETURNING id",
             )
             .bind(id)
             .bind(district_id)
@@ -618,8 +642,9 @@ impl Store {
             .bind(&new.reporter_name)
             .bind(&new.description)
             .bind(at)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
+            link_attachments!(tx, district_id, id, event_id, photos, new.reporter_id);
             let entry = NewAuditEntry {
                 object: format!("case:{id}"),
                 detail: format!("{{\"number\":\"{number}\"}}"),
@@ -817,23 +842,6 @@ impl Store {
         .bind(district_id)
         .fetch_all(pool)
         .await)?)
-    }
-
-    /// Whether every id names an attachment of the district not yet used by a case step.
-    pub async fn attachments_free(&self, district_id: i64, ids: &[i64]) -> StoreResult<bool> {
-        for id in ids {
-            let free: Option<i64> = read!(&self.db, |pool| sqlx::query_scalar(
-                "SELECT id FROM attachments WHERE id = $1 AND district_id = $2 AND event_id IS NULL"
-            )
-            .bind(id)
-            .bind(district_id)
-            .fetch_optional(pool)
-            .await)?;
-            if free.is_none() {
-                return Err(StoreError::NotFound);
-            }
-        }
-        Ok(true)
     }
 }
 
@@ -1155,21 +1163,6 @@ impl Store {
         .bind(case_id)
         .fetch_all(pool)
         .await)?)
-    }
-}
-
-impl Store {
-    /// Ties an uploaded file to the case it was reported with.
-    pub async fn attach_to_case(&self, district_id: i64, attachment_id: i64, case_id: i64) -> StoreResult<()> {
-        transaction!(&self.db, |tx| {
-            sqlx::query("UPDATE attachments SET case_id = $1 WHERE id = $2 AND district_id = $3 AND case_id IS NULL")
-                .bind(case_id)
-                .bind(attachment_id)
-                .bind(district_id)
-                .execute(&mut *tx)
-                .await?;
-        });
-        Ok(())
     }
 }
 

@@ -392,10 +392,12 @@ pub async fn create_case(
         None => None,
     };
     let audit = user.audit(AuditAction::CaseReported, "", "");
-    let (case, _, _) = state.store.create_case(user.district_id, &new, &audit, None, |_| (201, String::new())).await?;
-    if let Some(photo) = photo {
-        state.store.attach_to_case(user.district_id, photo, case.id).await?;
-    }
+    let photos: Vec<i64> = photo.into_iter().collect();
+    let (case, _, _) = state
+        .store
+        .create_case(user.district_id, &new, &audit, &photos, None, |_| (201, String::new()))
+        .await
+        .map_err(crate::api::cases::attachment_refused)?;
     Ok(Redirect::to(&format!("/cases/{}?done=report", case.id)).into_response())
 }
 
