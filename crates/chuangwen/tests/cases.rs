@@ -377,20 +377,16 @@ on_both_backends!(the_deadline_watcher_turns_cases_amber_then_red_and_raises_one
     let ctx = state.job_context();
     use chuangwen::jobs::deadlines::{Pass, watch};
     // Early on: nothing.
-    assert_eq!(watch(&ctx, None, started + chrono::Duration::minutes(1)).await.unwrap(), Pass::default());
+    assert_eq!(watch(&ctx, started + chrono::Duration::minutes(1)).await.unwrap(), Pass::default());
     // Five minutes before the deadline more than 80% of the limit is used: amber.
-    let pass = watch(&ctx, None, deadline - chrono::Duration::minutes(5)).await.unwrap();
+    let pass = watch(&ctx, deadline - chrono::Duration::minutes(5)).await.unwrap();
     assert_eq!(pass, Pass { amber: 1, overdue: 0, orders: 0 });
     let (_, case) = office.json("GET", &format!("/api/v1/cases/{id}"), None).await;
     assert!(case["amber_at"].is_string() && case["overdue_at"].is_null());
     // Past the deadline: red, and one supervision order to the street's lead.
-    let pass = watch(&ctx, None, deadline + chrono::Duration::minutes(1)).await.unwrap();
+    let pass = watch(&ctx, deadline + chrono::Duration::minutes(1)).await.unwrap();
     assert_eq!(pass, Pass { amber: 0, overdue: 1, orders: 1 });
-    assert_eq!(
-        watch(&ctx, None, deadline + chrono::Duration::hours(5)).await.unwrap(),
-        Pass::default(),
-        "once per stage"
-    );
+    assert_eq!(watch(&ctx, deadline + chrono::Duration::hours(5)).await.unwrap(), Pass::default(), "once per stage");
 
     // The street's lead sees it and reading marks it read; another street's lead does not.
     let mut lead = as_user(&db, "unitlead046").await;
@@ -709,3 +705,33 @@ async fn put(browser: &mut Browser, uri: &str, body: String) -> common::browser:
     let request = axum::http::Request::put(uri.to_string()).body(axum::body::Body::from(body)).unwrap();
     browser.send(request).await
 }
+
+on_both_backends!(the_watcher_leaves_alone_a_case_extended_after_it_read_the_clock, |db| {
+    let district = db.with_demo().await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let (_, lon, lat) = first_street_point(&db).await;
+    let mut office = as_user(&db, "office01").await;
+    let mut handler = as_user(&db, "handler046").await;
+    let id = report(&mut office, "06010", lon, lat).await["id"].as_i64().unwrap();
+    expect_step(&mut office, id, "accept", json!({}), "accepted").await;
+    let dispatched = expect_step(&mut office, id, "dispatch", json!({"unit_id": street.id}), "dispatched").await;
+    // The watcher reads the running clock…
+    let clocks = db.store.running_clocks(0, 1000).await.unwrap();
+    let seen = clocks.iter().find(|c| c.id == id).unwrap();
+    // …meanwhile the deadline moves three days on…
+    expect_step(&mut handler, id, "acknowledge", json!({}), "in_progress").await;
+    let current: chrono::DateTime<chrono::Utc> = dispatched["deadline"].as_str().unwrap().parse().unwrap();
+    let later = (current + chrono::Duration::days(3)).to_rfc3339();
+    let body = json!({"note": "需要调用清运车", "new_deadline": later});
+    expect_step(&mut handler, id, "request_extension", body, "extension_requested").await;
+    expect_step(&mut office, id, "grant_extension", json!({"new_deadline": later}), "in_progress").await;
+    // …so what it decided from the old deadline changes nothing.
+    let after_old_deadline = current + chrono::Duration::minutes(1);
+    let stage = chuangwen::jobs::deadlines::stage_of(seen);
+    assert_eq!(db.store.mark_overdue(seen, &stage, after_old_deadline).await.unwrap(), (false, false));
+    assert!(!db.store.mark_amber(seen, after_old_deadline).await.unwrap());
+    let (_, case) = office.json("GET", &format!("/api/v1/cases/{id}"), None).await;
+    assert!(case["overdue_at"].is_null() && case["amber_at"].is_null(), "{case}");
+    let (_, orders) = office.json("GET", "/api/v1/supervision-orders", None).await;
+    assert!(orders.as_array().unwrap().iter().all(|o| o["case_id"] != id), "no order raised");
+});

@@ -360,7 +360,7 @@ on_both_backends!(the_overdue_and_amber_tiles_count_what_their_lists_show, |db| 
     assert_eq!(status, StatusCode::OK, "{dispatched}");
     let deadline: chrono::DateTime<chrono::Utc> = dispatched["deadline"].as_str().unwrap().parse().unwrap();
     let ctx = db.state().job_context();
-    chuangwen::jobs::deadlines::watch(&ctx, None, deadline + chrono::Duration::minutes(1)).await.unwrap();
+    chuangwen::jobs::deadlines::watch(&ctx, deadline + chrono::Duration::minutes(1)).await.unwrap();
     let mut handler = as_user(&db, "handler046").await;
     for (step, body) in [
         ("acknowledge", json!({})),

@@ -284,10 +284,12 @@ impl WorkCalendar {
         }
     }
 
-    /// How much of a limit is used at `now`, in per mille (1000 = due).
-    pub fn used_per_mille(&self, start: DateTime<Utc>, now: DateTime<Utc>, limit: TimeLimit) -> i64 {
-        let total = self.limit_minutes(limit).max(1);
-        self.elapsed_minutes(start, now, limit.clock) * 1000 / total
+    /// A clock started at `start` and due at `deadline` is amber (即将超期)
+    /// once 80% of its time is used at `now`, counted on `clock`; the time
+    /// is start to deadline, so a granted extension counts.
+    pub fn past_amber(&self, start: DateTime<Utc>, deadline: DateTime<Utc>, now: DateTime<Utc>, clock: Clock) -> bool {
+        let total = self.elapsed_minutes(start, deadline, clock).max(1);
+        self.elapsed_minutes(start, now, clock) * 10 >= total * 8
     }
 }
 
@@ -421,13 +423,18 @@ mod tests {
     }
 
     #[test]
-    fn the_share_of_a_limit_used_turns_amber_at_eighty_percent() {
+    fn a_clock_turns_amber_at_eighty_percent_of_its_time_extensions_included() {
         let c = cal();
+        // Friday 08:00, ten working hours: due Monday 10:00; 8 hours are used by Friday's end.
         let start = bj(2026, 11, 27, 8, 0);
-        let limit = TimeLimit::new(10, Clock::WorkingHours);
-        assert_eq!(c.used_per_mille(start, bj(2026, 11, 27, 12, 0), limit), 400);
-        assert_eq!(c.used_per_mille(start, bj(2026, 11, 30, 8, 0), limit), 800);
-        assert_eq!(c.used_per_mille(start, bj(2026, 11, 30, 10, 0), limit), 1000);
+        let due = c.deadline(start, TimeLimit::new(10, Clock::WorkingHours));
+        assert_eq!(due, bj(2026, 11, 30, 10, 0));
+        assert!(!c.past_amber(start, due, bj(2026, 11, 27, 12, 0), Clock::WorkingHours), "40%");
+        assert!(!c.past_amber(start, due, bj(2026, 11, 27, 16, 59), Clock::WorkingHours), "just under 80%");
+        assert!(c.past_amber(start, due, bj(2026, 11, 30, 8, 0), Clock::WorkingHours), "80% over the weekend");
+        // Extended to Tuesday 10:00 (18 working hours): Monday 08:00 is 44%, no longer amber.
+        let extended = bj(2026, 12, 1, 10, 0);
+        assert!(!c.past_amber(start, extended, bj(2026, 11, 30, 8, 0), Clock::WorkingHours));
     }
 
     #[test]

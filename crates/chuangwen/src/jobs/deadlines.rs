@@ -29,8 +29,9 @@ pub fn stage_of(clock: &RunningClock) -> String {
 }
 
 /// One pass over every running clock at `now`, each case on its district's
-/// calendar (`calendar` overrides them all, for tests).
-pub async fn watch(ctx: &JobContext, calendar: Option<&WorkCalendar>, now: DateTime<Utc>) -> Result<Pass, StoreError> {
+/// calendar. Each change is conditional on the clock read (see
+/// `Store::mark_overdue`), so a step taken meanwhile wins and is not counted.
+pub async fn watch(ctx: &JobContext, now: DateTime<Utc>) -> Result<Pass, StoreError> {
     let mut calendars: std::collections::HashMap<i64, WorkCalendar> = Default::default();
     let mut pass = Pass::default();
     let mut after = 0;
@@ -41,24 +42,20 @@ pub async fn watch(ctx: &JobContext, calendar: Option<&WorkCalendar>, now: DateT
         for clock in &clocks {
             if now > clock.deadline {
                 if clock.overdue_at.is_none() {
-                    pass.overdue += 1;
-                    if ctx.store.mark_overdue(clock, &stage_of(clock), now).await? {
-                        pass.orders += 1;
-                    }
+                    let (red, ordered) = ctx.store.mark_overdue(clock, &stage_of(clock), now).await?;
+                    pass.overdue += red as usize;
+                    pass.orders += ordered as usize;
                 }
                 continue;
             }
             if clock.amber_at.is_none() {
-                if calendar.is_none() && !calendars.contains_key(&clock.district_id) {
+                if !calendars.contains_key(&clock.district_id) {
                     calendars.insert(clock.district_id, ctx.store.calendar(clock.district_id).await?);
                 }
-                let calendar = calendar.unwrap_or_else(|| &calendars[&clock.district_id]);
-                let kind = Clock::from_code(&clock.limit_clock);
+                let calendar = &calendars[&clock.district_id];
                 let start = clock.clock_started_at.unwrap_or(clock.deadline);
-                let total = calendar.elapsed_minutes(start, clock.deadline, kind).max(1);
-                let used = calendar.elapsed_minutes(start, now, kind);
-                if used * 10 >= total * 8 {
-                    ctx.store.mark_amber(clock.id, now).await?;
+                let kind = Clock::from_code(&clock.limit_clock);
+                if calendar.past_amber(start, clock.deadline, now, kind) && ctx.store.mark_amber(clock, now).await? {
                     pass.amber += 1;
                 }
             }
@@ -69,7 +66,7 @@ pub async fn watch(ctx: &JobContext, calendar: Option<&WorkCalendar>, now: DateT
 
 /// The job: one pass now.
 pub async fn run(ctx: &JobContext) -> Result<(), String> {
-    let pass = watch(ctx, None, Utc::now()).await.map_err(|e| e.to_string())?;
+    let pass = watch(ctx, Utc::now()).await.map_err(|e| e.to_string())?;
     if pass != Pass::default() {
         tracing::info!(amber = pass.amber, overdue = pass.overdue, orders = pass.orders, "deadline watch");
     }

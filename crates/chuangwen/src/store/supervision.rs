@@ -76,27 +76,51 @@ impl Store {
             .await)?)
     }
 
-    /// Turns a case amber.
-    pub async fn mark_amber(&self, case_id: i64, at: DateTime<Utc>) -> StoreResult<()> {
-        transaction!(&self.db, |tx| {
-            sqlx::query("UPDATE cases SET amber_at = $1 WHERE id = $2 AND amber_at IS NULL")
-                .bind(at)
-                .bind(case_id)
-                .execute(&mut *tx)
-                .await?;
-        });
-        Ok(())
-    }
-
-    /// Turns a case red and raises the supervision order of its stage, once.
-    pub async fn mark_overdue(&self, clock: &RunningClock, stage: &str, at: DateTime<Utc>) -> StoreResult<bool> {
-        let raised = transaction!(&self.db, |tx| {
-            sqlx::query("UPDATE cases SET overdue_at = $1, amber_at = COALESCE(amber_at, $1) WHERE id = $2 AND overdue_at IS NULL")
+    /// Turns a case amber, if its clock is still the one the watcher read
+    /// (running, same deadline); true when it changed.
+    pub async fn mark_amber(&self, clock: &RunningClock, at: DateTime<Utc>) -> StoreResult<bool> {
+        let sql = format!(
+            "UPDATE cases SET amber_at = $1 WHERE id = $2 AND amber_at IS NULL AND deadline = $3 AND state IN {}",
+            super::cases::RUNNING_STATES.as_str()
+        );
+        let changed = transaction!(&self.db, |tx| {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(at)
                 .bind(clock.id)
+                .bind(clock.deadline)
                 .execute(&mut *tx)
-                .await?;
-            match clock.unit_id {
+                .await?
+                .rows_affected()
+        });
+        Ok(changed > 0)
+    }
+
+    /// Turns a case red and raises the supervision order of its stage, once —
+    /// only if its clock is still the one the watcher read: a case extended,
+    /// handled or returned meanwhile is left alone. `(turned red, order raised)`.
+    pub async fn mark_overdue(
+        &self,
+        clock: &RunningClock,
+        stage: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<(bool, bool)> {
+        let sql = format!(
+            "UPDATE cases SET overdue_at = $1, amber_at = COALESCE(amber_at, $1)
+             WHERE id = $2 AND overdue_at IS NULL AND deadline = $3 AND state IN {}",
+            super::cases::RUNNING_STATES.as_str()
+        );
+        let result = transaction!(&self.db, |tx| {
+            let changed = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(at)
+                .bind(clock.id)
+                .bind(clock.deadline)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed == 0 {
+                (false, false)
+            } else {
+                (true, match clock.unit_id {
                 Some(unit) => sqlx::query(
                     "INSERT INTO supervision_orders (district_id, case_id, unit_id, reason, stage, note, created_at)
                          VALUES ($1, $2, $3, 'overdue', $4, $5, $6) ON CONFLICT (case_id, reason, stage) DO NOTHING",
@@ -112,9 +136,10 @@ impl Store {
                 .rows_affected()
                     > 0,
                 None => false,
+            })
             }
         });
-        Ok(raised)
+        Ok(result)
     }
 
     /// A supervision order raised by hand; false when the case has no unit.
