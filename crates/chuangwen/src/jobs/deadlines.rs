@@ -2,6 +2,9 @@
 //! overdue, raising a supervision order (督办) to the unit's lead once per
 //! case and stage (PRODUCT.md M3). Idempotent, so several nodes may run it.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use chrono::{DateTime, Utc};
 
 use super::JobContext;
@@ -32,7 +35,7 @@ pub fn stage_of(clock: &RunningClock) -> String {
 /// calendar. Each change is conditional on the clock read (see
 /// `Store::mark_overdue`), so a step taken meanwhile wins and is not counted.
 pub async fn watch(ctx: &JobContext, now: DateTime<Utc>) -> Result<Pass, StoreError> {
-    let mut calendars: std::collections::HashMap<i64, WorkCalendar> = Default::default();
+    let mut calendars: HashMap<i64, WorkCalendar> = HashMap::new();
     let mut pass = Pass::default();
     let mut after = 0;
     loop {
@@ -49,8 +52,8 @@ pub async fn watch(ctx: &JobContext, now: DateTime<Utc>) -> Result<Pass, StoreEr
                 continue;
             }
             if clock.amber_at.is_none() {
-                if !calendars.contains_key(&clock.district_id) {
-                    calendars.insert(clock.district_id, ctx.store.calendar(clock.district_id).await?);
+                if let Entry::Vacant(slot) = calendars.entry(clock.district_id) {
+                    slot.insert(ctx.store.calendar(clock.district_id).await?);
                 }
                 let calendar = &calendars[&clock.district_id];
                 let start = clock.clock_started_at.unwrap_or(clock.deadline);
