@@ -266,5 +266,14 @@ on_both_backends!(the_grid_index_is_built_once_and_again_after_a_grid_import, |d
     let rebuilt = load_grid_index(&db.store, district).await.unwrap();
     assert!(!std::sync::Arc::ptr_eq(&first, &rebuilt), "a changed register is seen at once");
     let (lon, lat) = ((bbox.0 + bbox.2) / 2.0, (bbox.1 + bbox.3) / 2.0);
-    assert_eq!(rebuilt.resolve(lon, lat).map(|l| l.grid_id), first.resolve(lon, lat).map(|l| l.grid_id));
+    let resolved = rebuilt.resolve(lon, lat).map(|l| l.grid_id);
+    assert!(resolved.is_some());
+    assert_eq!(resolved, first.resolve(lon, lat).map(|l| l.grid_id));
+    assert_eq!(db.store.grids(district).await.unwrap()[0].name, "改名后的网格");
+
+    // The demo district made anew (SQLite may reuse its id): the index names the new grids.
+    let again = db.with_demo().await;
+    let index = load_grid_index(&db.store, again).await.unwrap();
+    let grid = index.resolve(lon, lat).expect("the same spot").grid_id;
+    assert!(db.store.grids(again).await.unwrap().iter().any(|g| g.id == grid), "not a deleted district's grid");
 });

@@ -52,17 +52,20 @@ impl ImportReport {
     }
 }
 
-/// A district's grid cells in a spatial index: built once per
-/// `places_version` (bumped by every grid import) and shared after that.
+/// A district's grid cells in a spatial index: built once per district and
+/// `places_version` (bumped by every grid import) and shared after that. The
+/// district's creation time is part of the key: SQLite may give a deleted and
+/// recreated demo district the same id and version again.
 pub async fn load_grid_index(store: &Store, district_id: i64) -> Result<std::sync::Arc<GridIndex>, StoreError> {
-    let version = store.district(district_id).await?.places_version;
-    if let Some((built_at, index)) = store.derived.grid_index.lock().expect("grid cache").get(&district_id)
-        && *built_at == version
+    let district = store.district(district_id).await?;
+    let built_for = (district.created_at, district.places_version);
+    if let Some((key, index)) = store.derived.grid_index.lock().expect("grid cache").get(&district_id)
+        && *key == built_for
     {
         return Ok(index.clone());
     }
     let index = std::sync::Arc::new(build_grid_index(store, district_id).await?);
-    store.derived.grid_index.lock().expect("grid cache").insert(district_id, (version, index.clone()));
+    store.derived.grid_index.lock().expect("grid cache").insert(district_id, (built_for, index.clone()));
     Ok(index)
 }
 

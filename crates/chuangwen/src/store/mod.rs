@@ -62,8 +62,11 @@ pub struct Store {
 /// change made by another node is seen at once.
 #[derive(Default)]
 pub struct Derived {
-    /// A district's grid index, with the `places_version` it was built at.
-    pub grid_index: std::sync::Mutex<HashMap<i64, (i64, Arc<crate::places::spatial::GridIndex>)>>,
+    /// A district's grid index, with the district's creation time and the
+    /// `places_version` it was built at.
+    #[allow(clippy::type_complexity)]
+    pub grid_index:
+        std::sync::Mutex<HashMap<i64, ((chrono::DateTime<chrono::Utc>, i64), Arc<crate::places::spatial::GridIndex>)>>,
     /// Parsed category tables by (district, version); versions never change once saved.
     pub category_tables: std::sync::Mutex<HashMap<(i64, String), Arc<crate::domain::categories::CategoryTable>>>,
 }
