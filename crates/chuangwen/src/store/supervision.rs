@@ -202,6 +202,20 @@ impl Store {
         })?)
     }
 
+    /// How many orders of the scope no one has read yet.
+    pub async fn unread_supervision_orders(&self, district_id: i64, scope: &Scope) -> StoreResult<i64> {
+        Ok(read!(&self.db, |pool| {
+            let mut q = QueryBuilder::new(
+                "SELECT COUNT(*) FROM supervision_orders o JOIN units u ON u.id = o.unit_id WHERE o.read_at IS NULL AND o.district_id = ",
+            );
+            q.push_bind(district_id);
+            if let Some(pattern) = scope.path_pattern() {
+                q.push(" AND u.path LIKE ").push_bind(pattern);
+            }
+            q.build_query_scalar::<i64>().fetch_one(pool).await
+        })?)
+    }
+
     /// One supervision order, if the scope sees it.
     pub async fn supervision_order(
         &self,

@@ -104,8 +104,8 @@ async fn inbox_tiles(state: &AppState, user: &CurrentUser) -> Result<Vec<(&'stat
         tiles.push(("已超期", inbox.overdue, link("overdue=1")));
     }
     if has(&[Role::UnitLead, Role::Leader, Role::Office, Role::Admin]) {
-        let orders = state.store.supervision_orders(user.district_id, &user.scope(), None, 1000).await?;
-        tiles.push(("督办", orders.iter().filter(|o| o.read_at.is_none()).count() as i64, "/supervision".to_string()));
+        let unread = state.store.unread_supervision_orders(user.district_id, &user.scope()).await?;
+        tiles.push(("督办", unread, "/supervision".to_string()));
     }
     tiles.push(("我上报的（办理中）", inbox.mine, link("mine=1")));
     Ok(tiles)
