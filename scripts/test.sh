@@ -7,12 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--sqlite-only" ]; then
-  unset TEST_DATABASE_URL
+  unset TEST_DATABASE_URL REQUIRE_POSTGRES
 elif [ -z "${TEST_DATABASE_URL:-}" ]; then
   TEST_DATABASE_URL=$(scripts/ensure-postgres.sh)
   export TEST_DATABASE_URL
 fi
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
+  # A PostgreSQL run that finds no server fails instead of passing unseen.
+  export REQUIRE_POSTGRES=1
   echo "test.sh: store tests run on SQLite and on PostgreSQL"
 else
   echo "test.sh: store tests run on SQLite only"

@@ -26,13 +26,19 @@ on_both_backends!(an_office_user_logs_in_and_sees_the_demo_district, |db| {
     let home = browser.get("/").await;
     assert_eq!(home.status, StatusCode::OK);
     let text = home.text();
-    for expected in ["海河示范区", "单元网格", "600", "1500", "居民小区", "创文办"] {
-        assert!(text.contains(expected), "home page lacks {expected}");
+    assert!(text.contains("<h1>海河示范区<small>区划代码 120199"), "the district's name and code head the page");
+    for (label, figure) in [("单元网格", 600), ("点位", 1500)] {
+        assert_eq!(common::tile(&text, label), figure, "{label}");
     }
+    assert!(text.contains("居民小区"), "the point types are listed");
 
     let places = browser.get("/places?type=bus_stop").await;
     assert_eq!(places.status, StatusCode::OK);
-    assert!(places.text().contains("公交站") && places.text().contains("下一页"));
+    let html = places.text();
+    assert!(html.contains("下一页"), "more than a page of bus stops");
+    let rows: Vec<&str> = html.split("<tr><td>").skip(1).collect();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r.contains("</a></td><td>公交站</td>")), "only bus stops are listed");
 });
 
 on_both_backends!(logging_out_ends_the_session, |db| {

@@ -90,9 +90,15 @@ on_both_backends!(the_list_filters_counts_and_pages_keeping_its_filters, |db| {
         .count();
     assert!(office.get("/cases?state=requests").await.text().contains(&format!("共 {requests} 件")));
     // A handler's totals cover only what the handler's unit sees.
+    let handler_user = db.store.user_by_username("handler046").await.unwrap().unwrap();
+    let unit = db.store.unit_by_id(handler_user.unit_id).await.unwrap();
+    let scope = Scope::Subtree(unit.path.clone());
+    let seen =
+        db.store.count_cases(district, &scope, Some(handler_user.id), &CaseFilter::default(), 10_001).await.unwrap();
+    assert!(seen > 0 && seen < 300, "{seen}");
     let mut handler = as_user(&db, "handler046").await;
     let html = handler.get("/cases").await.text();
-    assert!(!html.contains("共 300 件"), "a street's handler does not count the whole district");
+    assert!(html.contains(&format!("共 {seen} 件")), "a street's handler counts only the street's cases");
 });
 
 async fn report_and_accept(supervisor: &mut Browser, office: &mut Browser, category: &str, at: (f64, f64)) -> Value {
@@ -229,7 +235,14 @@ on_both_backends!(the_office_edits_dispatch_rules_and_a_bad_category_table_chang
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    assert!(office.get("/settings").await.text().contains(&unit.name));
+    let html = office.get("/settings").await.text();
+    let table = html.split("id=\"rules\"").nth(1).unwrap().split("</table>").next().unwrap();
+    let row = format!(
+        "<td>06010 暴露垃圾</td><td>街道</td><td>{}</td><td>{}</td>",
+        street_name(&db, district).await,
+        unit.name
+    );
+    assert!(table.contains(&row), "the rule is listed: {row}");
     let (_, suggestion) = office.json("GET", &format!("/api/v1/cases/{id}/suggestion"), None).await;
     assert_eq!(suggestion["unit_id"].as_i64(), Some(unit.id), "{suggestion}");
     // Removing it (the last row) restores the table as it was.
@@ -337,13 +350,6 @@ on_both_backends!(front_end_packages_are_served_from_the_binary_with_cache_heade
     assert!(page.body.len() < 600_000, "{}", page.body.len());
 });
 
-/// The figure of an inbox tile on the home page.
-fn tile(html: &str, label: &str) -> i64 {
-    let before = html.split(&format!("<div class=\"label\">{label}</div>")).next().unwrap();
-    let figure = before.rsplit("<div class=\"figure\">").next().unwrap();
-    figure.split('<').next().unwrap().trim().parse().unwrap_or_else(|_| panic!("tile {label}"))
-}
-
 on_both_backends!(the_overdue_and_amber_tiles_count_what_their_lists_show, |db| {
     let created = chuangwen::demo::create(&db.store, 5, Some(common::DEMO_PASSWORD), 600, &chuangwen::progress::Silent)
         .await
@@ -381,7 +387,7 @@ on_both_backends!(the_overdue_and_amber_tiles_count_what_their_lists_show, |db| 
     let home = office.get("/").await.text();
     for (label, query, alert) in [("已超期", "overdue=1", "red"), ("即将超期", "amber=1", "amber")] {
         let expected = all.iter().filter(|c| c.alert().css() == alert).count() as i64;
-        assert_eq!(tile(&home, label), expected, "{label}");
+        assert_eq!(common::tile(&home, label), expected, "{label}");
         let list = office.get(&format!("/cases?{query}")).await.text();
         assert!(list.contains(&format!("共 {expected} 件")), "{label}: the list behind the tile");
     }
@@ -436,3 +442,7 @@ on_both_backends!(a_batch_with_a_case_moved_meanwhile_dispatches_nothing_and_use
     assert!(batch.number.ends_with("-第001批"), "{}", batch.number);
     assert_eq!((dispatched.len(), dispatched[0].batch_id), (1, Some(batch.id)));
 });
+
+async fn street_name(db: &common::TestDb, district: i64) -> String {
+    db.store.unit_by_code(district, "120199001").await.unwrap().unwrap().name
+}

@@ -128,6 +128,11 @@ macro_rules! on_both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let Some($db) = $crate::common::postgres().await else {
+                    // scripts/test.sh sets REQUIRE_POSTGRES: there a missing server fails, never passes.
+                    assert!(
+                        std::env::var("REQUIRE_POSTGRES").map_or(true, |v| v.is_empty()),
+                        "REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not"
+                    );
                     eprintln!("TEST_DATABASE_URL is not set: the PostgreSQL run of this test is skipped");
                     return;
                 };
@@ -135,4 +140,14 @@ macro_rules! on_both_backends {
             }
         }
     };
+}
+
+/// The figure of a home-page tile with this label (inbox piles and district totals).
+#[allow(dead_code)]
+pub fn tile(html: &str, label: &str) -> i64 {
+    let marker = format!("<div class=\"label\">{label}</div>");
+    assert!(html.contains(&marker), "no tile {label}");
+    let before = html.split(&marker).next().unwrap();
+    let figure = before.rsplit("<div class=\"figure\">").next().unwrap();
+    figure.split('<').next().unwrap().trim().parse().unwrap_or_else(|_| panic!("tile {label}: not a number"))
 }
