@@ -46,20 +46,34 @@ pub async fn pages(state: AppState, rounds: usize) -> anyhow::Result<Vec<PageTim
     let store = state.store.clone();
     let district =
         store.districts().await?.into_iter().find(|d| d.is_demo).ok_or_else(|| anyhow::anyhow!("no demo district"))?;
-    let all = CaseFilter { limit: 1, ..Default::default() };
-    let newest = store.cases(district.id, &Scope::District, None, &all).await?.pop();
-    let newest_id = newest.map(|c| c.id).unwrap_or(1);
-    let street = store.units(district.id).await?.into_iter().find(|u| u.kind == "street").map(|u| u.id).unwrap_or(0);
-    let pick = |state: &str| CaseFilter { state: Some(state.into()), limit: 1, ..Default::default() };
-    let closed = store.cases(district.id, &Scope::District, None, &pick("closed")).await?.pop();
-    let in_progress = store.cases(district.id, &Scope::District, None, &pick("in_progress")).await?.pop();
+    // Every page is measured on real data or the run stops: a missing case
+    // must not turn into a fast 404 counted as a page.
+    let need = |what: &str| anyhow::anyhow!("the demo district has no {what} to measure");
+    let district_id = district.id;
+    let newest_of = |filter: CaseFilter| {
+        let store = store.clone();
+        async move {
+            let filter = CaseFilter { limit: 1, ..filter };
+            anyhow::Ok(store.cases(district_id, &Scope::District, None, &filter).await?.pop())
+        }
+    };
+    let pick = |state: &str| CaseFilter { state: Some(state.into()), ..Default::default() };
+    let newest_id = newest_of(CaseFilter::default()).await?.ok_or_else(|| need("case"))?.id;
+    let street =
+        store.units(district.id).await?.into_iter().find(|u| u.kind == "street").ok_or_else(|| need("street"))?.id;
+    let closed = newest_of(pick("closed")).await?.ok_or_else(|| need("closed case"))?;
+    let in_progress = newest_of(pick("in_progress")).await?.ok_or_else(|| need("case in progress"))?;
     let point = store
         .points(district.id, &Scope::District, &crate::store::places::PointFilter { limit: 1, ..Default::default() })
         .await?
-        .pop();
-    let case_page = |c: &Option<crate::store::cases::Case>| c.as_ref().map(|c| format!("/cases/{}", c.id));
+        .pop()
+        .ok_or_else(|| need("point"))?;
 
-    let mut plan: Vec<(&str, Vec<String>)> = vec![
+    // A case of handler003's own unit, in progress: the page a handler opens most.
+    let handler = store.user_by_username("handler003").await?.ok_or_else(|| anyhow::anyhow!("no user handler003"))?;
+    let own = newest_of(CaseFilter { unit_id: Some(handler.unit_id), ..pick("in_progress") }).await?;
+    let own = own.ok_or_else(|| need("case in progress of handler003's unit"))?;
+    let plan: Vec<(&str, Vec<String>)> = vec![
         (
             "office01",
             [
@@ -72,15 +86,15 @@ pub async fn pages(state: AppState, rounds: usize) -> anyhow::Result<Vec<PageTim
                 Some("/cases?q=垃圾".into()),
                 Some(format!("/cases?before={}", newest_id / 2)),
                 Some(format!("/cases?before={}", newest_id / 50)),
-                case_page(&closed),
-                case_page(&in_progress),
+                Some(format!("/cases/{}", closed.id)),
+                Some(format!("/cases/{}", in_progress.id)),
                 Some("/cases/new".into()),
                 Some("/cases/dispatch".into()),
                 Some("/supervision".into()),
                 Some("/map".into()),
                 Some("/api/v1/map/layers".into()),
                 Some("/places".into()),
-                point.as_ref().map(|p| format!("/places/points/{}", p.id)),
+                Some(format!("/places/points/{}", point.id)),
                 Some("/settings".into()),
             ]
             .into_iter()
@@ -88,14 +102,14 @@ pub async fn pages(state: AppState, rounds: usize) -> anyhow::Result<Vec<PageTim
             .collect(),
         ),
         ("supervisor001", vec!["/".into(), "/cases/new".into(), "/cases?mine=1".into()]),
-        ("handler003", vec!["/".into(), "/cases".into(), "/cases?state=in_progress".into()]),
+        (
+            "handler003",
+            vec!["/".into(), "/cases".into(), "/cases?state=in_progress".into(), format!("/cases/{}", own.id)],
+        ),
         ("inspector01", vec!["/".into(), "/cases?state=handled".into()]),
         ("leader01", vec!["/".into(), "/cases?overdue=1".into(), "/map".into()]),
         ("admin", vec!["/admin/users".into(), "/admin/audit".into(), "/settings".into()]),
     ];
-    if let Some(c) = &in_progress {
-        plan[2].1.push(format!("/cases/{}", c.id));
-    }
 
     let app = crate::routes::router(state);
     let mut out = Vec::new();
