@@ -446,3 +446,21 @@ on_both_backends!(a_batch_with_a_case_moved_meanwhile_dispatches_nothing_and_use
 async fn street_name(db: &common::TestDb, district: i64) -> String {
     db.store.unit_by_code(district, "120199001").await.unwrap().unwrap().name
 }
+
+on_both_backends!(malformed_api_requests_are_answered_with_the_json_error_body, |db| {
+    db.with_demo().await;
+    let mut office = as_user(&db, "office01").await;
+    for (method, uri, body) in [
+        ("GET", "/api/v1/cases/duplicates?category=06010&lon=abc&lat=39.1", None),
+        ("GET", "/api/v1/cases/not-a-number", None),
+        ("GET", "/api/v1/cases?limit=many", None),
+        ("POST", "/api/v1/dispatch-batches", Some(json!({"cases": "all of them"}))),
+        ("POST", "/api/v1/cases/1/accept", Some(json!({"note": 5}))),
+    ] {
+        let (status, body) = office.json(method, uri, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {uri}: {body}");
+        assert_eq!(body["error"]["code"], "bad_request", "{method} {uri}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "in Chinese: {message}");
+    }
+});

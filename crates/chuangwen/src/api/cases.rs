@@ -3,13 +3,14 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::{ApiJson, ApiPath, ApiQuery};
 use crate::app::AppState;
 use crate::auth::audit::AuditAction;
 use crate::auth::policy::Action;
@@ -337,7 +338,7 @@ pub struct DuplicateQuery {
 pub async fn duplicates(
     State(state): State<AppState>,
     user: ApiUser,
-    Query(q): Query<DuplicateQuery>,
+    ApiQuery(q): ApiQuery<DuplicateQuery>,
 ) -> Result<Json<Vec<Duplicate>>, ApiError> {
     user.require(Action::ReportCase)?;
     let crs = match q.crs.as_deref() {
@@ -422,7 +423,7 @@ pub fn allowed(case: &Case, roles: &[Role], in_unit: bool, calendar: &WorkCalend
 pub async fn case(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<CaseDetail>, ApiError> {
     user.require(Action::WorkCases)?;
     let case = load(&state, &user, id).await?;
@@ -477,7 +478,7 @@ pub struct CasePage {
 pub async fn cases(
     State(state): State<AppState>,
     user: ApiUser,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<CasePage>, ApiError> {
     user.require(Action::WorkCases)?;
     if let Some(s) = q.state.as_deref().filter(|s| CaseState::from_code(s).is_none()) {
@@ -525,8 +526,8 @@ pub struct StepBody {
 pub async fn step(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((id, code)): Path<(i64, String)>,
-    Json(body): Json<StepBody>,
+    ApiPath((id, code)): ApiPath<(i64, String)>,
+    ApiJson(body): ApiJson<StepBody>,
 ) -> Result<Json<CaseView>, ApiError> {
     user.require(Action::WorkCases)?;
     let transition = Transition::from_code(&code).ok_or(AppError::NotFound)?;
@@ -750,7 +751,7 @@ async fn file_response(state: &AppState, key: &str, content_type: &str) -> Resul
 pub async fn attachment(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     user.require(Action::WorkCases)?;
     let attachment = visible_attachment(&state, &user, id).await?;
@@ -761,7 +762,7 @@ pub async fn attachment(
 pub async fn attachment_thumbnail(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     user.require(Action::WorkCases)?;
     let attachment = visible_attachment(&state, &user, id).await?;

@@ -2,11 +2,12 @@
 //! (整改单), and the rule table the office edits.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::{ApiJson, ApiPath};
 use crate::app::AppState;
 use crate::auth::audit::AuditAction;
 use crate::auth::policy::{Action, Scope};
@@ -73,7 +74,7 @@ pub async fn suggestions_for(
 pub async fn suggestion(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Option<Suggestion>>, ApiError> {
     user.require(Action::WorkCases)?;
     let case = state.store.case(user.district_id, &user.scope(), user.user_id, id).await?.ok_or(AppError::NotFound)?;
@@ -112,7 +113,7 @@ pub struct BatchView {
 pub async fn issue_batch(
     State(state): State<AppState>,
     user: ApiUser,
-    Json(body): Json<BatchBody>,
+    ApiJson(body): ApiJson<BatchBody>,
 ) -> Result<Response, ApiError> {
     user.require(Action::WorkCases)?;
     let items: Vec<(i64, Option<i64>)> = body.cases.iter().map(|c| (c.id, c.unit_id)).collect();
@@ -193,7 +194,7 @@ pub async fn dispatch_batch(
 pub async fn batch(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<BatchView>, ApiError> {
     user.require(Action::WorkCases)?;
     let batch = state.store.order_batch(user.district_id, id).await?.ok_or(AppError::NotFound)?;
@@ -216,7 +217,7 @@ pub async fn rules(State(state): State<AppState>, user: ApiUser) -> Result<Json<
 pub async fn replace_rules(
     State(state): State<AppState>,
     user: ApiUser,
-    Json(rules): Json<Vec<Rule>>,
+    ApiJson(rules): ApiJson<Vec<Rule>>,
 ) -> Result<Json<Vec<Rule>>, ApiError> {
     Ok(Json(save_rules(&state, &user, &rules).await?))
 }

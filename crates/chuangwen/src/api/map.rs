@@ -3,9 +3,10 @@
 //! (`map.tile_crs`), so markers sit on the right street of 高德 or 天地图.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
+use super::ApiQuery;
 use crate::app::AppState;
 use crate::auth::ApiUser;
 use crate::auth::policy::Action;
@@ -116,7 +117,7 @@ pub fn grid_feature_collection(crs: &str, grids: &[crate::store::places::Grid]) 
 pub async fn layers(
     State(state): State<AppState>,
     user: ApiUser,
-    Query(q): Query<LayersQuery>,
+    ApiQuery(q): ApiQuery<LayersQuery>,
 ) -> Result<Json<Layers>, ApiError> {
     user.require(Action::WorkCases)?;
     let wanted: Vec<&str> = q.layers.split(',').map(str::trim).filter(|l| !l.is_empty()).collect();

@@ -1,9 +1,10 @@
 //! `/api/v1/places`: resolving a location, listing points.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
+use super::{ApiPath, ApiQuery};
 use crate::app::AppState;
 use crate::auth::ApiUser;
 use crate::auth::policy::Action;
@@ -43,7 +44,7 @@ pub struct Resolved {
 pub async fn resolve(
     State(state): State<AppState>,
     user: ApiUser,
-    Query(q): Query<ResolveQuery>,
+    ApiQuery(q): ApiQuery<ResolveQuery>,
 ) -> Result<Json<Resolved>, ApiError> {
     user.require(Action::ViewPlaces)?;
     let crs = match q.crs.as_deref() {
@@ -96,7 +97,7 @@ pub struct PointsPage {
 pub async fn points(
     State(state): State<AppState>,
     user: ApiUser,
-    Query(q): Query<PointsQuery>,
+    ApiQuery(q): ApiQuery<PointsQuery>,
 ) -> Result<Json<PointsPage>, ApiError> {
     user.require(Action::ViewPlaces)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
@@ -110,7 +111,11 @@ pub async fn points(
 }
 
 /// `GET /api/v1/places/points/{id}`: one point, if the caller's scope sees it.
-pub async fn point(State(state): State<AppState>, user: ApiUser, Path(id): Path<i64>) -> Result<Json<Point>, ApiError> {
+pub async fn point(
+    State(state): State<AppState>,
+    user: ApiUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Point>, ApiError> {
     user.require(Action::ViewPlaces)?;
     let point = state.store.point(user.district_id, &user.scope(), id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(point))

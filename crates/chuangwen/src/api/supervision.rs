@@ -2,11 +2,12 @@
 //! receives, and orders raised by hand.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::{ApiJson, ApiPath, ApiQuery};
 use crate::app::AppState;
 use crate::auth::ApiUser;
 use crate::auth::audit::AuditAction;
@@ -26,7 +27,7 @@ pub struct OrdersQuery {
 pub async fn orders(
     State(state): State<AppState>,
     user: ApiUser,
-    Query(q): Query<OrdersQuery>,
+    ApiQuery(q): ApiQuery<OrdersQuery>,
 ) -> Result<Json<Vec<SupervisionOrder>>, ApiError> {
     user.require(Action::WorkCases)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
@@ -37,7 +38,7 @@ pub async fn orders(
 pub async fn order(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<SupervisionOrder>, ApiError> {
     user.require(Action::WorkCases)?;
     let mut order =
@@ -62,8 +63,8 @@ pub struct SuperviseBody {
 pub async fn supervise(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(id): Path<i64>,
-    Json(body): Json<SuperviseBody>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<SuperviseBody>,
 ) -> Result<Response, ApiError> {
     // As with every case step: out of scope is 404, then the role is asked.
     user.require(Action::WorkCases)?;
