@@ -72,6 +72,17 @@ on_both_backends!(the_list_filters_counts_and_pages_keeping_its_filters, |db| {
     let html = office.get(&format!("/cases?to={before}")).await.text();
     assert!(html.contains(&format!("共 {until} 件")), "to {before}: {until}");
 
+    // A filter that does not parse is named and lists nothing (never everything), keeping what was typed.
+    let page = office.get("/cases?from=2026-13-01&street=abc&q=%E5%9E%83%E5%9C%BE").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("起始日期“2026-13-01”不是有效日期") && html.contains("街道“abc”无法识别"), "{html}");
+    assert!(numbers(&html).is_empty() && html.contains("筛选条件有误"));
+    assert!(html.contains("value=\"2026-13-01\"") && html.contains("value=\"垃圾\""), "the typed filters stay");
+    let export = office.get("/cases/export?to=yesterday").await;
+    assert_eq!(export.status, StatusCode::BAD_REQUEST);
+    assert!(export.text().contains("截止日期“yesterday”不是有效日期"));
+
     // Pages: thirty at a time, newest first, the next link keeping the filters.
     let html = office.get("/cases?state=closed").await.text();
     let first = numbers(&html);

@@ -52,6 +52,8 @@ pub struct CaseRow {
 #[template(path = "cases.html")]
 struct CasesPage {
     nav: Option<Nav>,
+    /// What is wrong with the filters; nothing is listed until they are mended.
+    problems: Vec<String>,
     rows: Vec<CaseRow>,
     states: Vec<(&'static str, &'static str)>,
     choices: ListChoices,
@@ -103,8 +105,9 @@ pub struct ListQuery {
     amber: String,
     #[serde(default)]
     mine: String,
+    /// Keyset cursor: cases with a smaller id.
     #[serde(default)]
-    before: Option<i64>,
+    before: String,
 }
 
 impl ListQuery {
@@ -136,6 +139,33 @@ impl ListQuery {
     /// Any filter is set.
     fn any(&self) -> bool {
         !self.filters().is_empty()
+    }
+
+    /// What is wrong with the filters, in Chinese: a list never quietly
+    /// shows (or exports) everything because one condition did not parse.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !self.state.is_empty() && self.state != REQUESTS && CaseState::from_code(&self.state).is_none() {
+            problems.push(format!("未知的状态“{}”", self.state));
+        }
+        for (label, value) in
+            [("街道", &self.street), ("社区", &self.community), ("责任单位", &self.unit), ("翻页位置", &self.before)]
+        {
+            if !value.is_empty() && value.parse::<i64>().is_err() {
+                problems.push(format!("{label}“{value}”无法识别"));
+            }
+        }
+        for (label, value) in [("起始日期", &self.from), ("截止日期", &self.to)] {
+            if !value.trim().is_empty() && day_start(value, 0).is_none() {
+                problems.push(format!("{label}“{value}”不是有效日期（应为 年-月-日，如 2026-11-27）"));
+            }
+        }
+        if let (Some(from), Some(to)) = (day_start(&self.from, 0), day_start(&self.to, 0))
+            && from > to
+        {
+            problems.push("起始日期晚于截止日期".into());
+        }
+        problems
     }
 }
 
@@ -191,20 +221,25 @@ pub async fn list(
     user.require(Action::WorkCases)?;
     let units = state.store.units(user.district_id).await?;
     let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
-    let filter = CaseFilter { before_id: q.before, ..filter_of(&q, &user, PAGE + 1) };
-    let mut cases = state.store.cases(user.district_id, &user.scope(), user.user_id, &filter).await?;
-    let counted = state
-        .store
-        .count_cases(user.district_id, &user.scope(), user.user_id, &filter_of(&q, &user, 0), COUNT_CAP + 1)
-        .await?;
-    let total = if counted > COUNT_CAP { format!("超过 {COUNT_CAP} 件") } else { format!("共 {counted} 件") };
+    let problems = q.problems();
+    let (mut cases, total) = if problems.is_empty() {
+        let filter = CaseFilter { before_id: q.before.parse().ok(), ..filter_of(&q, &user, PAGE + 1) };
+        let cases = state.store.cases(user.district_id, &user.scope(), user.user_id, &filter).await?;
+        let counted = state
+            .store
+            .count_cases(user.district_id, &user.scope(), user.user_id, &filter_of(&q, &user, 0), COUNT_CAP + 1)
+            .await?;
+        (cases, if counted > COUNT_CAP { format!("超过 {COUNT_CAP} 件") } else { format!("共 {counted} 件") })
+    } else {
+        (Vec::new(), "筛选条件有误".to_string())
+    };
     let filters = q.filters();
     let next_url = (cases.len() as i64 > PAGE).then(|| {
         cases.truncate(PAGE as usize);
         let last = cases.last().map(|c| c.id).unwrap_or_default();
         if filters.is_empty() { format!("/cases?before={last}") } else { format!("/cases?{filters}&before={last}") }
     });
-    let first_url = q.before.map(|_| format!("/cases?{filters}"));
+    let first_url = (!q.before.is_empty()).then(|| format!("/cases?{filters}"));
     let table = state.store.categories(user.district_id).await?;
     let rows = cases
         .iter()
@@ -239,6 +274,7 @@ pub async fn list(
     };
     render(&CasesPage {
         nav: Some(Nav::of(&state, &user, &headers).await?),
+        problems,
         rows,
         states: CaseState::ALL
             .iter()
@@ -696,6 +732,10 @@ pub async fn export(
 ) -> Result<Response, AppError> {
     use rust_xlsxwriter::{Format, Workbook};
     user.require(Action::WorkCases)?;
+    let problems = q.problems();
+    if !problems.is_empty() {
+        return Err(AppError::BadRequest(format!("筛选条件有误，未导出：{}", problems.join("；"))));
+    }
     let units = state.store.units(user.district_id).await?;
     let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
     let filter = filter_of(&q, &user, EXPORT_LIMIT);
