@@ -475,3 +475,32 @@ on_both_backends!(malformed_api_requests_are_answered_with_the_json_error_body, 
         assert!(message.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "in Chinese: {message}");
     }
 });
+
+on_both_backends!(a_refused_step_on_the_case_page_keeps_what_was_typed, |db| {
+    let district = db.with_demo().await;
+    let spot = first_street_spot(&db, district).await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let mut supervisor = as_user(&db, "supervisor001").await;
+    let mut office = as_user(&db, "office01").await;
+    let id = report_and_accept(&mut supervisor, &mut office, "06010", spot).await["id"].as_i64().unwrap();
+    let (status, _) =
+        office.json("POST", &format!("/api/v1/cases/{id}/dispatch"), Some(json!({"unit_id": street.id}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut handler = as_user(&db, "handler046").await;
+    let (status, _) = handler.json("POST", &format!("/api/v1/cases/{id}/acknowledge"), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK);
+    handler.get(&format!("/cases/{id}")).await;
+    let csrf = handler.csrf();
+    // An extension asked for without the new deadline.
+    let fields = [("csrf", csrf.as_str()), ("transition", "request_extension"), ("note", "需要调用清运车，周五前完成")];
+    let page = handler.upload_to(&format!("/cases/{id}/step"), &fields, "photo", "", b"").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("申请延期须填写新的期限"), "the refusal beside its field");
+    let form = html.split("data-step=\"request_extension\"").nth(1).unwrap().split("</form>").next().unwrap();
+    assert!(form.contains("value=\"需要调用清运车，周五前完成\""), "the note stays in its form");
+    let other = html.split("data-step=\"request_deferral\"").nth(1).unwrap().split("</form>").next().unwrap();
+    assert!(!other.contains("需要调用清运车"), "and only in its form");
+    let (_, case) = handler.json("GET", &format!("/api/v1/cases/{id}"), None).await;
+    assert_eq!(case["state"], "in_progress", "nothing changed");
+});

@@ -504,11 +504,23 @@ struct CasePage {
     suggestion: String,
     message: Option<String>,
     error: Option<(String, String)>,
+    /// The fields of a refused step form, shown again in that form.
+    typed: HashMap<String, String>,
 }
 
 impl CasePage {
     fn is_suggested(&self, unit: &i64) -> bool {
-        self.suggested_unit == Some(*unit)
+        match self.typed.get("unit_id").and_then(|u| u.parse::<i64>().ok()) {
+            Some(chosen) => chosen == *unit,
+            None => self.suggested_unit == Some(*unit),
+        }
+    }
+    /// What was typed into `field` of the form of step `step`, if that form was refused.
+    fn typed(&self, step: &str, field: &str) -> &str {
+        match self.typed.get("transition") {
+            Some(refused) if refused == step => self.typed.get(field).map(String::as_str).unwrap_or(""),
+            _ => "",
+        }
     }
     fn error_for(&self, field: &str) -> Option<&str> {
         self.error.as_ref().filter(|(f, _)| f == field).map(|(_, m)| m.as_str())
@@ -531,6 +543,7 @@ async fn case_page(
     id: i64,
     message: Option<String>,
     error: Option<(String, String)>,
+    typed: HashMap<String, String>,
 ) -> Result<Response, AppError> {
     let case = state.store.case(user.district_id, &user.scope(), user.user_id, id).await?.ok_or(AppError::NotFound)?;
     let units = state.store.units(user.district_id).await?;
@@ -611,6 +624,7 @@ async fn case_page(
         suggestion: suggestion.map(|s| format!("{}（{}）", s.unit_name, s.reason_label)).unwrap_or_default(),
         message,
         error,
+        typed,
         case,
     };
     render(&page)
@@ -639,7 +653,7 @@ pub async fn case(
     Query(q): Query<DoneQuery>,
 ) -> Result<Response, AppError> {
     user.require(Action::WorkCases)?;
-    case_page(&state, &user, &headers, id, done_message(&q.done), None).await
+    case_page(&state, &user, &headers, id, done_message(&q.done), None, HashMap::new()).await
 }
 
 /// `POST /cases/{id}/step`: one step from the case page.
@@ -671,7 +685,8 @@ pub async fn step(
         match store_evidence(&state, &user, "after", &name, bytes).await {
             Ok(view) => input.attachment_ids.push(view.id),
             Err(AppError::Invalid { message, .. }) => {
-                return case_page(&state, &user, &headers, id, None, Some(("attachment_ids".into(), message))).await;
+                let refused = Some(("attachment_ids".into(), message));
+                return case_page(&state, &user, &headers, id, None, refused, fields).await;
             }
             Err(other) => return Err(other),
         }
@@ -680,10 +695,10 @@ pub async fn step(
     match perform_step(&state, &user, id, transition, &input, version).await {
         Ok(_) => Ok(Redirect::to(&format!("/cases/{id}?done={}", transition.code())).into_response()),
         Err(AppError::Invalid { field, message }) => {
-            case_page(&state, &user, &headers, id, None, Some((field, message))).await
+            case_page(&state, &user, &headers, id, None, Some((field, message)), fields).await
         }
         Err(AppError::Conflict(message)) => {
-            case_page(&state, &user, &headers, id, None, Some(("conflict".into(), message))).await
+            case_page(&state, &user, &headers, id, None, Some(("conflict".into(), message)), HashMap::new()).await
         }
         Err(other) => Err(other),
     }
