@@ -539,6 +539,10 @@ on_both_backends!(
         assert!((10.0..25.0).contains(&found[0]["distance_m"].as_f64().unwrap()), "{found:?}");
         assert!(supervisor.json("GET", &near("07001", 0.0002), None).await.1.as_array().unwrap().is_empty());
         assert!(supervisor.json("GET", &near("06010", 0.002), None).await.1.as_array().unwrap().is_empty());
+        // Someone of another street is not shown the street's cases (nor their descriptions).
+        let mut stranger = as_user(&db, "supervisor009").await;
+        let (status, none) = stranger.json("GET", &near("06010", 0.0002), None).await;
+        assert_eq!((status, none.as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{none}");
 
         // Reported anyway: the office sees the likely duplicate and merges it.
         let second = report(&mut supervisor, "06010", lon + 0.0002, lat).await;

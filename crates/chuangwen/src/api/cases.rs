@@ -295,7 +295,7 @@ pub struct Duplicate {
 /// Open cases of `category` within the radius of `(lon, lat)` from the last days.
 pub async fn duplicates_near(
     state: &AppState,
-    district_id: i64,
+    user: &CurrentUser,
     category: &str,
     lon: f64,
     lat: f64,
@@ -309,7 +309,14 @@ pub async fn duplicates_near(
     let since = Utc::now() - chrono::Duration::days(state.config.duplicate_days as i64);
     let near = state
         .store
-        .open_cases_near(district_id, category, (lon - d_lon, lat - d_lat, lon + d_lon, lat + d_lat), since)
+        .open_cases_near(
+            user.district_id,
+            &user.scope(),
+            user.user_id,
+            category,
+            (lon - d_lon, lat - d_lat, lon + d_lon, lat + d_lat),
+            since,
+        )
         .await?;
     let mut found: Vec<Duplicate> = near
         .into_iter()
@@ -349,7 +356,7 @@ pub async fn duplicates(
         return Err(invalid("lon", "经纬度超出范围"));
     }
     let (lon, lat) = crs.to_wgs84(q.lon, q.lat);
-    Ok(Json(duplicates_near(&state, user.district_id, q.category.trim(), lon, lat, None).await?))
+    Ok(Json(duplicates_near(&state, &user, q.category.trim(), lon, lat, None).await?))
 }
 
 /// A case with its steps and the steps the caller may take now.
@@ -435,7 +442,7 @@ pub async fn case(
     let suggestion = super::dispatch::suggestion_for(&state.store, &case).await?;
     let possible_duplicates = match (case.state.as_str(), case.lon, case.lat) {
         ("reported", Some(lon), Some(lat)) => {
-            duplicates_near(&state, user.district_id, &case.category_code, lon, lat, Some(case.id)).await?
+            duplicates_near(&state, &user, &case.category_code, lon, lat, Some(case.id)).await?
         }
         _ => Vec::new(),
     };

@@ -1114,32 +1114,33 @@ pub struct CaseBrief {
 }
 
 impl Store {
-    /// Open cases of a category reported since `since` whose location lies in
-    /// the box around a point (the caller keeps those within its radius).
+    /// Open cases of a category reported since `since`, seen by the scope,
+    /// whose location lies in the box around a point (the caller keeps those
+    /// within its radius).
+    #[allow(clippy::too_many_arguments)]
     pub async fn open_cases_near(
         &self,
         district_id: i64,
+        scope: &Scope,
+        reporter: Option<i64>,
         category: &str,
         bbox: (f64, f64, f64, f64),
         since: DateTime<Utc>,
     ) -> StoreResult<Vec<CaseBrief>> {
-        let sql = format!(
-            "SELECT id, number, state, category_code, description, lon, lat, reported_at FROM cases
-             WHERE district_id = $1 AND category_code = $2 AND reported_at >= $3 AND state IN {}
-               AND lon BETWEEN $4 AND $5 AND lat BETWEEN $6 AND $7
-             ORDER BY reported_at DESC LIMIT 20",
-            OPEN_STATES.as_str()
-        );
-        Ok(read!(&self.db, |pool| sqlx::query_as::<_, CaseBrief>(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(district_id)
-            .bind(category)
-            .bind(since)
-            .bind(bbox.0)
-            .bind(bbox.2)
-            .bind(bbox.1)
-            .bind(bbox.3)
-            .fetch_all(pool)
-            .await)?)
+        Ok(read!(&self.db, |pool| {
+            let mut q = QueryBuilder::new(
+                "SELECT id, number, state, category_code, description, lon, lat, reported_at FROM cases WHERE district_id = ",
+            );
+            q.push_bind(district_id);
+            push_case_scope(&mut q, district_id, scope, reporter);
+            q.push(" AND category_code = ").push_bind(category.to_string());
+            q.push(" AND reported_at >= ").push_bind(since);
+            q.push(" AND state IN ").push(OPEN_STATES.as_str());
+            q.push(" AND lon BETWEEN ").push_bind(bbox.0).push(" AND ").push_bind(bbox.2);
+            q.push(" AND lat BETWEEN ").push_bind(bbox.1).push(" AND ").push_bind(bbox.3);
+            q.push(" ORDER BY reported_at DESC LIMIT 20");
+            q.build_query_as::<CaseBrief>().fetch_all(pool).await
+        })?)
     }
 
     /// One case, briefly, whatever the caller's scope (a reporter follows
