@@ -504,3 +504,22 @@ on_both_backends!(a_refused_step_on_the_case_page_keeps_what_was_typed, |db| {
     let (_, case) = handler.json("GET", &format!("/api/v1/cases/{id}"), None).await;
     assert_eq!(case["state"], "in_progress", "nothing changed");
 });
+
+on_both_backends!(a_keyword_is_taken_literally_and_without_regard_to_case_on_both_backends, |db| {
+    let district = db.with_demo().await;
+    let spot = first_street_spot(&db, district).await;
+    let mut office = as_user(&db, "office01").await;
+    let mut numbers_of = Vec::new();
+    for description in ["KTV 门口占道约 50%_区域", "占道经营 50 米", "店外经营 5%"] {
+        let body = json!({"category": "09006", "description": description, "lon": spot.0, "lat": spot.1});
+        let (status, case) = office.json("POST", "/api/v1/cases", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{case}");
+        numbers_of.push(case["number"].as_str().unwrap().to_string());
+    }
+    for (keyword, expected) in [("50%_", vec![0]), ("%", vec![0, 2]), ("ktv", vec![0]), ("_", vec![0])] {
+        let q: String = form_urlencoded::byte_serialize(keyword.as_bytes()).collect();
+        let shown = numbers(&office.get(&format!("/cases?q={q}")).await.text());
+        let want: Vec<String> = expected.iter().rev().map(|i: &usize| numbers_of[*i].clone()).collect();
+        assert_eq!(shown, want, "keyword {keyword}");
+    }
+});

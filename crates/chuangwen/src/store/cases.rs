@@ -351,8 +351,8 @@ where
         q.push(" AND overdue_at IS NOT NULL AND state IN ").push(RUNNING_STATES.as_str());
     }
     if let Some(text) = &filter.text {
-        let pattern = format!("%{}%", text.replace(['%', '_'], ""));
-        q.push(" AND (number = ").push_bind(text.clone()).push(" OR description LIKE ").push_bind(pattern).push(")");
+        q.push(" AND (number = ").push_bind(text.clone());
+        q.push(" OR LOWER(description) LIKE ").push_bind(super::contains_pattern(text)).push(" ESCAPE '\\')");
     }
     if let Some(community) = filter.community_id {
         q.push(" AND community_id = ").push_bind(community);

@@ -46,6 +46,14 @@ pub enum Db {
     Postgres(PgPool),
 }
 
+/// A `LIKE` pattern that finds `text` anywhere, its `%`, `_` and `\` taken
+/// literally (use with `ESCAPE '\'`) and lower-cased: compare it with
+/// `LOWER(column)`, so both backends match the same rows whatever the case.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// The store: every query of the application goes through it.
 #[derive(Clone, Debug)]
 pub struct Store {

@@ -238,9 +238,9 @@ impl Store {
             );
             q.push_bind(district_id);
             if let Some(text) = &filter.text {
-                let pattern = format!("%{}%", text.replace(['%', '_'], ""));
-                q.push(" AND (u.username LIKE ").push_bind(pattern.clone()).push(" OR u.display_name LIKE ");
-                q.push_bind(pattern).push(")");
+                let pattern = super::contains_pattern(text);
+                q.push(" AND (LOWER(u.username) LIKE ").push_bind(pattern.clone());
+                q.push(" ESCAPE '\\' OR LOWER(u.display_name) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
             }
             if let Some(role) = &filter.role {
                 q.push(" AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = ");
