@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::generate::SeededRng;
-use crate::domain::calendar::{TimeLimit, WorkCalendar};
+use crate::domain::calendar::WorkCalendar;
 use crate::domain::categories::CategoryTable;
 use crate::domain::geometry::Polygon;
 pub use crate::store::cases::BulkCase;
@@ -64,11 +64,6 @@ fn pick_weighted<'a>(rng: &mut SeededRng, table: &'a [(&'a str, u32)]) -> Option
     None
 }
 
-/// The stored code of a clock.
-pub fn clock_code(limit: &TimeLimit) -> &'static str {
-    limit.clock.code()
-}
-
 /// What generation needs to know about the district.
 pub struct Setting<'a> {
     /// The category table.
@@ -93,10 +88,11 @@ pub fn case(seed: u64, n: u64, total: u64, setting: &Setting<'_>) -> BulkCase {
         Some(c) => c,
         None => rng.pick(&table.categories),
     };
-    let condition = rng.pick(&category.conditions);
+    let condition_index = rng.below(category.conditions.len());
+    let condition = &category.conditions[condition_index];
     let limit = condition.time_limit();
-    let source = pick_weighted(&mut rng, &SOURCES).unwrap_or("supervisor");
-    let source: &'static str = SOURCES.iter().find(|(c, _)| *c == source).map(|(c, _)| *c).unwrap_or("supervisor");
+    let source: &'static str = pick_weighted(&mut rng, &SOURCES).unwrap_or("supervisor");
+    let reporter_name = crate::api::cases::SOURCES.iter().find(|(c, _)| *c == source).map_or(source, |(_, l)| l);
 
     let cell = rng.pick(setting.cells);
     let (min_lon, min_lat, max_lon, max_lat) = cell.polygon.bbox();
@@ -125,8 +121,10 @@ pub fn case(seed: u64, n: u64, total: u64, setting: &Setting<'_>) -> BulkCase {
         state: "reported",
         source,
         category_code: category.code.clone(),
+        condition_index: condition_index as i64,
         campaign: category.campaign.clone(),
         limit,
+        reporter_name: reporter_name.to_string(),
         description: format!("{}：{}", category.name, condition.name),
         lon,
         lat,

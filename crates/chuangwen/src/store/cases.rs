@@ -174,10 +174,14 @@ pub struct BulkCase {
     pub source: &'static str,
     /// Category code.
     pub category_code: String,
+    /// Which of the category's filing conditions (its limit is `limit`).
+    pub condition_index: i64,
     /// Campaign code.
     pub campaign: String,
     /// Limit.
     pub limit: crate::domain::calendar::TimeLimit,
+    /// Who reported it, as shown.
+    pub reporter_name: String,
     /// Description.
     pub description: String,
     /// Location.
@@ -1000,10 +1004,10 @@ impl Store {
                         .push_bind(c.source)
                         .push_bind(c.category_code.clone())
                         .push_bind(category_version.to_string())
-                        .push_bind(0i64)
+                        .push_bind(c.condition_index)
                         .push_bind(c.campaign.clone())
                         .push_bind(c.limit.amount as i64)
-                        .push_bind(crate::demo::cases::clock_code(&c.limit))
+                        .push_bind(c.limit.clock.code())
                         .push_bind(c.description.clone())
                         .push_bind(String::new())
                         .push_bind(c.lon)
@@ -1011,7 +1015,7 @@ impl Store {
                         .push_bind(c.cell.0)
                         .push_bind(c.cell.1)
                         .push_bind(c.cell.2)
-                        .push_bind(c.source)
+                        .push_bind(c.reporter_name.clone())
                         .push_bind(c.unit_id)
                         .push_bind(c.deadline)
                         .push_bind(c.rework_count)
