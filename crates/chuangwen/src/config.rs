@@ -444,8 +444,8 @@ impl Config {
                 if let Some(v) = env.get("CHUANGWEN_S3_SECRET_ACCESS_KEY") {
                     s3.secret_access_key = Some(Secret::new(v.clone()));
                 }
-                if let Some(v) = env.get("CHUANGWEN_S3_ALLOW_HTTP") {
-                    s3.allow_http = matches!(v.as_str(), "1" | "true" | "yes");
+                if let Some(v) = flag("storage.s3.allow_http", env.get("CHUANGWEN_S3_ALLOW_HTTP"))? {
+                    s3.allow_http = v;
                 }
                 if s3.bucket.is_empty() {
                     return Err(ConfigError::Invalid {
@@ -464,22 +464,20 @@ impl Config {
         };
 
         let security = Self::merge_security(file.security.unwrap_or_default(), env)?;
-        let duplicate_radius_m = match env.get("CHUANGWEN_DUPLICATE_RADIUS_M") {
-            Some(v) => {
-                v.parse::<f64>().ok().filter(|r| *r > 0.0 && *r <= 1000.0).ok_or_else(|| ConfigError::Invalid {
-                    key: "duplicate_radius_m".into(),
-                    reason: format!("`{v}` 应为 1～1000 之间的米数 (metres between 1 and 1000)"),
-                })?
-            }
-            None => file.duplicate_radius_m.unwrap_or(50.0),
+        let duplicate_radius_m = {
+            let (raw, value) = match env.get("CHUANGWEN_DUPLICATE_RADIUS_M") {
+                Some(v) => (v.clone(), v.parse::<f64>().ok()),
+                None => {
+                    let r = file.duplicate_radius_m.unwrap_or(50.0);
+                    (r.to_string(), Some(r))
+                }
+            };
+            value.filter(|r| *r >= 1.0 && *r <= 1000.0).ok_or_else(|| ConfigError::Invalid {
+                key: "duplicate_radius_m".into(),
+                reason: format!("`{raw}` 应为 1～1000 之间的米数 (metres between 1 and 1000)"),
+            })?
         };
-        let duplicate_days = match env.get("CHUANGWEN_DUPLICATE_DAYS") {
-            Some(v) => v.parse::<u32>().ok().filter(|d| *d > 0).ok_or_else(|| ConfigError::Invalid {
-                key: "duplicate_days".into(),
-                reason: format!("`{v}` 应为正整数 (must be a positive integer)"),
-            })?,
-            None => file.duplicate_days.unwrap_or(7),
-        };
+        let duplicate_days = positive("duplicate_days", env.get("CHUANGWEN_DUPLICATE_DAYS"), file.duplicate_days, 7)?;
         let mut map = file.map.unwrap_or_default();
         for (key, field) in [
             ("CHUANGWEN_MAP_TILE_URL", &mut map.tile_url),
@@ -510,8 +508,15 @@ impl Config {
                 });
             }
         }
-        if map.max_zoom == 0 || map.max_zoom > 22 {
-            map.max_zoom = 18;
+        match map.max_zoom {
+            0 => map.max_zoom = 18,
+            1..=22 => {}
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: "map.max_zoom".into(),
+                    reason: format!("`{other}` 应为 1～22 (must be 1 to 22)"),
+                });
+            }
         }
         Ok(Config {
             map,
@@ -531,14 +536,8 @@ impl Config {
 
     fn merge_security(file: FileSecurity, env: &BTreeMap<String, String>) -> Result<Security, ConfigError> {
         let defaults = Security::default();
-        let number = |key: &str, env_key: &str, file_value: Option<u32>, default: u32| -> Result<u32, ConfigError> {
-            match env.get(env_key) {
-                Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| ConfigError::Invalid {
-                    key: key.into(),
-                    reason: format!("`{v}` 应为正整数 (must be a positive integer)"),
-                }),
-                None => Ok(file_value.unwrap_or(default)),
-            }
+        let number = |key: &str, env_key: &str, file_value: Option<u32>, default: u32| {
+            positive(key, env.get(env_key), file_value, default)
         };
         let choice = |key: &str, env_key: &str, file_value: Option<String>, default: &str, allowed: &[&str]| {
             let value = env.get(env_key).cloned().or(file_value).unwrap_or_else(|| default.to_string());
@@ -596,10 +595,9 @@ impl Config {
                 file.session_lifetime_hours,
                 defaults.session_lifetime_hours,
             )?,
-            secure_cookies: match env.get("CHUANGWEN_SECURE_COOKIES") {
-                Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
-                None => file.secure_cookies.unwrap_or(defaults.secure_cookies),
-            },
+            secure_cookies: flag("security.secure_cookies", env.get("CHUANGWEN_SECURE_COOKIES"))?
+                .or(file.secure_cookies)
+                .unwrap_or(defaults.secure_cookies),
         })
     }
 
@@ -619,6 +617,33 @@ impl Config {
             duplicate_days: 7,
             map: MapConfig { tile_crs: "wgs84".into(), max_zoom: 18, ..Default::default() },
         }
+    }
+}
+
+/// A positive whole number from the environment, else the file, else the
+/// default; a zero or a word is refused wherever it was written.
+fn positive(key: &str, env_value: Option<&String>, file_value: Option<u32>, default: u32) -> Result<u32, ConfigError> {
+    let (raw, value) = match env_value {
+        Some(v) => (v.clone(), v.parse::<u32>().ok()),
+        None => (file_value.unwrap_or(default).to_string(), Some(file_value.unwrap_or(default))),
+    };
+    value.filter(|n| *n > 0).ok_or_else(|| ConfigError::Invalid {
+        key: key.into(),
+        reason: format!("`{raw}` 应为正整数 (must be a positive integer)"),
+    })
+}
+
+/// A yes/no from the environment: `true`/`false`, `1`/`0`, `yes`/`no` in
+/// any case; anything else is refused rather than read as "no".
+fn flag(key: &str, env_value: Option<&String>) -> Result<Option<bool>, ConfigError> {
+    match env_value.map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(Some(true)),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(Some(false)),
+        Some(v) => Err(ConfigError::Invalid {
+            key: key.into(),
+            reason: format!("`{v}` 应为 true 或 false (must be true or false)"),
+        }),
     }
 }
 
@@ -674,6 +699,23 @@ mod tests {
         let err = Config::merge(FileConfig::default(), &env(&[("CHUANGWEN_MAP_TILE_URL", "https://x/tile.png")]))
             .unwrap_err();
         assert!(err.to_string().contains("{z}"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_or_a_stray_word_is_refused_from_the_file_as_from_the_environment() {
+        let file: FileConfig = toml::from_str("[security]\nsession_idle_minutes = 0").unwrap();
+        let err = Config::merge(file, &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("session_idle_minutes"), "{err}");
+        let file: FileConfig = toml::from_str("duplicate_days = 0").unwrap();
+        assert!(Config::merge(file, &env(&[])).unwrap_err().to_string().contains("duplicate_days"));
+        let file: FileConfig = toml::from_str("duplicate_radius_m = 0.0").unwrap();
+        assert!(Config::merge(file, &env(&[])).unwrap_err().to_string().contains("duplicate_radius_m"));
+        let err = Config::merge(FileConfig::default(), &env(&[("CHUANGWEN_SECURE_COOKIES", "ture")])).unwrap_err();
+        assert!(err.to_string().contains("secure_cookies"), "{err}");
+        let on = Config::merge(FileConfig::default(), &env(&[("CHUANGWEN_SECURE_COOKIES", "TRUE")])).unwrap();
+        assert!(on.security.secure_cookies);
+        let file: FileConfig = toml::from_str("[map]\nmax_zoom = 30").unwrap();
+        assert!(Config::merge(file, &env(&[])).unwrap_err().to_string().contains("map.max_zoom"));
     }
 
     #[test]
