@@ -4,7 +4,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, launchBrowser, screenshot, DEMO_PASSWORD, WIDTHS } = require('./harness');
+const { startServer, launchBrowser, screenshot, loginAs, WIDTHS } = require('./harness');
 
 let server;
 let browser;
@@ -27,21 +27,17 @@ const PAGES = {
 };
 
 for (const [user, paths] of Object.entries(PAGES)) {
-  for (const [width, viewport] of Object.entries(WIDTHS)) {
+  for (const width of Object.keys(WIDTHS)) {
     test(`every page of ${user} renders at ${width} width`, async () => {
-      const context = await browser.newContext({ viewport });
-      const page = await context.newPage();
-      await page.goto(`${server.url}/login`);
-      await page.fill('#username', user);
-      await page.fill('#password', DEMO_PASSWORD);
-      await page.click('button[type=submit]');
-      await page.waitForURL(`${server.url}/`);
+      const page = await loginAs(browser, server, user, width);
       // A case of this user's scope, and a point, for the object pages.
       await page.goto(`${server.url}/cases`);
       const caseLink = await page.getAttribute('table.cases a', 'href');
       await page.goto(`${server.url}/places`);
       const pointLink = await page.getAttribute('table.dense a', 'href');
-      for (const path of [...paths, caseLink, pointLink].filter(Boolean)) {
+      assert.match(caseLink ?? '', /^\/cases\/\d+$/, `${user} has a case to open`);
+      assert.match(pointLink ?? '', /^\/places\/points\/\d+$/, `${user} has a point to open`);
+      for (const path of [...paths, caseLink, pointLink]) {
         const response = await page.goto(`${server.url}${path}`);
         assert.equal(response.status(), 200, `${user} ${path}`);
         // Maps draw after their data arrives.
@@ -51,7 +47,8 @@ for (const [user, paths] of Object.entries(PAGES)) {
         const name = path.replace(/^\//, '').replace(/[/?=&]/g, '-') || 'home';
         await screenshot(page, `gallery-${user}-${name}-${width}`);
       }
-      await context.close();
+      assert.deepEqual(page.scriptErrors, [], `${user}: no script error on any page`);
+      await page.context().close();
     });
   }
 }

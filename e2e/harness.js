@@ -71,4 +71,34 @@ async function screenshot(page, name) {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
-module.exports = { chuangwen, startServer, launchBrowser, screenshot, DEMO_PASSWORD, WIDTHS, SCREENSHOTS };
+/**
+ * A logged-in page for `username` at `width` (a key of WIDTHS), in a context
+ * of its own (`options`: geolocation, permissions…). Uncaught script errors of
+ * the page are collected in `page.scriptErrors`.
+ */
+async function loginAs(browser, server, username, width, options = {}) {
+  const context = await browser.newContext({ viewport: WIDTHS[width], ...options });
+  const page = await context.newPage();
+  page.scriptErrors = [];
+  page.on('pageerror', (error) => page.scriptErrors.push(error.message));
+  await page.goto(`${server.url}/login`);
+  await page.fill('#username', username);
+  await page.fill('#password', DEMO_PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${server.url}/`);
+  return page;
+}
+
+/**
+ * Clicks a submit button and waits for the page that answers: a new document
+ * (the old one is marked, so a message left on it cannot be mistaken for the answer).
+ */
+async function submit(page, button) {
+  await page.evaluate(() => { window.__answered = false; });
+  await button.click();
+  await page.waitForFunction(() => window.__answered === undefined && document.readyState === 'complete');
+}
+
+module.exports = {
+  chuangwen, startServer, launchBrowser, screenshot, loginAs, submit, DEMO_PASSWORD, WIDTHS, SCREENSHOTS,
+};

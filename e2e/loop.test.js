@@ -8,7 +8,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { startServer, launchBrowser, screenshot, DEMO_PASSWORD, WIDTHS, SCREENSHOTS } = require('./harness');
+const { startServer, launchBrowser, screenshot, loginAs, submit, SCREENSHOTS } = require('./harness');
 
 let server;
 let browser;
@@ -31,25 +31,18 @@ test.after(async () => {
 });
 
 /** A logged-in page for `username` at `width`, standing at the district's centre. */
-async function as(username, width) {
-  const context = await browser.newContext({
-    viewport: WIDTHS[width],
+function as(username, width) {
+  return loginAs(browser, server, username, width, {
     geolocation: { longitude: 117.2, latitude: 39.1, accuracy: 10 },
     permissions: ['geolocation'],
   });
-  const page = await context.newPage();
-  await page.goto(`${server.url}/login`);
-  await page.fill('#username', username);
-  await page.fill('#password', DEMO_PASSWORD);
-  await page.click('button[type=submit]');
-  await page.waitForURL(`${server.url}/`);
-  return page;
 }
 
+/** Takes a step from the case page and waits for the page that answers it. */
 async function step(page, code, fill) {
   const form = page.locator(`form.step[data-step="${code}"]`);
   if (fill) await fill(form);
-  await Promise.all([page.waitForLoadState('load'), form.locator('button[type=submit]').click()]);
+  await submit(page, form.locator('button[type=submit]'));
   await page.waitForSelector('.ok, .field-error');
 }
 

@@ -7,7 +7,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, launchBrowser, screenshot, DEMO_PASSWORD, WIDTHS } = require('./harness');
+const { startServer, launchBrowser, screenshot, loginAs, submit } = require('./harness');
 
 let server;
 let browser;
@@ -22,16 +22,17 @@ test.after(async () => {
   await server?.stop();
 });
 
-/** A logged-in page; no geolocation permission unless given. */
-async function as(username, width, options = {}) {
-  const context = await browser.newContext({ viewport: WIDTHS[width], ...options });
-  const page = await context.newPage();
-  await page.goto(`${server.url}/login`);
-  await page.fill('#username', username);
-  await page.fill('#password', DEMO_PASSWORD);
-  await page.click('button[type=submit]');
-  await page.waitForURL(`${server.url}/`);
-  return page;
+/** A logged-in page; no geolocation permission. */
+function as(username, width) {
+  return loginAs(browser, server, username, width);
+}
+
+/** The colour of the pixel at the centre of a map's canvas, as [r, g, b]. */
+function centrePixel(page, selector) {
+  return page.$eval(`${selector} canvas`, (canvas) => {
+    const [x, y] = [Math.floor(canvas.width / 2), Math.floor(canvas.height / 2)];
+    return Array.from(canvas.getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3));
+  });
 }
 
 test('the district map draws grids, points and clustered open cases', async () => {
@@ -44,14 +45,16 @@ test('the district map draws grids, points and clustered open cases', async () =
   const open = Number(status.match(/办理中的案卷 (\d+) 件/)[1]);
   assert.ok(open > 0, status);
   assert.ok(await page.locator('#district-map .marker-cluster').count() > 0, 'open cases gather in clusters');
-  assert.ok(await page.locator('#district-map canvas').count() > 0, 'grid cells and points are drawn');
+  assert.ok(await page.locator('#district-map canvas').count() > 0, 'grid cells are drawn on a canvas');
   assert.equal(await page.locator('.leaflet-control-layers-overlays label').count(), 3, 'grids, points and cases can be toggled');
   assert.equal(await page.locator('.leaflet-tile').count(), 0, 'no tiles are fetched when none are configured');
   await screenshot(page, 'map-district-desktop');
   // A click on a cluster zooms in: the district is read down to single cases.
+  const zoom = Number(await page.getAttribute('#district-map', 'data-zoom'));
   await page.locator('#district-map .marker-cluster').first().click();
-  await page.waitForTimeout(600);
+  await page.waitForFunction((before) => Number(document.getElementById('district-map').dataset.zoom) > before, zoom);
   await screenshot(page, 'map-district-zoomed-desktop');
+  assert.deepEqual(page.scriptErrors, []);
   await page.context().close();
 });
 
@@ -79,7 +82,7 @@ test('a report placed on the map is dispatched from the batch page and shown on 
   // The office accepts it, then dispatches it with others from the batch page.
   const office = await as('office01', 'desktop');
   await office.goto(caseUrl);
-  await Promise.all([office.waitForLoadState('load'), office.locator('form.step[data-step="accept"] button').click()]);
+  await submit(office, office.locator('form.step[data-step="accept"] button'));
   await office.waitForSelector('.ok');
   await office.goto(`${server.url}/cases/dispatch`);
   const row = office.locator('table.batch tr', { hasText: number });
@@ -96,9 +99,12 @@ test('a report placed on the map is dispatched from the batch page and shown on 
   await office.goto(caseUrl);
   assert.equal((await office.textContent('h1 .state')).trim(), '待签收');
   await office.waitForSelector('#case-map[data-ready="1"]');
-  assert.ok(await office.locator('#case-map canvas').count() > 0, 'the spot and its grid cell are drawn');
+  // The small map is centred on the spot, drawn as a red dot.
+  const [r, g, b] = await centrePixel(office, '#case-map');
+  assert.ok(r > 150 && g < 90 && b < 90, `the spot is drawn at the centre: rgb(${r}, ${g}, ${b})`);
   await screenshot(office, 'case-with-map-desktop');
   assert.equal(category, '07001', 'the one category matching the search was chosen');
+  assert.deepEqual([...supervisor.scriptErrors, ...office.scriptErrors], []);
   await supervisor.context().close();
   await office.context().close();
 });

@@ -51,6 +51,8 @@
   var full = document.getElementById("district-map");
   if (full) {
     var map = baseMap(full);
+    // The zoom in use, for people's tools and the browser tests.
+    map.on("zoomend", function () { full.dataset.zoom = String(map.getZoom()); });
     var status = document.getElementById("map-status");
     load("grids,points,cases").then(function (data) {
       map.setView([data.center[1], data.center[0]], 13);
@@ -82,6 +84,7 @@
       cases.addTo(map);
       L.control.layers(null, { "网格": grids, "点位": points, "办理中的案卷": cases }, { collapsed: false }).addTo(map);
       if (data.grids.features.length) map.fitBounds(grids.getBounds());
+      full.dataset.zoom = String(map.getZoom());
       status.textContent = "网格 " + data.grids.features.length + " 个 · 点位 " + data.points.length + " 个 · 办理中的案卷 " +
         data.cases.length + " 件" + (data.cases_truncated ? "（仅显示最新的 " + data.cases.length + " 件）" : "");
       full.dataset.ready = "1";
