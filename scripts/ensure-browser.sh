@@ -14,4 +14,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 fi
 command -v node >/dev/null 2>&1 || { echo "ensure-browser: Node.js is missing (apt-get install nodejs npm)" >&2; exit 1; }
+# playwright-core (e2e/package-lock.json) needs Node.js 20 or later; Debian 12's own is 18.
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "ensure-browser: the browser tests need Node.js 20 or later, this machine has $(node --version)" >&2
+  exit 1
+fi
 (cd e2e && npm ci --silent --no-audit --no-fund >&2)
