@@ -47,6 +47,7 @@ fn table() -> Table {
             post(web::cases::create_case).layer(DefaultBodyLimit::max(api::cases::MAX_EVIDENCE_BYTES + 64 * 1024)),
         )
         .get("/cases/{id}", web::cases::case)
+        .post("/cases/{id}/supervise", web::cases::supervise)
         .get("/supervision", web::cases::supervision)
         .get("/map", web::map::page)
         .add(

@@ -83,6 +83,13 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
         // The walk's step is `accept`: the office's (domain::cases).
         ("POST", "/cases/{id}/step", "/cases/{id}/step", Rule::Roles(IMPORTERS), Some(Object::Case)),
         ("GET", "/supervision", "/supervision", Rule::Roles(ALL), None),
+        (
+            "POST",
+            "/cases/{id}/supervise",
+            "/cases/{id}/supervise",
+            Rule::Roles(&[Role::Admin, Role::Office, Role::Leader]),
+            Some(Object::Case),
+        ),
         ("GET", "/map", "/map", Rule::Roles(ALL), None),
         ("GET", "/api/v1/map/layers", "/api/v1/map/layers", Rule::Roles(ALL), None),
         ("GET", "/places", "/places", Rule::Roles(ALL), None),
@@ -470,7 +477,7 @@ async fn call(db: &common::TestDb, world: &World, user: Option<i64>, method: &st
             .unwrap();
         return browser.send(request).await;
     }
-    if path.starts_with("/cases/") && path != "/cases/dispatch" {
+    if path.starts_with("/cases/") && path != "/cases/dispatch" && !path.ends_with("/supervise") {
         let fields = [("csrf", csrf.as_str()), ("transition", "accept")];
         return browser.upload_to(path, &fields, "photo", "x.bin", b"").await;
     }

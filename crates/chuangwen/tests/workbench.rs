@@ -523,3 +523,37 @@ on_both_backends!(a_keyword_is_taken_literally_and_without_regard_to_case_on_bot
         assert_eq!(shown, want, "keyword {keyword}");
     }
 });
+
+on_both_backends!(the_office_supervises_from_the_case_page_and_the_units_lead_reads_it_on_the_list, |db| {
+    let district = db.with_demo().await;
+    let spot = first_street_spot(&db, district).await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let mut supervisor = as_user(&db, "supervisor001").await;
+    let mut office = as_user(&db, "office01").await;
+    let id = report_and_accept(&mut supervisor, &mut office, "06010", spot).await["id"].as_i64().unwrap();
+    let (status, _) =
+        office.json("POST", &format!("/api/v1/cases/{id}/dispatch"), Some(json!({"unit_id": street.id}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = office.get(&format!("/cases/{id}")).await.text();
+    assert!(page.contains("data-step=\"supervise\""), "the office is offered the supervise form");
+    let csrf = office.csrf();
+    // Without a requirement: refused beside the form.
+    let page = office.post_form(&format!("/cases/{id}/supervise"), &[("csrf", &csrf), ("note", " ")]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("请写明督办要求"));
+    let page = office
+        .post_form(&format!("/cases/{id}/supervise"), &[("csrf", &csrf), ("note", "请于明日中午前整改到位")])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text());
+    assert!(office.get(page.location()).await.text().contains("已督办"));
+    // A supervisor is not offered the form.
+    assert!(!supervisor.get(&format!("/cases/{id}")).await.text().contains("data-step=\"supervise\""));
+
+    // The street's lead: one unread order on the home page; the list shows it once as unread, and it is read.
+    let mut lead = as_user(&db, "unitlead046").await;
+    assert_eq!(common::tile(&lead.get("/").await.text(), "督办"), 1);
+    let list = lead.get("/supervision").await.text();
+    assert!(list.contains("请于明日中午前整改到位") && list.contains("未阅"));
+    assert_eq!(common::tile(&lead.get("/").await.text(), "督办"), 0, "read once the lead saw it");
+    assert!(lead.get("/supervision").await.text().contains("已阅"));
+});

@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::app::AppState;
-use crate::auth::ApiUser;
 use crate::auth::audit::AuditAction;
-use crate::auth::policy::Action;
+use crate::auth::policy::{Action, Scope};
+use crate::auth::{ApiUser, CurrentUser};
 use crate::domain::org::Role;
 use crate::error::{ApiError, AppError};
 use crate::store::supervision::SupervisionOrder;
@@ -43,7 +43,7 @@ pub async fn order(
     user.require(Action::WorkCases)?;
     let mut order =
         state.store.supervision_order(user.district_id, &user.scope(), id).await?.ok_or(AppError::NotFound)?;
-    if order.read_at.is_none() && user.unit_id == order.unit_id && user.roles.contains(&Role::UnitLead) {
+    if read_by_its_unit(&user, &order) {
         state.store.mark_order_read(id).await?;
         order.read_at = Some(chrono::Utc::now());
     }
@@ -66,32 +66,43 @@ pub async fn supervise(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<SuperviseBody>,
 ) -> Result<Response, ApiError> {
+    let order = supervise_case(&state, &user, id, &body.note).await?;
+    Ok((StatusCode::CREATED, Json(order)).into_response())
+}
+
+/// Raises a supervision order on a case by hand, for the API and the case page.
+pub async fn supervise_case(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    note: &str,
+) -> Result<SupervisionOrder, AppError> {
     // As with every case step: out of scope is 404, then the role is asked.
     user.require(Action::WorkCases)?;
     let case = state.store.case(user.district_id, &user.scope(), user.user_id, id).await?.ok_or(AppError::NotFound)?;
     user.require(Action::Supervise)?;
-    let note = body.note.trim();
+    let note = note.trim();
     if note.is_empty() || note.chars().count() > 500 {
-        return Err(ApiError(AppError::Invalid {
-            field: "note".into(),
-            message: "请写明督办要求（不超过 500 字）".into(),
-        }));
+        return Err(AppError::Invalid {
+            field: "note".into(), message: "请写明督办要求（不超过 500 字）".into()
+        });
     }
     let order = state
         .store
         .supervise(user.district_id, case.id, note, user.user_id)
         .await?
-        .ok_or_else(|| ApiError(AppError::Conflict("案卷尚未派遣到责任单位，无法督办".into())))?;
+        .ok_or_else(|| AppError::Conflict("案卷尚未派遣到责任单位，无法督办".into()))?;
     let entry = user.audit(
         AuditAction::CaseTransition,
         format!("case:{}", case.id),
         format!("{{\"supervision_order\":{order}}}"),
     );
     state.store.audit(&entry).await?;
-    let order = state
-        .store
-        .supervision_order(user.district_id, &crate::auth::policy::Scope::District, order)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok((StatusCode::CREATED, Json(order)).into_response())
+    Ok(state.store.supervision_order(user.district_id, &Scope::District, order).await?.ok_or(AppError::NotFound)?)
+}
+
+/// Whether `user` reading `order` is the unit reading it: a lead of the unit
+/// the order went to. The API's order page and the web's list both ask.
+pub fn read_by_its_unit(user: &CurrentUser, order: &SupervisionOrder) -> bool {
+    order.read_at.is_none() && user.unit_id == order.unit_id && user.roles.contains(&Role::UnitLead)
 }

@@ -506,6 +506,8 @@ struct CasePage {
     error: Option<(String, String)>,
     /// The fields of a refused step form, shown again in that form.
     typed: HashMap<String, String>,
+    /// The office or a leader may raise a supervision order here.
+    can_supervise: bool,
 }
 
 impl CasePage {
@@ -517,6 +519,9 @@ impl CasePage {
     }
     /// What was typed into `field` of the form of step `step`, if that form was refused.
     fn typed(&self, step: &str, field: &str) -> &str {
+        if step == "supervise" {
+            return self.typed.get("supervise_note").map(String::as_str).unwrap_or("");
+        }
         match self.typed.get("transition") {
             Some(refused) if refused == step => self.typed.get(field).map(String::as_str).unwrap_or(""),
             _ => "",
@@ -531,6 +536,7 @@ impl CasePage {
 fn done_message(code: &str) -> Option<String> {
     match code {
         "report" => Some("已上报，感谢您的反映。".into()),
+        "supervise" => Some("已督办，督办单已发给责任单位负责人。".into()),
         "" => None,
         code => Transition::from_code(code).map(|t| format!("已{}。", t.label())),
     }
@@ -625,6 +631,9 @@ async fn case_page(
         message,
         error,
         typed,
+        can_supervise: user.may(Action::Supervise)
+            && CaseState::from_code(&case.state).is_some_and(CaseState::is_open)
+            && case.unit_id.is_some(),
         case,
     };
     render(&page)
@@ -704,6 +713,30 @@ pub async fn step(
     }
 }
 
+/// `POST /cases/{id}/supervise`: the office or a leader raises a supervision order by hand.
+pub async fn supervise(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    // Read as bytes, so the caller's rights are asked before the form is; as
+    // with every case step, a case out of scope is 404 before the role is asked.
+    user.require(Action::WorkCases)?;
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    check_csrf(&headers, &text(&form, "csrf"))?;
+    let note = form.get("note").cloned().unwrap_or_default();
+    match crate::api::supervision::supervise_case(&state, &user, id, &note).await {
+        Ok(_) => Ok(Redirect::to(&format!("/cases/{id}?done=supervise")).into_response()),
+        Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => {
+            let typed = HashMap::from([("supervise_note".to_string(), note)]);
+            case_page(&state, &user, &headers, id, None, Some(("supervise_note".into(), message)), typed).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "supervision.html")]
 struct SupervisionPage {
@@ -718,10 +751,12 @@ pub async fn supervision(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     user.require(Action::WorkCases)?;
-    let orders = state
-        .store
-        .supervision_orders(user.district_id, &user.scope(), None, 200)
-        .await?
+    let orders = state.store.supervision_orders(user.district_id, &user.scope(), None, 200).await?;
+    // A lead of the unit an order went to has now read it (it shows as 未阅 this once).
+    for order in orders.iter().filter(|o| crate::api::supervision::read_by_its_unit(&user, o)) {
+        state.store.mark_order_read(order.id).await?;
+    }
+    let orders = orders
         .into_iter()
         .map(|o| {
             let reason = match o.reason.as_str() {
