@@ -127,6 +127,21 @@ async fn report_and_accept(supervisor: &mut Browser, office: &mut Browser, categ
     body
 }
 
+/// A demo district with one case reported by supervisor001, accepted and
+/// dispatched by office01 to 海河路街道: (case id, supervisor, office).
+async fn dispatched_to_the_first_street(db: &common::TestDb) -> (i64, Browser, Browser) {
+    let district = db.with_demo().await;
+    let spot = first_street_spot(db, district).await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let mut supervisor = as_user(db, "supervisor001").await;
+    let mut office = as_user(db, "office01").await;
+    let id = report_and_accept(&mut supervisor, &mut office, "06010", spot).await["id"].as_i64().unwrap();
+    let (status, _) =
+        office.json("POST", &format!("/api/v1/cases/{id}/dispatch"), Some(json!({"unit_id": street.id}))).await;
+    assert_eq!(status, StatusCode::OK);
+    (id, supervisor, office)
+}
+
 async fn first_street_spot(db: &common::TestDb, district: i64) -> (f64, f64) {
     let filter = chuangwen::store::places::PointFilter { limit: 2000, ..Default::default() };
     let points = db.store.points(district, &Scope::District, &filter).await.unwrap();
@@ -477,15 +492,7 @@ on_both_backends!(malformed_api_requests_are_answered_with_the_json_error_body, 
 });
 
 on_both_backends!(a_refused_step_on_the_case_page_keeps_what_was_typed, |db| {
-    let district = db.with_demo().await;
-    let spot = first_street_spot(&db, district).await;
-    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
-    let mut supervisor = as_user(&db, "supervisor001").await;
-    let mut office = as_user(&db, "office01").await;
-    let id = report_and_accept(&mut supervisor, &mut office, "06010", spot).await["id"].as_i64().unwrap();
-    let (status, _) =
-        office.json("POST", &format!("/api/v1/cases/{id}/dispatch"), Some(json!({"unit_id": street.id}))).await;
-    assert_eq!(status, StatusCode::OK);
+    let (id, _, _) = dispatched_to_the_first_street(&db).await;
     let mut handler = as_user(&db, "handler046").await;
     let (status, _) = handler.json("POST", &format!("/api/v1/cases/{id}/acknowledge"), Some(json!({}))).await;
     assert_eq!(status, StatusCode::OK);
@@ -525,15 +532,7 @@ on_both_backends!(a_keyword_is_taken_literally_and_without_regard_to_case_on_bot
 });
 
 on_both_backends!(the_office_supervises_from_the_case_page_and_the_units_lead_reads_it_on_the_list, |db| {
-    let district = db.with_demo().await;
-    let spot = first_street_spot(&db, district).await;
-    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
-    let mut supervisor = as_user(&db, "supervisor001").await;
-    let mut office = as_user(&db, "office01").await;
-    let id = report_and_accept(&mut supervisor, &mut office, "06010", spot).await["id"].as_i64().unwrap();
-    let (status, _) =
-        office.json("POST", &format!("/api/v1/cases/{id}/dispatch"), Some(json!({"unit_id": street.id}))).await;
-    assert_eq!(status, StatusCode::OK);
+    let (id, mut supervisor, mut office) = dispatched_to_the_first_street(&db).await;
     let page = office.get(&format!("/cases/{id}")).await.text();
     assert!(page.contains("data-step=\"supervise\""), "the office is offered the supervise form");
     let csrf = office.csrf();

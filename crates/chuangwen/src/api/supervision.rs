@@ -98,7 +98,7 @@ pub async fn supervise_case(
         format!("{{\"supervision_order\":{order}}}"),
     );
     state.store.audit(&entry).await?;
-    Ok(state.store.supervision_order(user.district_id, &Scope::District, order).await?.ok_or(AppError::NotFound)?)
+    state.store.supervision_order(user.district_id, &Scope::District, order).await?.ok_or(AppError::NotFound)
 }
 
 /// Whether `user` reading `order` is the unit reading it: a lead of the unit
