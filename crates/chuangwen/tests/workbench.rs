@@ -556,3 +556,32 @@ on_both_backends!(the_office_supervises_from_the_case_page_and_the_units_lead_re
     assert_eq!(common::tile(&lead.get("/").await.text(), "督办"), 0, "read once the lead saw it");
     assert!(lead.get("/supervision").await.text().contains("已阅"));
 });
+
+on_both_backends!(a_case_keeps_the_category_name_it_was_filed_under_after_a_new_table, |db| {
+    let (id, _, mut office) = dispatched_to_the_first_street(&db).await;
+    let (_, case) = office.json("GET", &format!("/api/v1/cases/{id}"), None).await;
+    // The administrator renames 暴露垃圾 in a new version of the table.
+    let renamed = chuangwen::domain::categories::SHIPPED
+        .replacen("version = \"2026.1\"", "version = \"2027.1\"", 1)
+        .replacen("name = \"暴露垃圾\"", "name = \"垃圾暴露（新口径）\"", 1);
+    let mut admin = as_user(&db, "admin").await;
+    let csrf = admin.csrf();
+    let page = admin.post_form("/settings/categories", &[("csrf", &csrf), ("body", &renamed)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text());
+    // The list, its export and the map name the old case as it was filed.
+    let number = case["number"].as_str().unwrap();
+    let list = office.get("/cases").await.text();
+    let row = list.split(number).nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row.contains("<td>暴露垃圾</td>"), "{row}");
+    let (_, layers) = office.json("GET", "/api/v1/map/layers?layers=cases", None).await;
+    let on_map = layers["cases"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap().clone();
+    assert_eq!(on_map["category"], "暴露垃圾");
+    // A report filed now takes the new name.
+    let district = db.store.districts().await.unwrap()[0].id;
+    let spot = first_street_spot(&db, district).await;
+    let body = json!({"category": "06010", "description": "新的上报", "lon": spot.0, "lat": spot.1});
+    let (_, new_case) = office.json("POST", "/api/v1/cases", Some(body)).await;
+    let list = office.get("/cases").await.text();
+    let row = list.split(new_case["number"].as_str().unwrap()).nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row.contains("<td>垃圾暴露（新口径）</td>"), "{row}");
+});

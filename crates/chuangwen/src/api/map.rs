@@ -159,7 +159,7 @@ pub async fn layers(
         let mut found = state.store.cases(user.district_id, &user.scope(), user.user_id, &filter).await?;
         cases_truncated = found.len() as i64 > MAP_CASE_LIMIT;
         found.truncate(MAP_CASE_LIMIT as usize);
-        let table = state.store.categories(user.district_id).await?;
+        let category_names = state.store.category_names(user.district_id, &found).await?;
         Some(
             found
                 .into_iter()
@@ -169,7 +169,7 @@ pub async fn layers(
                     let alert = c.alert().css();
                     Some(MapCase {
                         id: c.id,
-                        category: table.category(&c.category_code).map(|k| k.name.clone()).unwrap_or_default(),
+                        category: category_names.of(&c),
                         number: c.number,
                         state: case_state.label(),
                         alert,

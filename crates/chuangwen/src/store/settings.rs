@@ -1,14 +1,29 @@
 //! A district's own data: its category table (every version kept) and its
 //! working calendar, each change written with its audit entry.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::cases::Case;
 use super::{Store, StoreResult, now};
 use crate::append_audit;
 use crate::auth::audit::NewAuditEntry;
 use crate::domain::calendar::WorkCalendar;
 use crate::domain::categories::{self, CategoryTable};
 use crate::{read, transaction};
+
+/// Category names by the version each case was filed under.
+pub struct CategoryNames(HashMap<String, Arc<CategoryTable>>);
+
+impl CategoryNames {
+    /// The name of `case`'s category, or its code when the table lacks it.
+    pub fn of(&self, case: &Case) -> String {
+        self.0
+            .get(&case.category_version)
+            .and_then(|t| t.category(&case.category_code))
+            .map_or_else(|| case.category_code.clone(), |c| c.name.clone())
+    }
+}
 
 impl Store {
     /// The district's newest category table as text, if it has its own.
@@ -107,6 +122,19 @@ impl Store {
             Some(version) => self.categories_of_version(district_id, &version).await,
             None => Ok(categories::shipped_arc()),
         }
+    }
+
+    /// The names of the categories of `cases`, each read in the version of the
+    /// table the case was filed under (a later table may rename or drop one).
+    pub async fn category_names(&self, district_id: i64, cases: &[Case]) -> StoreResult<CategoryNames> {
+        let mut tables = HashMap::new();
+        for case in cases {
+            if !tables.contains_key(&case.category_version) {
+                let table = self.categories_of_version(district_id, &case.category_version).await?;
+                tables.insert(case.category_version.clone(), table);
+            }
+        }
+        Ok(CategoryNames(tables))
     }
 
     /// The category table of a version (for showing old cases).

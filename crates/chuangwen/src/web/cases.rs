@@ -241,6 +241,7 @@ pub async fn list(
     });
     let first_url = (!q.before.is_empty()).then(|| format!("/cases?{filters}"));
     let table = state.store.categories(user.district_id).await?;
+    let category_names = state.store.category_names(user.district_id, &cases).await?;
     let rows = cases
         .iter()
         .map(|c| CaseRow {
@@ -248,7 +249,7 @@ pub async fn list(
             number: c.number.clone(),
             state: c.state.clone(),
             state_label: state_label(&c.state),
-            category: table.category(&c.category_code).map(|k| k.name.clone()).unwrap_or_default(),
+            category: category_names.of(c),
             description: c.description.clone(),
             street: c.street_id.and_then(|s| names.get(&s).cloned()).unwrap_or_default(),
             unit: c.unit_id.and_then(|u| names.get(&u).cloned()).unwrap_or_default(),
@@ -790,7 +791,7 @@ pub async fn export(
     let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
     let filter = filter_of(&q, &user, EXPORT_LIMIT);
     let cases = state.store.cases(user.district_id, &user.scope(), user.user_id, &filter).await?;
-    let table = state.store.categories(user.district_id).await?;
+    let category_names = state.store.category_names(user.district_id, &cases).await?;
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     let bold = Format::new().set_bold();
@@ -805,7 +806,7 @@ pub async fn export(
         let cells = [
             c.number.clone(),
             state_label(&c.state).to_string(),
-            table.category(&c.category_code).map(|k| k.name.clone()).unwrap_or_default(),
+            category_names.of(c),
             c.description.clone(),
             c.street_id.and_then(|s| names.get(&s).cloned()).unwrap_or_default(),
             c.unit_id.and_then(|u| names.get(&u).cloned()).unwrap_or_default(),

@@ -82,7 +82,7 @@ async fn page(
     let suggestions = suggestions_for(&state.store, user.district_id, &cases).await.map_err(|e| e.0)?;
     let units = state.store.units(user.district_id).await?;
     let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
-    let table = state.store.categories(user.district_id).await?;
+    let category_names = state.store.category_names(user.district_id, &cases).await?;
     let rows = cases
         .iter()
         .zip(suggestions)
@@ -91,7 +91,7 @@ async fn page(
             Waiting {
                 id: c.id,
                 number: c.number.clone(),
-                category: table.category(&c.category_code).map(|k| k.name.clone()).unwrap_or_default(),
+                category: category_names.of(c),
                 description: c.description.clone(),
                 street: c.street_id.and_then(|s| names.get(&s).cloned()).unwrap_or_default(),
                 reported: super::cases::local(c.reported_at),
