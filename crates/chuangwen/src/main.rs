@@ -279,6 +279,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
         }
         Command::Pi(PiCommand::NewKey { id }) => {
+            // The id is written before a colon in `ID:KEY`: letters, digits, - and _ only.
+            if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                bail!(
+                    "密钥编号只能由字母、数字、- 和 _ 组成（不超过 32 个），实际为“{id}” / key id: letters, digits, - and _"
+                );
+            }
             let cipher = if config.security.pi_cipher == "sm4-gcm" { Cipher::Sm4Gcm } else { Cipher::Aes256Gcm };
             // The one place a key is printed: on request, for the operator to store.
             println!("{}", PiCrypto::generate_key(cipher, &id));
@@ -429,6 +436,10 @@ fn pad(text: &str, width: usize) -> String {
 async fn add_district(store: &Store, code: &str, name: &str, center: &str) -> anyhow::Result<()> {
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         bail!("区划代码应为 6 位数字（GB/T 2260），实际为“{code}”");
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 50 {
+        bail!("请填写区名（不超过 50 个字）");
     }
     let (lon, lat) = center
         .split_once(',')

@@ -297,6 +297,11 @@ fn a_new_district_is_added_and_given_its_units_from_a_file() {
         "6 位",
     );
     assert_refused(
+        &run(dir.path(), &[], &["district", "add", "--code", "120103", "--name", "  ", "--center", "117.2,39.1"]),
+        "请填写区名",
+    );
+    assert_refused(&run(dir.path(), &[], &["pi", "new-key", "--id", "k:2"]), "密钥编号只能由字母、数字");
+    assert_refused(
         &run(dir.path(), &[], &["district", "add", "--code", "120103", "--name", "河西区", "--center", "东经"]),
         "--center",
     );
