@@ -17,29 +17,6 @@ fn jpeg() -> Vec<u8> {
     bytes
 }
 
-async fn as_user(db: &common::TestDb, username: &str) -> Browser {
-    let mut browser = Browser::new(db.state());
-    let page = browser.login(username, common::DEMO_PASSWORD).await;
-    assert_eq!(page.location(), "/", "{username} logs in");
-    browser
-}
-
-/// A point of the first street, where the reports are made.
-async fn first_street_point(db: &common::TestDb) -> (i64, f64, f64) {
-    let district = db.store.districts().await.unwrap()[0].id;
-    let points = db
-        .store
-        .points(
-            district,
-            &chuangwen::auth::policy::Scope::District,
-            &chuangwen::store::places::PointFilter { limit: 2000, ..Default::default() },
-        )
-        .await
-        .unwrap();
-    let p = points.iter().find(|p| p.street_name.as_deref() == Some("海河路街道")).unwrap();
-    (p.id, p.lon, p.lat)
-}
-
 async fn report(browser: &mut Browser, category: &str, lon: f64, lat: f64) -> Value {
     let (status, body) = browser
         .json(
@@ -66,12 +43,12 @@ async fn expect_step(browser: &mut Browser, case: i64, transition: &str, input: 
 on_both_backends!(a_report_goes_round_the_whole_loop_with_return_extension_deferral_and_rework, |db| {
     let district = db.with_demo().await;
     let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
-    let (_, lon, lat) = first_street_point(&db).await;
-    let mut supervisor = as_user(&db, "supervisor001").await;
-    let mut office = as_user(&db, "office01").await;
-    let mut handler = as_user(&db, "handler046").await; // staff of 海河路街道
-    let mut inspector = as_user(&db, "inspector01").await;
-    let mut stranger = as_user(&db, "handler047").await; // staff of another street
+    let (_, (lon, lat)) = common::first_street_point(&db, db.store.districts().await.unwrap()[0].id).await;
+    let mut supervisor = common::as_user(&db, "supervisor001").await;
+    let mut office = common::as_user(&db, "office01").await;
+    let mut handler = common::as_user(&db, "handler046").await; // staff of 海河路街道
+    let mut inspector = common::as_user(&db, "inspector01").await;
+    let mut stranger = common::as_user(&db, "handler047").await; // staff of another street
 
     let case = report(&mut supervisor, "06010", lon, lat).await;
     let id = case["id"].as_i64().unwrap();
@@ -195,10 +172,10 @@ on_both_backends!(a_report_goes_round_the_whole_loop_with_return_extension_defer
 on_both_backends!(reports_can_be_rejected_merged_voided_or_returned_to_the_office, |db| {
     let district = db.with_demo().await;
     let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
-    let (_, lon, lat) = first_street_point(&db).await;
-    let mut inspector = as_user(&db, "inspector01").await;
-    let mut office = as_user(&db, "office01").await;
-    let mut handler = as_user(&db, "handler046").await;
+    let (_, (lon, lat)) = common::first_street_point(&db, db.store.districts().await.unwrap()[0].id).await;
+    let mut inspector = common::as_user(&db, "inspector01").await;
+    let mut office = common::as_user(&db, "office01").await;
+    let mut handler = common::as_user(&db, "handler046").await;
     let ids: Vec<i64> = {
         let mut ids = Vec::new();
         for _ in 0..4 {
@@ -253,9 +230,9 @@ on_both_backends!(reports_can_be_rejected_merged_voided_or_returned_to_the_offic
 on_both_backends!(twenty_simultaneous_verifications_let_exactly_one_through, |db| {
     let district = db.with_demo().await;
     let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
-    let (_, lon, lat) = first_street_point(&db).await;
-    let mut office = as_user(&db, "office01").await;
-    let mut handler = as_user(&db, "handler046").await;
+    let (_, (lon, lat)) = common::first_street_point(&db, db.store.districts().await.unwrap()[0].id).await;
+    let mut office = common::as_user(&db, "office01").await;
+    let mut handler = common::as_user(&db, "handler046").await;
     let id = report(&mut office, "06012", lon, lat).await["id"].as_i64().unwrap();
     expect_step(&mut office, id, "accept", json!({}), "accepted").await;
     expect_step(&mut office, id, "dispatch", json!({"unit_id": street.id}), "dispatched").await;
@@ -265,7 +242,7 @@ on_both_backends!(twenty_simultaneous_verifications_let_exactly_one_through, |db
 
     let mut inspectors = Vec::new();
     for n in 1..=4 {
-        inspectors.push(as_user(&db, &format!("inspector{n:02}")).await);
+        inspectors.push(common::as_user(&db, &format!("inspector{n:02}")).await);
     }
     let mut tasks = Vec::new();
     for i in 0..20 {
@@ -295,7 +272,7 @@ on_both_backends!(twenty_simultaneous_verifications_let_exactly_one_through, |db
 
 on_both_backends!(a_zip_named_jpg_and_an_oversized_file_are_refused_and_nothing_is_stored, |db| {
     let district = db.with_demo().await;
-    let mut handler = as_user(&db, "handler046").await;
+    let mut handler = common::as_user(&db, "handler046").await;
     let zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00not-a-photo".to_vec();
     let (status, body) = handler.upload_evidence("after", "photo.jpg", &zip).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -313,8 +290,8 @@ on_both_backends!(a_zip_named_jpg_and_an_oversized_file_are_refused_and_nothing_
 
 on_both_backends!(a_retried_report_with_the_same_idempotency_key_is_filed_once, |db| {
     let district = db.with_demo().await;
-    let (_, lon, lat) = first_street_point(&db).await;
-    let mut supervisor = as_user(&db, "supervisor001").await;
+    let (_, (lon, lat)) = common::first_street_point(&db, db.store.districts().await.unwrap()[0].id).await;
+    let mut supervisor = common::as_user(&db, "supervisor001").await;
     let body = json!({"category": "07001", "description": "电线杆上的小广告", "lon": lon, "lat": lat});
     let first = send_keyed(&mut supervisor, body.clone(), "report-7f3a").await;
     let second = send_keyed(&mut supervisor, body.clone(), "report-7f3a").await;
@@ -344,7 +321,7 @@ async fn send_keyed(browser: &mut Browser, body: Value, key: &str) -> (StatusCod
 
 on_both_backends!(bad_reports_are_refused_field_by_field_and_file_nothing, |db| {
     let district = db.with_demo().await;
-    let mut supervisor = as_user(&db, "supervisor001").await;
+    let mut supervisor = common::as_user(&db, "supervisor001").await;
     for (body, field) in [
         (json!({"category": "99999", "description": "x", "lon": 117.2, "lat": 39.1}), "category"),
         (json!({"category": "06010", "condition": 5, "description": "x", "lon": 117.2, "lat": 39.1}), "condition"),
@@ -365,8 +342,8 @@ on_both_backends!(bad_reports_are_refused_field_by_field_and_file_nothing, |db| 
 on_both_backends!(the_deadline_watcher_turns_cases_amber_then_red_and_raises_one_supervision_order, |db| {
     let district = db.with_demo().await;
     let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
-    let (_, lon, lat) = first_street_point(&db).await;
-    let mut office = as_user(&db, "office01").await;
+    let (_, (lon, lat)) = common::first_street_point(&db, db.store.districts().await.unwrap()[0].id).await;
+    let mut office = common::as_user(&db, "office01").await;
     let id = report(&mut office, "06010", lon, lat).await["id"].as_i64().unwrap();
     expect_step(&mut office, id, "accept", json!({}), "accepted").await;
     let dispatched = expect_step(&mut office, id, "dispatch", json!({"unit_id": street.id}), "dispatched").await;
@@ -389,7 +366,7 @@ on_both_backends!(the_deadline_watcher_turns_cases_amber_then_red_and_raises_one
     assert_eq!(watch(&ctx, deadline + chrono::Duration::hours(5)).await.unwrap(), Pass::default(), "once per stage");
 
     // The street's lead sees it and reading marks it read; another street's lead does not.
-    let mut lead = as_user(&db, "unitlead046").await;
+    let mut lead = common::as_user(&db, "unitlead046").await;
     let (status, orders) = lead.json("GET", "/api/v1/supervision-orders", None).await;
     assert_eq!(status, StatusCode::OK);
     let orders = orders.as_array().unwrap().clone();
@@ -397,7 +374,7 @@ on_both_backends!(the_deadline_watcher_turns_cases_amber_then_red_and_raises_one
     assert_eq!((orders[0]["reason"].as_str(), orders[0]["case_id"].as_i64()), (Some("overdue"), Some(id)));
     let (_, read) = lead.json("GET", &format!("/api/v1/supervision-orders/{}", orders[0]["id"]), None).await;
     assert!(read["read_at"].is_string());
-    let mut other_lead = as_user(&db, "unitlead047").await;
+    let mut other_lead = common::as_user(&db, "unitlead047").await;
     let (_, none) = other_lead.json("GET", "/api/v1/supervision-orders", None).await;
     assert_eq!(none.as_array().unwrap().len(), 0);
     let (status, _) = other_lead.json("GET", &format!("/api/v1/supervision-orders/{}", orders[0]["id"]), None).await;
@@ -407,10 +384,10 @@ on_both_backends!(the_deadline_watcher_turns_cases_amber_then_red_and_raises_one
 on_both_backends!(a_case_reworked_twice_and_a_leaders_instruction_raise_supervision_orders, |db| {
     let district = db.with_demo().await;
     let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
-    let (_, lon, lat) = first_street_point(&db).await;
-    let mut office = as_user(&db, "office01").await;
-    let mut handler = as_user(&db, "handler046").await;
-    let mut inspector = as_user(&db, "inspector01").await;
+    let (_, (lon, lat)) = common::first_street_point(&db, db.store.districts().await.unwrap()[0].id).await;
+    let mut office = common::as_user(&db, "office01").await;
+    let mut handler = common::as_user(&db, "handler046").await;
+    let mut inspector = common::as_user(&db, "inspector01").await;
     let id = report(&mut office, "09006", lon, lat).await["id"].as_i64().unwrap();
     expect_step(&mut office, id, "accept", json!({}), "accepted").await;
     expect_step(&mut office, id, "dispatch", json!({"unit_id": street.id}), "dispatched").await;
@@ -432,7 +409,7 @@ on_both_backends!(a_case_reworked_twice_and_a_leaders_instruction_raise_supervis
     assert_eq!(reasons, vec!["rework"]);
 
     // By hand: a leader may, a handler may not; a note is required.
-    let mut leader = as_user(&db, "leader01").await;
+    let mut leader = common::as_user(&db, "leader01").await;
     let (status, body) = leader.json("POST", &format!("/api/v1/cases/{id}/supervise"), Some(json!({}))).await;
     assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("note")));
     let (status, order) = leader
@@ -450,9 +427,9 @@ on_both_backends!(a_case_reworked_twice_and_a_leaders_instruction_raise_supervis
 
 on_both_backends!(the_dispatch_rules_suggest_a_unit_with_its_reason_and_batches_are_numbered, |db| {
     let district = db.with_demo().await;
-    let (point, lon, lat) = first_street_point(&db).await;
-    let mut office = as_user(&db, "office01").await;
-    let mut inspector = as_user(&db, "inspector01").await;
+    let (point, (lon, lat)) = common::first_street_point(&db, db.store.districts().await.unwrap()[0].id).await;
+    let mut office = common::as_user(&db, "office01").await;
+    let mut inspector = common::as_user(&db, "inspector01").await;
     // At a point: the point's responsible unit.
     let (_, at_point) = inspector
         .json("POST", "/api/v1/cases", Some(json!({"category": "09009", "description": "违停", "point_id": point})))
@@ -521,10 +498,10 @@ on_both_backends!(
     a_report_near_an_open_case_of_its_category_is_offered_for_merging_and_its_reporter_follows_it,
     |db| {
         db.with_demo().await;
-        let (_, lon, lat) = first_street_point(&db).await;
-        let mut inspector = as_user(&db, "inspector01").await;
-        let mut supervisor = as_user(&db, "supervisor001").await;
-        let mut office = as_user(&db, "office01").await;
+        let (_, (lon, lat)) = common::first_street_point(&db, db.store.districts().await.unwrap()[0].id).await;
+        let mut inspector = common::as_user(&db, "inspector01").await;
+        let mut supervisor = common::as_user(&db, "supervisor001").await;
+        let mut office = common::as_user(&db, "office01").await;
         let first = report(&mut inspector, "06010", lon, lat).await;
 
         // Before submitting: about 17 m east, same category → offered; another category or 170 m → not.
@@ -540,7 +517,7 @@ on_both_backends!(
         assert!(supervisor.json("GET", &near("07001", 0.0002), None).await.1.as_array().unwrap().is_empty());
         assert!(supervisor.json("GET", &near("06010", 0.002), None).await.1.as_array().unwrap().is_empty());
         // Someone of another street is not shown the street's cases (nor their descriptions).
-        let mut stranger = as_user(&db, "supervisor009").await;
+        let mut stranger = common::as_user(&db, "supervisor009").await;
         let (status, none) = stranger.json("GET", &near("06010", 0.0002), None).await;
         assert_eq!((status, none.as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{none}");
 
@@ -613,7 +590,7 @@ fn photo_with_exif() -> Vec<u8> {
 
 on_both_backends!(a_photo_keeps_its_exif_time_and_place_and_gets_a_thumbnail_only_its_viewers_can_fetch, |db| {
     db.with_demo().await;
-    let mut handler = as_user(&db, "handler046").await;
+    let mut handler = common::as_user(&db, "handler046").await;
     let (status, photo) = handler.upload_evidence("before", "现场.jpg", &photo_with_exif()).await;
     assert_eq!(status, StatusCode::CREATED, "{photo}");
     // 09:30 Beijing time is 01:30 UTC; 39°06′N 117°12′E.
@@ -634,7 +611,7 @@ on_both_backends!(a_photo_keeps_its_exif_time_and_place_and_gets_a_thumbnail_onl
     assert_eq!((thumb.width(), thumb.height()), (320, 240), "the long side fits 320 px");
 
     // Not yet tied to a case: only its uploader sees it.
-    let mut other = as_user(&db, "handler047").await;
+    let mut other = common::as_user(&db, "handler047").await;
     let (status, _) = other.json("GET", &format!("/api/v1/attachments/{}", photo["id"]), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // A photo without EXIF still uploads, with no time or place.
@@ -644,9 +621,9 @@ on_both_backends!(a_photo_keeps_its_exif_time_and_place_and_gets_a_thumbnail_onl
 
 on_both_backends!(an_administrator_edits_the_categories_and_the_calendar_and_new_reports_follow_them, |db| {
     db.with_demo().await;
-    let (_, lon, lat) = first_street_point(&db).await;
-    let mut admin = as_user(&db, "admin").await;
-    let mut office = as_user(&db, "office01").await;
+    let (_, (lon, lat)) = common::first_street_point(&db, db.store.districts().await.unwrap()[0].id).await;
+    let mut admin = common::as_user(&db, "admin").await;
+    let mut office = common::as_user(&db, "office01").await;
     let old = report(&mut office, "06010", lon, lat).await;
     assert_eq!(old["time_limit"], "1 工作日");
 
@@ -713,9 +690,9 @@ async fn put(browser: &mut Browser, uri: &str, body: String) -> common::browser:
 on_both_backends!(the_watcher_leaves_alone_a_case_extended_after_it_read_the_clock, |db| {
     let district = db.with_demo().await;
     let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
-    let (_, lon, lat) = first_street_point(&db).await;
-    let mut office = as_user(&db, "office01").await;
-    let mut handler = as_user(&db, "handler046").await;
+    let (_, (lon, lat)) = common::first_street_point(&db, db.store.districts().await.unwrap()[0].id).await;
+    let mut office = common::as_user(&db, "office01").await;
+    let mut handler = common::as_user(&db, "handler046").await;
     let id = report(&mut office, "06010", lon, lat).await["id"].as_i64().unwrap();
     expect_step(&mut office, id, "accept", json!({}), "accepted").await;
     let dispatched = expect_step(&mut office, id, "dispatch", json!({"unit_id": street.id}), "dispatched").await;

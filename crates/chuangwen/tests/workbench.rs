@@ -13,13 +13,6 @@ use chuangwen::domain::calendar::beijing;
 use chuangwen::store::cases::CaseFilter;
 use common::browser::Browser;
 
-async fn as_user(db: &common::TestDb, username: &str) -> Browser {
-    let mut browser = Browser::new(db.state());
-    let page = browser.login(username, common::DEMO_PASSWORD).await;
-    assert_eq!(page.location(), "/", "{username} logs in");
-    browser
-}
-
 /// Case numbers on a list page, in order.
 fn numbers(html: &str) -> Vec<String> {
     html.split("<td><a href=\"/cases/")
@@ -52,7 +45,7 @@ on_both_backends!(the_list_filters_counts_and_pages_keeping_its_filters, |db| {
         all.iter().filter(|c| c.category_code == category && c.source == source).collect();
     assert!(!expected.is_empty());
 
-    let mut office = as_user(&db, "office01").await;
+    let mut office = common::as_user(&db, "office01").await;
     let page = office.get(&format!("/cases?category={category}&source={source}")).await;
     assert_eq!(page.status, StatusCode::OK);
     let html = page.text();
@@ -107,7 +100,7 @@ on_both_backends!(the_list_filters_counts_and_pages_keeping_its_filters, |db| {
     let seen =
         db.store.count_cases(district, &scope, Some(handler_user.id), &CaseFilter::default(), 10_001).await.unwrap();
     assert!(seen > 0 && seen < 300, "{seen}");
-    let mut handler = as_user(&db, "handler046").await;
+    let mut handler = common::as_user(&db, "handler046").await;
     let html = handler.get("/cases").await.text();
     assert!(html.contains(&format!("共 {seen} 件")), "a street's handler counts only the street's cases");
 });
@@ -131,10 +124,10 @@ async fn report_and_accept(supervisor: &mut Browser, office: &mut Browser, categ
 /// dispatched by office01 to 海河路街道: (case id, supervisor, office).
 async fn dispatched_to_the_first_street(db: &common::TestDb) -> (i64, Browser, Browser) {
     let district = db.with_demo().await;
-    let spot = first_street_spot(db, district).await;
+    let spot = common::first_street_point(db, district).await.1;
     let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
-    let mut supervisor = as_user(db, "supervisor001").await;
-    let mut office = as_user(db, "office01").await;
+    let mut supervisor = common::as_user(db, "supervisor001").await;
+    let mut office = common::as_user(db, "office01").await;
     let id = report_and_accept(&mut supervisor, &mut office, "06010", spot).await["id"].as_i64().unwrap();
     let (status, _) =
         office.json("POST", &format!("/api/v1/cases/{id}/dispatch"), Some(json!({"unit_id": street.id}))).await;
@@ -142,18 +135,11 @@ async fn dispatched_to_the_first_street(db: &common::TestDb) -> (i64, Browser, B
     (id, supervisor, office)
 }
 
-async fn first_street_spot(db: &common::TestDb, district: i64) -> (f64, f64) {
-    let filter = chuangwen::store::places::PointFilter { limit: 2000, ..Default::default() };
-    let points = db.store.points(district, &Scope::District, &filter).await.unwrap();
-    let p = points.iter().find(|p| p.street_name.as_deref() == Some("海河路街道")).unwrap();
-    (p.lon, p.lat)
-}
-
 on_both_backends!(the_office_dispatches_a_batch_from_one_page_with_the_suggested_units, |db| {
     let district = db.with_demo().await;
-    let spot = first_street_spot(&db, district).await;
-    let mut supervisor = as_user(&db, "supervisor001").await;
-    let mut office = as_user(&db, "office01").await;
+    let spot = common::first_street_point(&db, district).await.1;
+    let mut supervisor = common::as_user(&db, "supervisor001").await;
+    let mut office = common::as_user(&db, "office01").await;
     let a = report_and_accept(&mut supervisor, &mut office, "06010", spot).await;
     let b = report_and_accept(&mut supervisor, &mut office, "07001", spot).await;
     let c = report_and_accept(&mut supervisor, &mut office, "06010", spot).await;
@@ -211,15 +197,15 @@ on_both_backends!(the_office_dispatches_a_batch_from_one_page_with_the_suggested
     let page = office.post_form("/cases/dispatch", &[("csrf", &csrf)]).await;
     assert!(page.text().contains("请至少勾选一件案卷"));
     // A handler may not open the page.
-    let mut handler = as_user(&db, "handler046").await;
+    let mut handler = common::as_user(&db, "handler046").await;
     assert_eq!(handler.get("/cases/dispatch").await.status, StatusCode::FORBIDDEN);
 });
 
 on_both_backends!(the_office_edits_dispatch_rules_and_a_bad_category_table_changes_nothing, |db| {
     let district = db.with_demo().await;
-    let spot = first_street_spot(&db, district).await;
-    let mut office = as_user(&db, "office01").await;
-    let mut supervisor = as_user(&db, "supervisor001").await;
+    let spot = common::first_street_point(&db, district).await.1;
+    let mut office = common::as_user(&db, "office01").await;
+    let mut supervisor = common::as_user(&db, "supervisor001").await;
     let case = report_and_accept(&mut supervisor, &mut office, "06010", spot).await;
     let id = case["id"].as_i64().unwrap();
     let unit = db.store.unit_by_code(district, "D003").await.unwrap().unwrap();
@@ -281,7 +267,7 @@ on_both_backends!(the_office_edits_dispatch_rules_and_a_bad_category_table_chang
     // and a table that does not parse is refused with the typed text kept.
     let page = office.post_form("/settings/categories", &[("csrf", &csrf), ("body", "version = 'x'")]).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
-    let mut admin = as_user(&db, "admin").await;
+    let mut admin = common::as_user(&db, "admin").await;
     let csrf = admin.csrf();
     let typed = "version = \"2027.1\"\n[[category]]\ncode = <script>";
     let page = admin.post_form("/settings/categories", &[("csrf", &csrf), ("body", typed)]).await;
@@ -299,7 +285,7 @@ on_both_backends!(the_map_sends_grids_points_and_open_cases_in_the_tiles_datum, 
         .await
         .unwrap();
     let district = created.district.id;
-    let mut office = as_user(&db, "office01").await;
+    let mut office = common::as_user(&db, "office01").await;
     let page = office.get("/map").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("id=\"district-map\"") && page.text().contains("/assets/leaflet.js?v="));
@@ -380,12 +366,12 @@ on_both_backends!(the_overdue_and_amber_tiles_count_what_their_lists_show, |db| 
     let created = chuangwen::demo::create(&db.store, 5, Some(common::DEMO_PASSWORD), 600, &chuangwen::progress::Silent)
         .await
         .unwrap();
-    let mut office = as_user(&db, "office01").await;
+    let mut office = common::as_user(&db, "office01").await;
     // What once split the tile from its list: a case that went overdue, then was deferred.
     let district = created.district.id;
     let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
-    let spot = first_street_spot(&db, district).await;
-    let mut supervisor = as_user(&db, "supervisor001").await;
+    let spot = common::first_street_point(&db, district).await.1;
+    let mut supervisor = common::as_user(&db, "supervisor001").await;
     let id = report_and_accept(&mut supervisor, &mut office, "06010", spot).await["id"].as_i64().unwrap();
     let (status, dispatched) =
         office.json("POST", &format!("/api/v1/cases/{id}/dispatch"), Some(json!({"unit_id": street.id}))).await;
@@ -393,7 +379,7 @@ on_both_backends!(the_overdue_and_amber_tiles_count_what_their_lists_show, |db| 
     let deadline: chrono::DateTime<chrono::Utc> = dispatched["deadline"].as_str().unwrap().parse().unwrap();
     let ctx = db.state().job_context();
     chuangwen::jobs::deadlines::watch(&ctx, deadline + chrono::Duration::minutes(1)).await.unwrap();
-    let mut handler = as_user(&db, "handler046").await;
+    let mut handler = common::as_user(&db, "handler046").await;
     for (step, body) in [
         ("acknowledge", json!({})),
         ("request_deferral", json!({"plan": "需协调产权单位，分期整改", "target_date": "2027-03-31"})),
@@ -422,9 +408,9 @@ on_both_backends!(the_overdue_and_amber_tiles_count_what_their_lists_show, |db| 
 on_both_backends!(a_batch_with_a_case_moved_meanwhile_dispatches_nothing_and_uses_no_number, |db| {
     use chuangwen::domain::cases::{Actor, Transition, TransitionInput, apply};
     let district = db.with_demo().await;
-    let spot = first_street_spot(&db, district).await;
-    let mut supervisor = as_user(&db, "supervisor001").await;
-    let mut office = as_user(&db, "office01").await;
+    let spot = common::first_street_point(&db, district).await.1;
+    let mut supervisor = common::as_user(&db, "supervisor001").await;
+    let mut office = common::as_user(&db, "office01").await;
     let a = report_and_accept(&mut supervisor, &mut office, "06010", spot).await["id"].as_i64().unwrap();
     let b = report_and_accept(&mut supervisor, &mut office, "06010", spot).await["id"].as_i64().unwrap();
     let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
@@ -475,7 +461,7 @@ async fn street_name(db: &common::TestDb, district: i64) -> String {
 
 on_both_backends!(malformed_api_requests_are_answered_with_the_json_error_body, |db| {
     db.with_demo().await;
-    let mut office = as_user(&db, "office01").await;
+    let mut office = common::as_user(&db, "office01").await;
     for (method, uri, body) in [
         ("GET", "/api/v1/cases/duplicates?category=06010&lon=abc&lat=39.1", None),
         ("GET", "/api/v1/cases/not-a-number", None),
@@ -493,7 +479,7 @@ on_both_backends!(malformed_api_requests_are_answered_with_the_json_error_body, 
 
 on_both_backends!(a_refused_step_on_the_case_page_keeps_what_was_typed, |db| {
     let (id, _, _) = dispatched_to_the_first_street(&db).await;
-    let mut handler = as_user(&db, "handler046").await;
+    let mut handler = common::as_user(&db, "handler046").await;
     let (status, _) = handler.json("POST", &format!("/api/v1/cases/{id}/acknowledge"), Some(json!({}))).await;
     assert_eq!(status, StatusCode::OK);
     handler.get(&format!("/cases/{id}")).await;
@@ -514,8 +500,8 @@ on_both_backends!(a_refused_step_on_the_case_page_keeps_what_was_typed, |db| {
 
 on_both_backends!(a_keyword_is_taken_literally_and_without_regard_to_case_on_both_backends, |db| {
     let district = db.with_demo().await;
-    let spot = first_street_spot(&db, district).await;
-    let mut office = as_user(&db, "office01").await;
+    let spot = common::first_street_point(&db, district).await.1;
+    let mut office = common::as_user(&db, "office01").await;
     let mut numbers_of = Vec::new();
     for description in ["KTV 门口占道约 50%_区域", "占道经营 50 米", "店外经营 5%"] {
         let body = json!({"category": "09006", "description": description, "lon": spot.0, "lat": spot.1});
@@ -549,7 +535,7 @@ on_both_backends!(the_office_supervises_from_the_case_page_and_the_units_lead_re
     assert!(!supervisor.get(&format!("/cases/{id}")).await.text().contains("data-step=\"supervise\""));
 
     // The street's lead: one unread order on the home page; the list shows it once as unread, and it is read.
-    let mut lead = as_user(&db, "unitlead046").await;
+    let mut lead = common::as_user(&db, "unitlead046").await;
     assert_eq!(common::tile(&lead.get("/").await.text(), "督办"), 1);
     let list = lead.get("/supervision").await.text();
     assert!(list.contains("请于明日中午前整改到位") && list.contains("未阅"));
@@ -564,7 +550,7 @@ on_both_backends!(a_case_keeps_the_category_name_it_was_filed_under_after_a_new_
     let renamed = chuangwen::domain::categories::SHIPPED
         .replacen("version = \"2026.1\"", "version = \"2027.1\"", 1)
         .replacen("name = \"暴露垃圾\"", "name = \"垃圾暴露（新口径）\"", 1);
-    let mut admin = as_user(&db, "admin").await;
+    let mut admin = common::as_user(&db, "admin").await;
     let csrf = admin.csrf();
     let page = admin.post_form("/settings/categories", &[("csrf", &csrf), ("body", &renamed)]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text());
@@ -578,7 +564,7 @@ on_both_backends!(a_case_keeps_the_category_name_it_was_filed_under_after_a_new_
     assert_eq!(on_map["category"], "暴露垃圾");
     // A report filed now takes the new name.
     let district = db.store.districts().await.unwrap()[0].id;
-    let spot = first_street_spot(&db, district).await;
+    let spot = common::first_street_point(&db, district).await.1;
     let body = json!({"category": "06010", "description": "新的上报", "lon": spot.0, "lat": spot.1});
     let (_, new_case) = office.json("POST", "/api/v1/cases", Some(body)).await;
     let list = office.get("/cases").await.text();

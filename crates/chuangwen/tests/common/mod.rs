@@ -151,3 +151,22 @@ pub fn tile(html: &str, label: &str) -> i64 {
     let figure = before.rsplit("<div class=\"figure\">").next().unwrap();
     figure.split('<').next().unwrap().trim().parse().unwrap_or_else(|_| panic!("tile {label}: not a number"))
 }
+
+/// A browser logged in as a demo user.
+#[allow(dead_code)]
+pub async fn as_user(db: &TestDb, username: &str) -> browser::Browser {
+    let mut browser = browser::Browser::new(db.state());
+    let page = browser.login(username, DEMO_PASSWORD).await;
+    assert_eq!(page.location(), "/", "{username} logs in");
+    browser
+}
+
+/// An evaluation point of the demo's first street (海河路街道), where reports
+/// are made: its id and `(lon, lat)`.
+#[allow(dead_code)]
+pub async fn first_street_point(db: &TestDb, district: i64) -> (i64, (f64, f64)) {
+    let filter = chuangwen::store::places::PointFilter { limit: 2000, ..Default::default() };
+    let points = db.store.points(district, &chuangwen::auth::policy::Scope::District, &filter).await.unwrap();
+    let p = points.iter().find(|p| p.street_name.as_deref() == Some("海河路街道")).expect("a point of 海河路街道");
+    (p.id, (p.lon, p.lat))
+}
