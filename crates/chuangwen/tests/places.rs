@@ -231,6 +231,31 @@ on_both_backends!(an_org_tree_file_with_bad_rows_names_each_and_changes_nothing,
     assert_eq!(db.store.units(district_id).await.unwrap().len(), before, "nothing changed");
 });
 
+on_both_backends!(skipping_bad_units_skips_their_children_too_and_writes_the_rest, |db| {
+    let district_id = db.with_demo().await;
+    let district = db.store.district(district_id).await.unwrap();
+    let bytes = xlsx(&[
+        &["编码", "名称", "类型", "上级编码"],
+        &["D901", "新部门", "职能部门", ""],
+        &["X1", "", "其他单位", ""],
+        &["X11", "其下属单位", "其他单位", "X1"],
+        &["X111", "再下一级", "其他单位", "X11"],
+        &["D902", "另一新部门", "职能部门", ""],
+    ]);
+    let report =
+        import_places(&db.store, &district, PlaceKind::Units, &bytes, Crs::Wgs84, true, &Silent).await.unwrap();
+    assert!(!report.refused, "{:?}", report.errors);
+    let rows: Vec<usize> = report.errors.iter().map(|e| e.row).collect();
+    assert_eq!(rows, vec![3, 4, 5], "the bad row and both levels below it: {:?}", report.errors);
+    assert!(report.errors[0].reason.contains("必填项为空"), "{:?}", report.errors);
+    assert!(report.errors[1].reason.contains("上级单位“X1”（第 3 行）有错误"), "{:?}", report.errors);
+    assert!(report.errors[2].reason.contains("上级单位“X11”（第 4 行）有错误"), "{:?}", report.errors);
+    assert_eq!(report.imported, 2);
+    let codes: Vec<String> = db.store.units(district_id).await.unwrap().into_iter().map(|u| u.code).collect();
+    assert!(codes.contains(&"D901".to_string()) && codes.contains(&"D902".to_string()));
+    assert!(!codes.iter().any(|c| c.starts_with('X')));
+});
+
 on_both_backends!(the_grid_index_is_built_once_and_again_after_a_grid_import, |db| {
     let district = db.with_demo().await;
     let first = load_grid_index(&db.store, district).await.unwrap();

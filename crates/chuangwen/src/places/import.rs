@@ -395,7 +395,47 @@ pub fn check_records(
         }
         progress.advance(1);
     }
+    if kind == PlaceKind::Units {
+        drop_orphans(&mut rows, &mut errors, records, &units_by_code);
+    }
     (rows, errors)
+}
+
+/// A unit whose parent is a row of the file that was refused has no parent
+/// to be written under: it is refused too, by name, down the whole chain —
+/// so skipping bad rows never aborts the import halfway.
+fn drop_orphans(
+    rows: &mut Vec<CheckedRow>,
+    errors: &mut Vec<RowError>,
+    records: &[Record],
+    units_by_code: &HashMap<&str, &Unit>,
+) {
+    let row_of: HashMap<&str, usize> = records.iter().map(|r| (r.get("code"), r.row)).collect();
+    loop {
+        let accepted: std::collections::HashSet<String> =
+            rows.iter().filter_map(|r| if let CheckedRow::Unit(u) = r { Some(u.code.clone()) } else { None }).collect();
+        let orphan = |r: &CheckedRow| match r {
+            CheckedRow::Unit(u) => u
+                .parent_code
+                .as_deref()
+                .is_some_and(|p| !accepted.contains(p) && !units_by_code.contains_key(p) && row_of.contains_key(p)),
+            _ => false,
+        };
+        let (orphans, kept): (Vec<CheckedRow>, Vec<CheckedRow>) = std::mem::take(rows).into_iter().partition(orphan);
+        *rows = kept;
+        if orphans.is_empty() {
+            errors.sort_by_key(|e| e.row);
+            return;
+        }
+        for r in orphans {
+            if let CheckedRow::Unit(u) = r {
+                let parent = u.parent_code.unwrap_or_default();
+                let reason =
+                    format!("上级单位“{parent}”（第 {} 行）有错误未能导入，本行随之不导入", row_of[parent.as_str()]);
+                errors.push(RowError::new(row_of.get(u.code.as_str()).copied().unwrap_or(0), "上级编码", reason));
+            }
+        }
+    }
 }
 
 type ErrSink<'a> = dyn FnMut(&str, String) + 'a;
