@@ -259,3 +259,41 @@ on_both_backends!(the_demo_gains_a_year_of_cases_numbered_without_gaps_and_new_o
     assert_eq!(body["number"].as_str().unwrap(), format!("{year}-{:06}", last + 1));
     assert!(body["id"].as_i64().unwrap() > cases.iter().map(|c| c.id).max().unwrap());
 });
+
+on_both_backends!(a_periodic_job_is_queued_once_however_often_it_is_scheduled, |db| {
+    let at = chrono::Utc::now();
+    let (a, b) = tokio::join!(
+        db.store.ensure_periodic_job("deadline_watch", at),
+        db.store.ensure_periodic_job("deadline_watch", at)
+    );
+    a.unwrap();
+    b.unwrap();
+    db.store.ensure_periodic_job("deadline_watch", at).await.unwrap();
+    let queued: i64 =
+        db.store.job_counts().await.unwrap().into_iter().filter(|(s, _)| s == "queued").map(|(_, n)| n).sum();
+    assert_eq!(queued, 1);
+    // The database itself refuses a second one, whoever writes it.
+    let second = "INSERT INTO jobs (kind, payload, state, run_at, created_at, periodic)
+                  VALUES ('deadline_watch', '{}', 'queued', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'deadline_watch')";
+    let store = &db.store;
+    let insert = |sql: String| async move {
+        match &store.db {
+            chuangwen::store::Db::Sqlite { writer, .. } => {
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(writer).await.map(|_| ())
+            }
+            chuangwen::store::Db::Postgres(pool) => {
+                let sql = sql.replace("'2026-01-01T00:00:00Z'", "now()");
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.map(|_| ())
+            }
+        }
+    };
+    assert!(insert(second.to_string()).await.is_err(), "the unique index holds");
+    assert!(
+        insert(second.replace("'deadline_watch')", "'daily_sheets')")).await.is_ok(),
+        "the statement itself is sound"
+    );
+    // Ordinary jobs, even of the same kind, are not limited.
+    db.store.enqueue_job("deadline_watch", "{}", at).await.unwrap();
+    db.store.enqueue_job("places_import", "{}", at).await.unwrap();
+    db.store.enqueue_job("places_import", "{}", at).await.unwrap();
+});

@@ -246,14 +246,16 @@ impl Store {
         Ok(())
     }
 
-    /// Queues a periodic job unless one of its kind is already waiting or running.
+    /// Queues a periodic job unless one of its kind is already waiting or
+    /// running; the unique index `jobs_one_periodic` settles two nodes racing.
     pub async fn ensure_periodic_job(&self, kind: &str, run_at: DateTime<Utc>) -> StoreResult<()> {
         let at = now();
         transaction!(&self.db, |tx| {
             sqlx::query(
-                "INSERT INTO jobs (kind, payload, state, run_at, created_at)
-                 SELECT $1, '{}', 'queued', $2, $3
-                 WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE kind = $1 AND state IN ('queued', 'running'))",
+                "INSERT INTO jobs (kind, payload, state, run_at, created_at, periodic)
+                 SELECT $1, '{}', 'queued', $2, $3, $1
+                 WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE periodic = $1 AND state IN ('queued', 'running'))
+                 ON CONFLICT DO NOTHING",
             )
             .bind(kind)
             .bind(run_at)
