@@ -208,7 +208,7 @@ on_both_backends!(a_session_finds_its_user_until_it_is_deleted, |db| {
     db.with_demo().await;
     let user = store.user_by_username("office01").await.unwrap().expect("demo office user");
     store.create_session("hash-1", user.id).await.unwrap();
-    let (found, _, _) = store.session_user("hash-1").await.unwrap().unwrap();
+    let found = store.session_user("hash-1").await.unwrap().unwrap().user;
     assert_eq!(found.username, "office01");
     assert_eq!(store.roles_of(user.id).await.unwrap(), vec!["office".to_string()]);
     store.delete_session("hash-1").await.unwrap();

@@ -192,7 +192,7 @@ async fn from_session(parts: &Parts, state: &AppState) -> Result<CurrentUser, No
     let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(NoCaller::Anonymous)?;
     let hash = token_hash(&token);
     let store = &state.store;
-    let (user, created_at, last_seen) =
+    let crate::store::users::SessionUser { user, created_at, last_seen, unit_path, roles } =
         store.session_user(&hash).await.map_err(|e| NoCaller::Failed(e.into()))?.ok_or(NoCaller::Anonymous)?;
     let security = &state.config.security;
     let now = Utc::now();
@@ -209,17 +209,15 @@ async fn from_session(parts: &Parts, state: &AppState) -> Result<CurrentUser, No
     if idle.num_seconds() > 60 {
         store.touch_session(&hash).await.map_err(|e| NoCaller::Failed(e.into()))?;
     }
-    let roles = store.roles_of(user.id).await.map_err(|e| NoCaller::Failed(e.into()))?;
-    let unit = store.unit_by_id(user.unit_id).await.map_err(|e| NoCaller::Failed(e.into()))?;
     Ok(CurrentUser {
         user_id: Some(user.id),
         token_id: None,
         district_id: user.district_id,
         unit_id: user.unit_id,
-        unit_path: unit.path,
+        unit_path,
         username: user.username,
         display_name: user.display_name,
-        roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        roles: roles.split(',').filter_map(Role::parse).collect(),
         must_change_password: user.must_change_password,
         session_hash: Some(hash),
         ip: client_ip(parts),

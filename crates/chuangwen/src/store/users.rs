@@ -168,6 +168,22 @@ pub enum FailedLogin {
     Locked(DateTime<Utc>),
 }
 
+/// A session's user as every request reads it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SessionUser {
+    /// The account.
+    #[sqlx(flatten)]
+    pub user: User,
+    /// When the session began.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used.
+    pub last_seen: DateTime<Utc>,
+    /// The path of the user's unit (their data scope).
+    pub unit_path: String,
+    /// Role codes, comma-separated.
+    pub roles: String,
+}
+
 impl Store {
     /// Creates users with their roles in one transaction (the demo's bulk
     /// path); returns their ids.
@@ -531,25 +547,20 @@ impl Store {
         Ok(())
     }
 
-    /// The user behind a session and when the session began and was last used.
-    pub async fn session_user(&self, token_hash: &str) -> StoreResult<Option<(User, DateTime<Utc>, DateTime<Utc>)>> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            #[sqlx(flatten)]
-            user: User,
-            created_at: DateTime<Utc>,
-            last_seen: DateTime<Utc>,
-        }
-        let row = read!(&self.db, |pool| sqlx::query_as::<_, Row>(
+    /// The user of a session, with what every request needs to know of them
+    /// (their unit's path and their roles), in one query.
+    pub async fn session_user(&self, token_hash: &str) -> StoreResult<Option<SessionUser>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, SessionUser>(
             "SELECT u.id, u.district_id, u.unit_id, u.username, u.display_name, u.password_hash,
                     u.must_change_password, u.disabled, u.phone_enc, u.failed_logins, u.locked_until,
-                    s.created_at, s.last_seen
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+                    s.created_at, s.last_seen, n.path AS unit_path,
+                    COALESCE((SELECT STRING_AGG(r.role, ',') FROM user_roles r WHERE r.user_id = u.id), '') AS roles
+             FROM sessions s JOIN users u ON u.id = s.user_id JOIN units n ON n.id = u.unit_id
+             WHERE s.token_hash = $1"
         )
         .bind(token_hash)
         .fetch_optional(pool)
-        .await)?;
-        Ok(row.map(|r| (r.user, r.created_at, r.last_seen)))
+        .await)?)
     }
 
     /// Marks a session as used now.

@@ -150,7 +150,7 @@ pub async fn logout(
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         let hash = token_hash(&token);
         match state.store.session_user(&hash).await? {
-            Some((user, _, _)) => {
+            Some(crate::store::users::SessionUser { user, .. }) => {
                 let entry = NewAuditEntry {
                     district_id: Some(user.district_id),
                     actor_id: Some(user.id),
