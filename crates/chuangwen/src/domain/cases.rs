@@ -496,6 +496,7 @@ pub fn apply(
         | Transition::RefuseReturn
         | Transition::RefuseExtension
         | Transition::RefuseDeferral
+        | Transition::RequestExtension
             if note.is_empty() =>
         {
             return Err(missing("note", &format!("{}须填写原因", transition.label())));
@@ -512,16 +513,11 @@ pub fn apply(
             // The unit's clock starts at dispatch (standards-zh.md §1.5: stage clocks).
             outcome.deadline = Some(calendar.deadline(now, facts.limit));
         }
-        Transition::RequestExtension => {
-            if note.is_empty() {
-                return Err(missing("note", "申请延期须说明原因"));
-            }
-            match (input.new_deadline, facts.deadline) {
-                (Some(asked), Some(current)) if asked > current => {}
-                (Some(_), _) => return Err(missing("new_deadline", "申请的新期限须晚于现有期限")),
-                (None, _) => return Err(missing("new_deadline", "申请延期须填写新的期限")),
-            }
-        }
+        Transition::RequestExtension => match (input.new_deadline, facts.deadline) {
+            (Some(asked), Some(current)) if asked > current => {}
+            (Some(_), _) => return Err(missing("new_deadline", "申请的新期限须晚于现有期限")),
+            (None, _) => return Err(missing("new_deadline", "申请延期须填写新的期限")),
+        },
         Transition::GrantExtension => match (input.new_deadline, facts.deadline) {
             (Some(granted), Some(current)) if granted > current => outcome.deadline = Some(granted),
             (Some(_), _) => return Err(missing("new_deadline", "批准的新期限须晚于现有期限")),

@@ -143,13 +143,17 @@ pub const SHIPPED: &str = include_str!("../../data/categories.toml");
 /// The shipped table, shared: requests take a reference count, not a copy.
 pub fn shipped_arc() -> std::sync::Arc<CategoryTable> {
     static TABLE: OnceLock<std::sync::Arc<CategoryTable>> = OnceLock::new();
-    TABLE.get_or_init(|| std::sync::Arc::new(shipped().clone())).clone()
+    TABLE
+        .get_or_init(|| {
+            std::sync::Arc::new(CategoryTable::parse(SHIPPED).expect("data/categories.toml is checked by a test"))
+        })
+        .clone()
 }
 
-/// The table shipped with the binary.
+/// The table shipped with the binary (the same one `shipped_arc` shares).
 pub fn shipped() -> &'static CategoryTable {
-    static TABLE: OnceLock<CategoryTable> = OnceLock::new();
-    TABLE.get_or_init(|| CategoryTable::parse(SHIPPED).expect("data/categories.toml is checked by a test"))
+    static TABLE: OnceLock<std::sync::Arc<CategoryTable>> = OnceLock::new();
+    TABLE.get_or_init(shipped_arc)
 }
 
 #[cfg(test)]
