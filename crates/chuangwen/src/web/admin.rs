@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::{Path, Query, RawForm, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -23,7 +23,7 @@ use crate::web::{Nav, render};
 const PAGE: i64 = 50;
 
 fn beijing(at: DateTime<Utc>) -> String {
-    at.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("UTC+8")).format("%Y-%m-%d %H:%M:%S").to_string()
+    super::beijing_time(at, "%Y-%m-%d %H:%M:%S")
 }
 
 fn role_labels(codes: &str) -> String {
@@ -566,13 +566,10 @@ pub struct AuditQuery {
 }
 
 fn day_start(raw: &str) -> Result<Option<DateTime<Utc>>, String> {
-    if raw.is_empty() {
+    if raw.trim().is_empty() {
         return Ok(None);
     }
-    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| format!("日期“{raw}”应写成 2026-11-27"))?;
-    let local =
-        day.and_hms_opt(0, 0, 0).expect("midnight").and_local_timezone(FixedOffset::east_opt(8 * 3600).expect("UTC+8"));
-    Ok(local.single().map(|t| t.with_timezone(&Utc)))
+    super::day_start(raw, 0).map(Some).ok_or_else(|| format!("日期“{raw}”应写成 2026-11-27"))
 }
 
 /// `GET /admin/audit`.

@@ -21,12 +21,12 @@ use crate::domain::cases::{CaseState, Transition, TransitionInput};
 use crate::domain::org::UnitKind;
 use crate::error::AppError;
 use crate::store::cases::{Case, CaseEvent, CaseFilter};
-use crate::web::{Nav, render};
+use crate::web::{Nav, day_start, render};
 
 const PAGE: i64 = 30;
 
 pub(crate) fn local(at: DateTime<Utc>) -> String {
-    at.with_timezone(&beijing()).format("%Y-%m-%d %H:%M").to_string()
+    super::beijing_time(at, "%Y-%m-%d %H:%M")
 }
 
 fn state_label(code: &str) -> &'static str {
@@ -167,12 +167,6 @@ impl ListQuery {
         }
         problems
     }
-}
-
-/// Midnight at the start of a Beijing day, `days` after `raw` (`YYYY-MM-DD`).
-fn day_start(raw: &str, days: i64) -> Option<DateTime<Utc>> {
-    let day = chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok()? + chrono::Duration::days(days);
-    day.and_hms_opt(0, 0, 0)?.and_local_timezone(beijing()).single().map(|t| t.with_timezone(&Utc))
 }
 
 /// The list's pseudo-state: every request awaiting the office (回退、延期、挂账).

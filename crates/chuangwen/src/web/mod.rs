@@ -18,6 +18,18 @@ use crate::app::AppState;
 use crate::auth::{CurrentUser, csrf_token, policy::Action};
 use crate::error::AppError;
 
+/// An instant as people here read it: Beijing time in `format`.
+pub fn beijing_time(at: chrono::DateTime<chrono::Utc>, format: &str) -> String {
+    at.with_timezone(&crate::domain::calendar::beijing()).format(format).to_string()
+}
+
+/// The start of a Beijing day (`YYYY-MM-DD`), `days` after it; `None` if it is not a date.
+pub fn day_start(raw: &str, days: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+    let day = chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok()? + chrono::Duration::days(days);
+    let local = day.and_hms_opt(0, 0, 0)?.and_local_timezone(crate::domain::calendar::beijing()).single()?;
+    Some(local.with_timezone(&chrono::Utc))
+}
+
 /// What the top bar shows for a logged-in user.
 pub struct Nav {
     /// District name.

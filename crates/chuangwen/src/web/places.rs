@@ -154,11 +154,7 @@ async fn import_form(
         .into_iter()
         .map(|r| {
             let kind = PlaceKind::parse(&r.kind).map(PlaceKind::label).unwrap_or("");
-            let at = r
-                .created_at
-                .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-                .format("%Y-%m-%d %H:%M")
-                .to_string();
+            let at = super::beijing_time(r.created_at, "%Y-%m-%d %H:%M");
             (r.id, kind, r.file_name, state_label(&r.state), r.imported, at)
         })
         .collect();

@@ -51,7 +51,7 @@ pub struct LoginForm {
 }
 
 fn local_time(at: chrono::DateTime<Utc>) -> String {
-    at.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8")).format("%H:%M").to_string()
+    super::beijing_time(at, "%H:%M")
 }
 
 /// `POST /login`: checks the password off the async threads, counts
