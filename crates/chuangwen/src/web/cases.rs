@@ -214,7 +214,7 @@ pub async fn list(
 ) -> Result<Response, AppError> {
     user.require(Action::WorkCases)?;
     let units = state.store.units(user.district_id).await?;
-    let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let names = super::unit_names(&units);
     let problems = q.problems();
     let (mut cases, total) = if problems.is_empty() {
         let filter = CaseFilter { before_id: q.before.parse().ok(), ..filter_of(&q, &user, PAGE + 1) };
@@ -548,7 +548,7 @@ async fn case_page(
 ) -> Result<Response, AppError> {
     let case = state.store.case(user.district_id, &user.scope(), user.user_id, id).await?.ok_or(AppError::NotFound)?;
     let units = state.store.units(user.district_id).await?;
-    let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let names = super::unit_names(&units);
     let table = state.store.categories_of_version(user.district_id, &case.category_version).await?;
     let category = table.category(&case.category_code);
     let condition = category.and_then(|c| c.conditions.get(case.condition_index as usize));
@@ -620,7 +620,7 @@ async fn case_page(
         before,
         after,
         steps,
-        units: units.iter().filter(|u| u.parent_id.is_some()).map(|u| (u.id, u.name.clone())).collect(),
+        units: super::assignable_units(&units),
         suggested_unit: suggestion.as_ref().map(|s| s.unit_id),
         suggestion: suggestion.map(|s| format!("{}（{}）", s.unit_name, s.reason_label)).unwrap_or_default(),
         message,
@@ -782,7 +782,7 @@ pub async fn export(
         return Err(AppError::BadRequest(format!("筛选条件有误，未导出：{}", problems.join("；"))));
     }
     let units = state.store.units(user.district_id).await?;
-    let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let names = super::unit_names(&units);
     let filter = filter_of(&q, &user, EXPORT_LIMIT);
     let cases = state.store.cases(user.district_id, &user.scope(), user.user_id, &filter).await?;
     let category_names = state.store.category_names(user.district_id, &cases).await?;

@@ -81,7 +81,7 @@ async fn page(
     cases.truncate(QUEUE as usize);
     let suggestions = suggestions_for(&state.store, user.district_id, &cases).await.map_err(|e| e.0)?;
     let units = state.store.units(user.district_id).await?;
-    let names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let names = super::unit_names(&units);
     let category_names = state.store.category_names(user.district_id, &cases).await?;
     let rows = cases
         .iter()
@@ -106,7 +106,7 @@ async fn page(
         csrf: csrf_token(headers),
         rows,
         more,
-        units: units.iter().filter(|u| u.parent_id.is_some()).map(|u| (u.id, u.name.clone())).collect(),
+        units: super::assignable_units(&units),
         note,
         message,
         error,

@@ -30,6 +30,16 @@ pub fn day_start(raw: &str, days: i64) -> Option<chrono::DateTime<chrono::Utc>> 
     Some(local.with_timezone(&chrono::Utc))
 }
 
+/// Unit names by id, for the columns that name a case's street and unit.
+pub fn unit_names(units: &[crate::store::org::Unit]) -> std::collections::HashMap<i64, String> {
+    units.iter().map(|u| (u.id, u.name.clone())).collect()
+}
+
+/// The units a case may be given to, as `(id, name)` options: all but the district itself.
+pub fn assignable_units(units: &[crate::store::org::Unit]) -> Vec<(i64, String)> {
+    units.iter().filter(|u| u.parent_id.is_some()).map(|u| (u.id, u.name.clone())).collect()
+}
+
 /// What the top bar shows for a logged-in user.
 pub struct Nav {
     /// District name.

@@ -100,7 +100,7 @@ async fn page(
 ) -> Result<Response, AppError> {
     let table = state.store.categories(user.district_id).await?;
     let units = state.store.units(user.district_id).await?;
-    let unit_names: HashMap<i64, String> = units.iter().map(|u| (u.id, u.name.clone())).collect();
+    let unit_names = super::unit_names(&units);
     let rules = state.store.dispatch_rules(user.district_id).await?;
     let grids: HashMap<i64, String> = if rules.iter().any(|r| r.place_kind == PlaceKind::Grid) {
         state
@@ -176,7 +176,7 @@ async fn page(
         category_text,
         calendar_text,
         rules: rule_rows,
-        units: units.iter().filter(|u| u.parent_id.is_some()).map(|u| (u.id, u.name.clone())).collect(),
+        units: super::assignable_units(&units),
         rule_form: typed.rule,
         message,
         error,
