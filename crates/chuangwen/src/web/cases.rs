@@ -554,12 +554,12 @@ async fn case_page(
     let condition = category.and_then(|c| c.conditions.get(case.condition_index as usize));
     let clock = Clock::from_code(&case.limit_clock);
     let calendar = state.store.calendar(user.district_id).await?;
-    let in_unit = match case.unit_id {
-        Some(unit) => state.store.unit_by_id(unit).await?.path.starts_with(&user.unit_path),
-        None => false,
-    };
+    let in_unit = case
+        .unit_id
+        .and_then(|unit| units.iter().find(|u| u.id == unit))
+        .is_some_and(|unit| unit.path.starts_with(&user.unit_path));
     let state_now = CaseState::from_code(&case.state).unwrap_or(CaseState::Reported);
-    let steps = crate::api::cases::allowed(&case, &user.roles, in_unit, &calendar)
+    let steps: Vec<StepForm> = crate::api::cases::allowed(&case, &user.roles, in_unit, &calendar)
         .into_iter()
         .filter_map(Transition::from_code)
         .map(step_form)
@@ -589,7 +589,12 @@ async fn case_page(
     let attachments = state.store.case_attachments(case.id).await?;
     let before = attachments.iter().filter(|a| a.kind != "after").map(|a| a.id).collect();
     let after = attachments.iter().filter(|a| a.kind == "after").map(|a| a.id).collect();
-    let suggestion = crate::api::dispatch::suggestion_for(&state.store, &case).await.ok().flatten();
+    // The rules' suggestion, only where the dispatch form is offered.
+    let suggestion = if steps.iter().any(|s| s.needs_unit) {
+        crate::api::dispatch::suggestion_for(&state.store, &case).await.map_err(|e| e.0)?
+    } else {
+        None
+    };
     let crs = &state.config.map.tile_crs;
     let position = case.lon.zip(case.lat).map(|(lon, lat)| crate::api::map::to_tiles(crs, lon, lat));
     let grid_json = match case.grid_id {
