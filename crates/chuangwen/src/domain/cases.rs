@@ -427,6 +427,12 @@ pub struct Outcome {
     pub unit_id: Option<i64>,
     /// The unit no longer holds the case (returned).
     pub clear_unit: bool,
+    /// A new clock starts now (dispatch, rework, resume); a granted
+    /// extension moves the deadline of the clock already running.
+    pub restart_clock: bool,
+    /// The deferral date after: `Some(Some(date))` set, `Some(None)` cleared,
+    /// `None` left as it was.
+    pub deferred_until: Option<Option<NaiveDate>>,
 }
 
 /// Why a transition is refused (messages for people).
@@ -487,6 +493,8 @@ pub fn apply(
         rework_count: facts.rework_count,
         unit_id: None,
         clear_unit: false,
+        restart_clock: false,
+        deferred_until: None,
     };
     match transition {
         Transition::Reject
@@ -512,6 +520,7 @@ pub fn apply(
             outcome.unit_id = Some(unit);
             // The unit's clock starts at dispatch (standards-zh.md §1.5: stage clocks).
             outcome.deadline = Some(calendar.deadline(now, facts.limit));
+            outcome.restart_clock = true;
         }
         Transition::RequestExtension => match (input.new_deadline, facts.deadline) {
             (Some(asked), Some(current)) if asked > current => {}
@@ -528,11 +537,15 @@ pub fn apply(
                 return Err(missing("plan", "申请挂账须填写整改计划"));
             }
             match input.target_date {
-                Some(date) if date > now.with_timezone(&super::calendar::beijing()).date_naive() => {}
+                Some(date) if date > now.with_timezone(&super::calendar::beijing()).date_naive() => {
+                    outcome.deferred_until = Some(Some(date));
+                }
                 Some(_) => return Err(missing("target_date", "计划完成日期须晚于今天")),
                 None => return Err(missing("target_date", "申请挂账须填写计划完成日期")),
             }
         }
+        // Approved as asked, or with the office's own date.
+        Transition::ApproveDeferral => outcome.deferred_until = input.target_date.map(Some),
         Transition::Handle if input.attachment_ids.is_empty() => {
             return Err(missing("attachment_ids", "处置完毕须上传整改后的照片"));
         }
@@ -540,12 +553,17 @@ pub fn apply(
             // 返工: the unit gets a fresh limit from now, and the rework counts.
             outcome.rework_count += 1;
             outcome.deadline = Some(calendar.deadline(now, facts.limit));
+            outcome.restart_clock = true;
         }
         Transition::ApproveReturn => {
             outcome.clear_deadline = true;
             outcome.clear_unit = true;
         }
-        Transition::Resume => outcome.deadline = Some(calendar.deadline(now, facts.limit)),
+        Transition::Resume => {
+            outcome.deadline = Some(calendar.deadline(now, facts.limit));
+            outcome.restart_clock = true;
+            outcome.deferred_until = Some(None);
+        }
         // The rest change the state alone.
         _ => {}
     }
@@ -604,6 +622,34 @@ mod tests {
 
     fn everyone() -> Vec<Role> {
         Role::ALL.to_vec()
+    }
+
+    #[test]
+    fn dispatch_rework_and_resume_start_a_clock_an_extension_moves_it_and_deferral_dates_follow() {
+        let calendar = WorkCalendar::standard();
+        let roles = everyone();
+        let actor = Actor { roles: &roles, in_assigned_unit: true };
+        let run = |state, transition, input: &TransitionInput| {
+            apply(&facts(state), transition, input, &actor, now(), &calendar).unwrap()
+        };
+        let input = full_input();
+        for (state, transition) in [
+            (CaseState::Accepted, Transition::Dispatch),
+            (CaseState::Handled, Transition::VerifyFail),
+            (CaseState::Deferred, Transition::Resume),
+        ] {
+            assert!(run(state, transition, &input).restart_clock, "{transition:?}");
+        }
+        let granted = run(CaseState::ExtensionRequested, Transition::GrantExtension, &input);
+        assert!(!granted.restart_clock && granted.deadline == input.new_deadline);
+        let asked = run(CaseState::InProgress, Transition::RequestDeferral, &input);
+        assert_eq!(asked.deferred_until, Some(input.target_date));
+        let as_asked = TransitionInput { target_date: None, ..full_input() };
+        assert_eq!(run(CaseState::DeferralRequested, Transition::ApproveDeferral, &as_asked).deferred_until, None);
+        let own_date = run(CaseState::DeferralRequested, Transition::ApproveDeferral, &input);
+        assert_eq!(own_date.deferred_until, Some(input.target_date));
+        assert_eq!(run(CaseState::Deferred, Transition::Resume, &input).deferred_until, Some(None));
+        assert_eq!(run(CaseState::InProgress, Transition::Handle, &input).deferred_until, None, "left as it was");
     }
 
     #[test]

@@ -421,18 +421,12 @@ impl CaseUpdate {
         } else {
             case.co_unit_ids.clone()
         };
-        let deferred_until = match transition {
-            // The plan and date were given with the request; keep the date of the request.
-            Transition::ApproveDeferral => input.target_date.map(|d| d.to_string()).or(case.deferred_until.clone()),
-            Transition::RequestDeferral => input.target_date.map(|d| d.to_string()),
-            Transition::Resume => None,
-            _ => case.deferred_until.clone(),
+        let deferred_until = match outcome.deferred_until {
+            Some(date) => date.map(|d| d.to_string()),
+            None => case.deferred_until.clone(),
         };
         let stamp = |state: CaseState| if outcome.state == state { Some(at) } else { None };
-        // A new clock (dispatch, rework, resume) starts now; a granted extension
-        // moves the deadline of the running clock; a return stops it.
-        let new_clock = outcome.deadline.is_some() && transition != Transition::GrantExtension;
-        let clock_started_at = if new_clock {
+        let clock_started_at = if outcome.restart_clock {
             Some(at)
         } else if outcome.clear_deadline {
             None
