@@ -62,6 +62,11 @@ test('a report placed on the map is dispatched from the batch page and shown on 
   const supervisor = await as('supervisor001', 'phone');
   await supervisor.goto(`${server.url}/cases/new`);
   await supervisor.waitForFunction(() => /未能定位|无法获取定位/.test(document.getElementById('where').textContent));
+  // A category with two filing conditions asks which (the limit depends on it).
+  await supervisor.selectOption('#category', '01001');
+  assert.equal(await supervisor.isVisible('#condition'), true);
+  assert.deepEqual(await supervisor.$$eval('#condition option', (os) => os.map((o) => o.textContent)),
+    ['井盖缺失（2 小时）', '破损、松动、不平（2 工作日）']);
   // The category by search: one match is chosen at once.
   await supervisor.fill('#category-search', '非法小广告');
   await supervisor.waitForFunction(() => document.getElementById('category').value !== '');
@@ -104,6 +109,7 @@ test('a report placed on the map is dispatched from the batch page and shown on 
   assert.ok(r > 150 && g < 90 && b < 90, `the spot is drawn at the centre: rgb(${r}, ${g}, ${b})`);
   await screenshot(office, 'case-with-map-desktop');
   assert.equal(category, '07001', 'the one category matching the search was chosen');
+  assert.equal(await supervisor.isVisible('#condition'), false, 'one condition: nothing to ask');
   assert.deepEqual([...supervisor.scriptErrors, ...office.scriptErrors], []);
   await supervisor.context().close();
   await office.context().close();

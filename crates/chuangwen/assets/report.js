@@ -24,7 +24,27 @@
       });
     });
   }
-  category.addEventListener("change", check);
+  // A category with several filing conditions (井盖缺失 vs 破损) asks which:
+  // the condition decides the time limit.
+  var condition = document.getElementById("condition"), conditionBox = document.getElementById("condition-box");
+  function conditions() {
+    var option = category.options[category.selectedIndex];
+    var list = option && option.dataset.conditions ? JSON.parse(option.dataset.conditions) : [];
+    var chosen = condition.value || condition.dataset.chosen || "0";
+    condition.textContent = "";
+    list.forEach(function (label, i) {
+      var o = document.createElement("option");
+      o.value = String(i);
+      o.textContent = label;
+      condition.appendChild(o);
+    });
+    condition.value = chosen < list.length ? chosen : "0";
+    condition.dataset.chosen = "";
+    conditionBox.hidden = list.length < 2;
+    condition.disabled = list.length < 2;
+  }
+  category.addEventListener("change", function () { condition.value = ""; conditions(); check(); });
+  conditions();
   lon.addEventListener("change", check);
   if (search) {
     // Narrows the list as one types (by code or name); one match is chosen at once.
@@ -40,7 +60,7 @@
       Array.prototype.forEach.call(category.querySelectorAll("optgroup"), function (g) {
         g.hidden = !Array.prototype.some.call(g.querySelectorAll("option"), function (o) { return !o.hidden; });
       });
-      if (words && matches.length === 1) { category.value = matches[0].value; check(); }
+      if (words && matches.length === 1) { category.value = matches[0].value; conditions(); check(); }
       document.getElementById("category-count").textContent = words ? "找到 " + matches.length + " 个分类" : "";
     });
   }

@@ -571,3 +571,38 @@ on_both_backends!(a_case_keeps_the_category_name_it_was_filed_under_after_a_new_
     let row = list.split(new_case["number"].as_str().unwrap()).nth(1).unwrap().split("</tr>").next().unwrap();
     assert!(row.contains("<td>垃圾暴露（新口径）</td>"), "{row}");
 });
+
+on_both_backends!(the_phone_form_asks_which_filing_condition_and_the_case_takes_its_limit, |db| {
+    let district = db.with_demo().await;
+    let spot = common::first_street_point(&db, district).await.1;
+    let mut supervisor = common::as_user(&db, "supervisor001").await;
+    let form = supervisor.get("/cases/new").await.text();
+    // 供水井盖异常 offers both of its conditions, each with its limit.
+    let option = form.split("value=\"01001\"").nth(1).unwrap().split('>').next().unwrap();
+    assert!(option.contains("井盖缺失") && option.contains("破损、松动、不平"), "{option}");
+    let csrf = supervisor.csrf();
+    let (lon, lat) = (spot.0.to_string(), spot.1.to_string());
+    let report = |condition: &'static str| {
+        [
+            ("csrf", csrf.as_str()),
+            ("category", "01001"),
+            ("condition", condition),
+            ("description", "人行道上的井盖"),
+            ("lon", lon.as_str()),
+            ("lat", lat.as_str()),
+        ]
+    };
+    for (condition, clock) in [("0", "urgent"), ("1", "working_days")] {
+        let fields = report(condition);
+        let page = supervisor.upload_to("/cases/new", &fields, "photo", "", b"").await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text());
+        let id: i64 = page.location().trim_start_matches("/cases/").split('?').next().unwrap().parse().unwrap();
+        let case = db.store.case(district, &Scope::District, None, id).await.unwrap().unwrap();
+        assert_eq!((case.condition_index.to_string().as_str(), case.limit_clock.as_str()), (condition, clock));
+    }
+    // A condition the category does not have is refused beside the form, keeping the choice.
+    let fields = report("5");
+    let page = supervisor.upload_to("/cases/new", &fields, "photo", "", b"").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("data-chosen=\"5\"") && page.text().contains("field-error"));
+});

@@ -285,13 +285,18 @@ pub async fn list(
     })
 }
 
+/// A category in the report form's picker: code, label, and its filing
+/// conditions with their time limits as a JSON list (for the condition picker).
+type CategoryOption = (String, String, String);
+
 #[derive(Template)]
 #[template(path = "case_new.html")]
 struct NewCasePage {
     nav: Option<Nav>,
     map: crate::config::MapConfig,
     csrf: String,
-    groups: Vec<(String, Vec<(String, String)>)>,
+    /// Class name → its categories.
+    groups: Vec<(String, Vec<CategoryOption>)>,
     values: ReportBody,
     error: Option<(String, String)>,
 }
@@ -303,8 +308,12 @@ impl NewCasePage {
     fn other_error(&self) -> Option<&str> {
         self.error
             .as_ref()
-            .filter(|(f, _)| !matches!(f.as_str(), "category" | "description" | "lon" | "lat" | "file"))
+            .filter(|(f, _)| !matches!(f.as_str(), "category" | "condition" | "description" | "lon" | "lat" | "file"))
             .map(|(_, m)| m.as_str())
+    }
+    /// The chosen filing condition, as the picker's value.
+    fn condition_text(&self) -> String {
+        self.values.condition.map(|c| c.to_string()).unwrap_or_default()
     }
     fn location_error(&self) -> Option<&str> {
         self.error_for("lon").or(self.error_for("lat"))
@@ -333,7 +342,13 @@ async fn new_case_page(
                 .categories
                 .iter()
                 .filter(|c| c.class() == class.code)
-                .map(|c| (c.code.clone(), format!("{} {}", c.code, c.name)))
+                .map(|c| {
+                    // Its filing conditions with their time limits, for the condition picker.
+                    let conditions: Vec<String> =
+                        c.conditions.iter().map(|k| format!("{}（{}）", k.name, k.time_limit())).collect();
+                    let conditions = serde_json::to_string(&conditions).unwrap_or_default();
+                    (c.code.clone(), format!("{} {}", c.code, c.name), conditions)
+                })
                 .collect();
             (class.name.clone(), items)
         })
@@ -398,6 +413,7 @@ pub async fn create_case(
         lat: text(&fields, "lat").parse().ok(),
         address: text(&fields, "address"),
         crs: Some(text(&fields, "crs")).filter(|c| !c.is_empty()),
+        condition: text(&fields, "condition").parse().ok(),
         ..Default::default()
     };
     if values.category.is_empty() {
