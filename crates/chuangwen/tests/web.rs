@@ -276,3 +276,26 @@ on_both_backends!(the_case_list_exports_to_xlsx_with_its_filters_and_scope, |db|
     let rows = book.worksheet_range_at(0).unwrap().unwrap().rows().count() as i64 - 1;
     assert!(rows > 0 && rows < 400, "{rows}");
 });
+
+on_both_backends!(a_refused_token_form_keeps_its_name_unit_and_roles, |db| {
+    let district = db.with_demo().await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let mut admin = common::as_user(&db, "admin").await;
+    admin.get("/admin/tokens").await;
+    let csrf = admin.csrf();
+    let unit = street.id.to_string();
+    // A unit and a role but no name.
+    let page = admin
+        .post_form("/admin/tokens", &[("csrf", &csrf), ("name", ""), ("unit_id", &unit), ("role", "supervisor")])
+        .await;
+    let html = page.text();
+    assert!(html.contains("请填写令牌名称"));
+    assert!(html.contains(&format!("value=\"{unit}\" selected")), "the unit stays chosen");
+    assert!(html.contains("value=\"supervisor\" checked"), "the role stays checked");
+    // A name and a unit but no role.
+    let page =
+        admin.post_form("/admin/tokens", &[("csrf", &csrf), ("name", "12345 热线对接"), ("unit_id", &unit)]).await;
+    let html = page.text();
+    assert!(html.contains("请至少选择一个角色") && html.contains("value=\"12345 热线对接\""));
+    assert!(db.store.api_tokens(district).await.unwrap().is_empty(), "nothing was created");
+});

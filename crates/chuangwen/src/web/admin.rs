@@ -429,6 +429,17 @@ struct TokensPage {
     roles: Vec<(&'static str, &'static str)>,
     created: Option<String>,
     error: Option<String>,
+    /// What a refused form held: (name, unit id, role codes).
+    typed: (String, String, Vec<String>),
+}
+
+impl TokensPage {
+    fn unit_chosen(&self, id: &i64) -> bool {
+        self.typed.1 == id.to_string()
+    }
+    fn role_chosen(&self, code: &str) -> bool {
+        self.typed.2.iter().any(|r| r == code)
+    }
 }
 
 async fn tokens_page(
@@ -437,6 +448,7 @@ async fn tokens_page(
     headers: &HeaderMap,
     created: Option<String>,
     error: Option<String>,
+    typed: (String, String, Vec<String>),
 ) -> Result<Response, AppError> {
     let units = state.store.units(user.district_id).await?;
     let tokens = state
@@ -460,6 +472,7 @@ async fn tokens_page(
         roles: Role::ALL.iter().map(|r| (r.code(), r.label())).collect(),
         created,
         error,
+        typed,
     })
 }
 
@@ -470,7 +483,7 @@ pub async fn tokens(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     user.require(Action::ManageTokens)?;
-    tokens_page(&state, &user, &headers, None, None).await
+    tokens_page(&state, &user, &headers, None, None, Default::default()).await
 }
 
 /// `POST /admin/tokens`: a new token, shown once; only its hash is kept.
@@ -497,7 +510,8 @@ pub async fn create_token(
         None
     };
     if error.is_some() {
-        return tokens_page(&state, &user, &headers, None, error).await;
+        let typed = (name, field(&values, "unit_id").to_string(), roles);
+        return tokens_page(&state, &user, &headers, None, error, typed).await;
     }
     let unit = unit.expect("checked above");
     let token = format!("{TOKEN_PREFIX}{}", random_token());
@@ -517,7 +531,7 @@ pub async fn create_token(
             &entry,
         )
         .await?;
-    tokens_page(&state, &user, &headers, Some(token), None).await
+    tokens_page(&state, &user, &headers, Some(token), None, Default::default()).await
 }
 
 /// `POST /admin/tokens/{id}/revoke`.
