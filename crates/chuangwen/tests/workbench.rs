@@ -257,10 +257,15 @@ on_both_backends!(the_office_edits_dispatch_rules_and_a_bad_category_table_chang
     assert!(table.contains(&row), "the rule is listed: {row}");
     let (_, suggestion) = office.json("GET", &format!("/api/v1/cases/{id}/suggestion"), None).await;
     assert_eq!(suggestion["unit_id"].as_i64(), Some(unit.id), "{suggestion}");
-    // Removing it (the last row) restores the table as it was.
-    let row = (rules.len() + 1).to_string();
-    let page = office.post_form("/settings/dispatch-rules", &[("csrf", &csrf), ("remove", &row)]).await;
+    // Removing it, named by its content, restores the table as it was.
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap();
+    let key = format!("06010|street|{}|{}", street.id, unit.id);
+    let page = office.post_form("/settings/dispatch-rules", &[("csrf", &csrf), ("remove", &key)]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text());
+    assert_eq!(db.store.dispatch_rules(district).await.unwrap(), rules);
+    // Removed twice (two tabs, or someone else first): named, and nothing else goes.
+    let page = office.post_form("/settings/dispatch-rules", &[("csrf", &csrf), ("remove", &key)]).await;
+    assert!(page.text().contains("这条规则已不存在"));
     assert_eq!(db.store.dispatch_rules(district).await.unwrap(), rules);
 
     // The office may not replace the category table; the administrator may,

@@ -34,6 +34,9 @@ struct CategoryRow {
 
 /// A dispatch rule as the page lists it.
 struct RuleRow {
+    /// What names the rule in a removal: its content, not its row, so an edit
+    /// made meanwhile by someone else never removes the wrong rule.
+    key: String,
     category: String,
     place_kind: &'static str,
     place: String,
@@ -127,6 +130,7 @@ async fn page(
             _ => String::new(),
         };
         rule_rows.push(RuleRow {
+            key: rule_key(rule),
             category: if rule.category_code == "*" {
                 "任何分类".into()
             } else {
@@ -255,7 +259,13 @@ pub async fn replace_calendar(
     }
 }
 
-/// A rule to add, or one to remove (`remove` = its row number, from 1).
+/// A rule's content as one string (category, kind, place, unit).
+fn rule_key(rule: &Rule) -> String {
+    let place = rule.place_id.map(|p| p.to_string()).unwrap_or_default();
+    format!("{}|{}|{}|{}", rule.category_code, rule.place_kind.code(), place, rule.unit_id)
+}
+
+/// A rule to add, or one to remove (`remove` = its key, see `rule_key`).
 #[derive(Deserialize, Default)]
 pub struct RuleForm {
     #[serde(default)]
@@ -270,7 +280,7 @@ pub struct RuleForm {
     #[serde(default)]
     unit_id: String,
     #[serde(default)]
-    remove: Option<usize>,
+    remove: Option<String>,
 }
 
 impl RuleForm {
@@ -320,11 +330,12 @@ pub async fn change_rules(
     check_csrf(&headers, &form.csrf)?;
     let mut rules = state.store.dispatch_rules(user.district_id).await?;
     let outcome = async {
-        if let Some(row) = form.remove {
-            if row == 0 || row > rules.len() {
-                return Err(AppError::Invalid { field: "remove".into(), message: "这条规则已不存在".into() });
-            }
-            rules.remove(row - 1);
+        if let Some(key) = &form.remove {
+            let Some(row) = rules.iter().position(|r| &rule_key(r) == key) else {
+                let message = "这条规则已不存在（可能刚被他人修改），请刷新后再看".into();
+                return Err(AppError::Invalid { field: "remove".into(), message });
+            };
+            rules.remove(row);
         } else {
             let place_kind = PlaceKind::from_code(&form.place_kind).ok_or_else(|| AppError::Invalid {
                 field: "place_kind".into(),
