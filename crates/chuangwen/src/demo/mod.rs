@@ -259,7 +259,7 @@ async fn write_cases(
                 (id, format!("{year}-{seq:06}"), case)
             })
             .collect();
-        store.bulk_insert_cases(district_id, &table.version, &rows).await?;
+        store.bulk_insert_cases(district_id, &table.version, &rows, &calendar).await?;
         progress.advance(end - start);
         start = end;
     }

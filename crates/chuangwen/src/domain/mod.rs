@@ -9,3 +9,4 @@ pub mod evidence;
 pub mod geometry;
 pub mod org;
 pub mod places;
+pub mod stats;

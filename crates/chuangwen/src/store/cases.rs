@@ -94,6 +94,16 @@ pub struct Case {
     pub overdue_at: Option<DateTime<Utc>>,
     /// The rectification-order batch it was dispatched in.
     pub batch_id: Option<i64>,
+    /// Accepted by the office (立案).
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// Dispatches so far.
+    pub dispatch_count: i64,
+    /// Approved returns so far.
+    pub return_count: i64,
+    /// Handlings so far.
+    pub handle_count: i64,
+    /// Working minutes from the last dispatch to the handling that passed (set at closing).
+    pub handling_minutes: Option<i64>,
 }
 
 impl Case {
@@ -275,11 +285,12 @@ pub struct Conflict {
     pub current: Case,
 }
 
-const CASE_COLUMNS: &str = "SELECT id, district_id, number, state, version, source, category_code, category_version,
+pub(crate) const CASE_COLUMNS: &str =
+    "SELECT id, district_id, number, state, version, source, category_code, category_version,
     condition_index, campaign, limit_amount, limit_clock, description, address, lon, lat, grid_id, community_id,
     street_id, point_id, reporter_id, reporter_name, unit_id, co_unit_ids, deadline, rework_count, duplicate_of,
     deferred_until, reported_at, dispatched_at, handled_at, closed_at, updated_at, clock_started_at, amber_at,
-    overdue_at, batch_id FROM cases";
+    overdue_at, batch_id, accepted_at, dispatch_count, return_count, handle_count, handling_minutes FROM cases";
 
 /// `('a', 'b', …)`: the states where `holds` is true, for SQL. Built from the
 /// domain's own rules, so the database never counts a different set of states.
@@ -409,8 +420,16 @@ struct CaseUpdate {
     handled_at: Option<DateTime<Utc>>,
     closed_at: Option<DateTime<Utc>>,
     clock_started_at: Option<DateTime<Utc>>,
-    amber_at: Option<DateTime<Utc>>,
-    overdue_at: Option<DateTime<Utc>>,
+    /// A new or cleared deadline: amber and red start over. Otherwise the
+    /// marks stay as the row has them (the watcher may have set one since
+    /// the caller read the case).
+    reset_alerts: bool,
+    accepted_at: Option<DateTime<Utc>>,
+    dispatches: i64,
+    returns: i64,
+    handlings: i64,
+    /// Set at closing: working minutes from the last dispatch to the handling.
+    handling_minutes: Option<i64>,
 }
 
 impl CaseUpdate {
@@ -446,8 +465,12 @@ impl CaseUpdate {
             handled_at: stamp(CaseState::Handled),
             closed_at: stamp(CaseState::Closed),
             clock_started_at,
-            amber_at: if reset_alerts { None } else { case.amber_at },
-            overdue_at: if reset_alerts { None } else { case.overdue_at },
+            reset_alerts,
+            accepted_at: (transition == Transition::Accept).then_some(at),
+            dispatches: (transition == Transition::Dispatch) as i64,
+            returns: (transition == Transition::ApproveReturn) as i64,
+            handlings: (transition == Transition::Handle) as i64,
+            handling_minutes: None,
         }
     }
 }
@@ -491,34 +514,64 @@ macro_rules! transition_in {
     ($tx:ident, $algorithm:expr, $at:expr, $step:expr, $update:expr, $actor_id:expr, $actor:expr, $audit:expr, $batch:expr) => {{
         let (step, update, at): (&Step<'_>, CaseUpdate, DateTime<Utc>) = (&$step, $update, $at);
         let Step { case, expected_version, transition, outcome, input } = *step;
-        let changed = sqlx::query(
-            "UPDATE cases SET state = $1, version = version + 1, unit_id = $2, co_unit_ids = $3, deadline = $4,
-             rework_count = $5, duplicate_of = COALESCE($6, duplicate_of), deferred_until = $7, updated_at = $8,
-             dispatched_at = COALESCE($9, dispatched_at), handled_at = COALESCE($10, handled_at),
-             closed_at = COALESCE($11, closed_at), clock_started_at = $14, amber_at = $15, overdue_at = $16,
-             batch_id = COALESCE($17, batch_id)
-             WHERE id = $12 AND version = $13",
-        )
-        .bind(update.to)
-        .bind(update.unit)
-        .bind(&update.co_units)
-        .bind(update.deadline)
-        .bind(outcome.rework_count)
-        .bind(if transition == Transition::Merge { input.duplicate_of } else { None })
-        .bind(&update.deferred_until)
-        .bind(at)
-        .bind(update.dispatched_at)
-        .bind(update.handled_at)
-        .bind(update.closed_at)
-        .bind(case.id)
-        .bind(expected_version)
-        .bind(update.clock_started_at)
-        .bind(update.amber_at)
-        .bind(update.overdue_at)
-        .bind($batch)
-        .execute(&mut *$tx)
-        .await?
-        .rows_affected();
+        // Lock the row first (a no-op update), then read it as it is: the
+        // statistics take out exactly what the row contributed before.
+        let locked = sqlx::query("UPDATE cases SET version = version WHERE id = $1 AND version = $2")
+            .bind(case.id)
+            .bind(expected_version)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+        let before = if locked == 0 {
+            None
+        } else {
+            Some(
+                sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
+                    .bind(case.id)
+                    .fetch_one(&mut *$tx)
+                    .await?,
+            )
+        };
+        let changed = if before.is_none() {
+            0
+        } else {
+            sqlx::query(
+                "UPDATE cases SET state = $1, version = version + 1, unit_id = $2, co_unit_ids = $3, deadline = $4,
+                 rework_count = $5, duplicate_of = COALESCE($6, duplicate_of), deferred_until = $7, updated_at = $8,
+                 dispatched_at = COALESCE($9, dispatched_at), handled_at = COALESCE($10, handled_at),
+                 closed_at = COALESCE($11, closed_at), clock_started_at = $14,
+                 amber_at = CASE WHEN $15 THEN NULL ELSE amber_at END,
+                 overdue_at = CASE WHEN $15 THEN NULL ELSE overdue_at END,
+                 batch_id = COALESCE($16, batch_id), accepted_at = COALESCE(accepted_at, $17),
+                 dispatch_count = dispatch_count + $18, return_count = return_count + $19,
+                 handle_count = handle_count + $20, handling_minutes = COALESCE($21, handling_minutes)
+                 WHERE id = $12 AND version = $13",
+            )
+            .bind(update.to)
+            .bind(update.unit)
+            .bind(&update.co_units)
+            .bind(update.deadline)
+            .bind(outcome.rework_count)
+            .bind(if transition == Transition::Merge { input.duplicate_of } else { None })
+            .bind(&update.deferred_until)
+            .bind(at)
+            .bind(update.dispatched_at)
+            .bind(update.handled_at)
+            .bind(update.closed_at)
+            .bind(case.id)
+            .bind(expected_version)
+            .bind(update.clock_started_at)
+            .bind(update.reset_alerts)
+            .bind($batch)
+            .bind(update.accepted_at)
+            .bind(update.dispatches)
+            .bind(update.returns)
+            .bind(update.handlings)
+            .bind(update.handling_minutes)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+        };
         if changed == 0 {
             let current = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
                 .bind(case.id)
@@ -571,6 +624,8 @@ macro_rules! transition_in {
                 .bind(case.id)
                 .fetch_one(&mut *$tx)
                 .await?;
+            let deltas = $crate::store::stats::step_delta(before.as_ref(), &updated);
+            $crate::record_stats!($tx, case.district_id, deltas);
             Ok(updated)
         }
     }};
@@ -653,6 +708,8 @@ impl Store {
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
+            let deltas = crate::store::stats::step_delta(None, &case);
+            crate::record_stats!(tx, district_id, deltas);
             let (status, body) = respond(&case);
             if let Some((key, actor, request_hash)) = idempotency {
                 sqlx::query(
@@ -769,7 +826,15 @@ impl Store {
     ) -> StoreResult<Result<Case, Conflict>> {
         let (algorithm, at) = (self.audit_hash, now());
         let step = Step { case, expected_version, transition, outcome, input };
-        let update = CaseUpdate::of(&step, at);
+        let mut update = CaseUpdate::of(&step, at);
+        if transition == Transition::VerifyPass {
+            // The handling time the dashboards average (domain::stats::MEASURES).
+            if let (Some(dispatched), Some(handled)) = (case.dispatched_at, case.handled_at) {
+                let calendar = self.calendar(case.district_id).await?;
+                update.handling_minutes =
+                    Some(calendar.elapsed_minutes(dispatched, handled, crate::domain::calendar::Clock::WorkingHours));
+            }
+        }
         let result = transaction!(&self.db, |tx| transition_in!(
             tx,
             algorithm,
@@ -830,6 +895,28 @@ impl Store {
             Ok((batch, dispatched))
         });
         Ok(out)
+    }
+
+    /// The ids of a district's cases, in order (tests and tools).
+    pub async fn case_ids(&self, district_id: i64) -> StoreResult<Vec<i64>> {
+        Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM cases WHERE district_id = $1 ORDER BY id"
+        )
+        .bind(district_id)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// A district's cases after `after_id`, in id order (for rebuilds and recounts).
+    pub async fn cases_after(&self, district_id: i64, after_id: i64, limit: i64) -> StoreResult<Vec<Case>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!(
+            "{CASE_COLUMNS} WHERE district_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        )))
+        .bind(district_id)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// Counts of a district's cases by state (for tests and the home page).
@@ -963,6 +1050,34 @@ impl Store {
     }
 }
 
+/// What a bulk-loaded case has been through, read from its steps.
+struct BulkHistory {
+    accepted_at: Option<DateTime<Utc>>,
+    dispatches: i64,
+    returns: i64,
+    handlings: i64,
+    handling_minutes: Option<i64>,
+}
+
+impl BulkHistory {
+    fn of(c: &BulkCase, calendar: &crate::domain::calendar::WorkCalendar) -> BulkHistory {
+        let count = |action: &str| c.events.iter().filter(|e| e.0 == action).count() as i64;
+        let handling_minutes = match (c.state, c.dispatched_at, c.handled_at) {
+            ("closed", Some(d), Some(h)) => {
+                Some(calendar.elapsed_minutes(d, h, crate::domain::calendar::Clock::WorkingHours))
+            }
+            _ => None,
+        };
+        BulkHistory {
+            accepted_at: c.events.iter().find(|e| e.0 == "accept").map(|e| e.3),
+            dispatches: count("dispatch"),
+            returns: count("approve_return"),
+            handlings: count("handle"),
+            handling_minutes,
+        }
+    }
+}
+
 /// Rows per multi-row INSERT of the bulk loader (under SQLite's 32,766 parameters).
 const BULK_ROWS: usize = 400;
 
@@ -980,16 +1095,51 @@ impl Store {
         district_id: i64,
         category_version: &str,
         rows: &[(i64, String, BulkCase)],
+        calendar: &crate::domain::calendar::WorkCalendar,
     ) -> StoreResult<()> {
+        // What each case has been through, from its steps, and the sums it
+        // adds to: written in the same transaction as the cases.
+        let history: Vec<BulkHistory> = rows.iter().map(|(_, _, c)| BulkHistory::of(c, calendar)).collect();
+        let mut sums: std::collections::BTreeMap<crate::domain::stats::Key, crate::domain::stats::Tally> =
+            std::collections::BTreeMap::new();
+        for ((id, _, c), h) in rows.iter().zip(&history) {
+            let Some(state) = CaseState::from_code(c.state) else { continue };
+            let facts = crate::domain::stats::CaseFacts {
+                state,
+                accepted: h.accepted_at.is_some(),
+                dispatch_count: h.dispatches,
+                return_count: h.returns,
+                handle_count: h.handlings,
+                rework_count: c.rework_count,
+                unit_id: c.unit_id,
+                deadline: c.deadline,
+                handled_at: c.handled_at,
+                overdue: c.overdue_at.is_some(),
+                handling_minutes: h.handling_minutes,
+                reported_at: c.reported_at,
+                street_id: Some(c.cell.2),
+                grid_id: Some(c.cell.0),
+                point_id: None,
+                category_code: &c.category_code,
+                campaign: &c.campaign,
+                source: c.source,
+                reporter_id: None,
+            };
+            for (key, tally) in crate::domain::stats::contributions(&facts, *id) {
+                *sums.entry(key).or_default() += tally;
+            }
+        }
+        let sums: Vec<_> = sums.into_iter().collect();
         transaction!(&self.db, |tx| {
-            for chunk in rows.chunks(BULK_ROWS) {
+            for (chunk, histories) in rows.chunks(BULK_ROWS).zip(history.chunks(BULK_ROWS)) {
                 let mut q = QueryBuilder::new(
                     "INSERT INTO cases (id, district_id, number, state, source, category_code, category_version, condition_index,
                      campaign, limit_amount, limit_clock, description, address, lon, lat, grid_id, community_id, street_id,
                      reporter_name, unit_id, deadline, rework_count, deferred_until, reported_at, dispatched_at, handled_at,
-                     closed_at, updated_at, clock_started_at, overdue_at) ",
+                     closed_at, updated_at, clock_started_at, overdue_at, accepted_at, dispatch_count, return_count,
+                     handle_count, handling_minutes) ",
                 );
-                q.push_values(chunk, |mut row, (id, number, c)| {
+                q.push_values(chunk.iter().zip(histories), |mut row, ((id, number, c), h)| {
                     let updated = c.events.last().map(|e| e.3).unwrap_or(c.reported_at);
                     row.push_bind(*id)
                         .push_bind(district_id)
@@ -1020,7 +1170,12 @@ impl Store {
                         .push_bind(c.closed_at)
                         .push_bind(updated)
                         .push_bind(c.clock_started_at)
-                        .push_bind(c.overdue_at);
+                        .push_bind(c.overdue_at)
+                        .push_bind(h.accepted_at)
+                        .push_bind(h.dispatches)
+                        .push_bind(h.returns)
+                        .push_bind(h.handlings)
+                        .push_bind(h.handling_minutes);
                 });
                 q.build().execute(&mut *tx).await?;
             }
@@ -1042,6 +1197,7 @@ impl Store {
                 });
                 q.build().execute(&mut *tx).await?;
             }
+            crate::record_stats!(tx, district_id, sums);
         });
         Ok(())
     }

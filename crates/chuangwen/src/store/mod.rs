@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod org;
 pub mod places;
 pub mod settings;
+pub mod stats;
 pub mod supervision;
 pub mod users;
 
@@ -210,6 +211,11 @@ impl Store {
         match &self.db {
             Db::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
             Db::Postgres(pg) => POSTGRES_MIGRATIONS.run(pg).await?,
+        }
+        // A database whose cases predate the kept statistics gets them once.
+        for district in self.districts_without_stats().await? {
+            let rows = self.rebuild_stats(district).await?;
+            tracing::info!(district, rows, "statistics rebuilt from the cases");
         }
         Ok(())
     }

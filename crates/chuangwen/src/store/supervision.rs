@@ -120,6 +120,17 @@ impl Store {
             if changed == 0 {
                 (false, false)
             } else {
+                // The mark moves the case into the overdue figures.
+                let after = sqlx::query_as::<_, super::cases::Case>(sqlx::AssertSqlSafe(format!(
+                    "{} WHERE id = $1",
+                    super::cases::CASE_COLUMNS
+                )))
+                .bind(clock.id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let before = super::cases::Case { overdue_at: None, ..after.clone() };
+                let deltas = super::stats::step_delta(Some(&before), &after);
+                crate::record_stats!(tx, clock.district_id, deltas);
                 (true, match clock.unit_id {
                 Some(unit) => sqlx::query(
                     "INSERT INTO supervision_orders (district_id, case_id, unit_id, reason, stage, note, created_at)

@@ -1,0 +1,335 @@
+//! The sums behind every dashboard (`case_stats`, see domain::stats): kept
+//! current by `record_stats!` inside the transaction of each step, read by
+//! period in a handful of bucket rows, and recounted directly from the cases
+//! for checks and the benchmark.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::QueryBuilder;
+
+use super::cases::Case;
+use super::{Store, StoreResult};
+use crate::domain::calendar::{Clock, beijing};
+use crate::domain::cases::CaseState;
+use crate::domain::stats::{self, CaseFacts, Dim, Grain, Key, Period, Tally};
+use crate::{read, transaction};
+
+/// The statistics facts of a stored case (`None` for an unknown state code).
+pub fn facts_of(case: &Case) -> Option<CaseFacts<'_>> {
+    Some(CaseFacts {
+        state: CaseState::from_code(&case.state)?,
+        accepted: case.accepted_at.is_some(),
+        dispatch_count: case.dispatch_count,
+        return_count: case.return_count,
+        handle_count: case.handle_count,
+        rework_count: case.rework_count,
+        unit_id: case.unit_id,
+        deadline: case.deadline,
+        handled_at: case.handled_at,
+        overdue: case.overdue_at.is_some(),
+        handling_minutes: case.handling_minutes,
+        reported_at: case.reported_at,
+        street_id: case.street_id,
+        grid_id: case.grid_id,
+        point_id: case.point_id,
+        category_code: &case.category_code,
+        campaign: &case.campaign,
+        source: &case.source,
+        reporter_id: case.reporter_id,
+    })
+}
+
+/// The change a step makes: `before` (none for a new case) out, `after` in.
+pub fn step_delta(before: Option<&Case>, after: &Case) -> Vec<(Key, Tally)> {
+    stats::delta(before.and_then(facts_of).as_ref(), facts_of(after).as_ref(), after.id)
+}
+
+/// Rows per multi-row upsert (22 parameters each, under SQLite's limit).
+pub(crate) const STATS_ROWS: usize = 1000;
+
+/// Adds `$deltas` (`&[(Key, Tally)]`) to the district's sums inside `$tx`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! record_stats {
+    ($tx:ident, $district:expr, $deltas:expr) => {
+        for chunk in $deltas.chunks($crate::store::stats::STATS_ROWS) {
+            let mut q = sqlx::QueryBuilder::new($crate::store::stats::UPSERT_HEAD.as_str());
+            q.push_values(chunk, |mut row, (key, tally)| {
+                row.push_bind($district)
+                    .push_bind(key.dim.code())
+                    .push_bind(key.grain.code())
+                    .push_bind(key.bucket.clone())
+                    .push_bind(key.value.clone())
+                    .push_bind(key.stripe);
+                for v in tally.values() {
+                    row.push_bind(v);
+                }
+            });
+            q.push($crate::store::stats::UPSERT_TAIL.as_str());
+            q.build().execute(&mut *$tx).await?;
+        }
+    };
+}
+
+/// `INSERT INTO case_stats (…) ` for `record_stats!`.
+pub static UPSERT_HEAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("INSERT INTO case_stats (district_id, dim, grain, bucket, value, stripe, {}) ", stats::COLUMNS.join(", "))
+});
+
+/// ` ON CONFLICT … DO UPDATE` adding to the sums, for `record_stats!`.
+pub static UPSERT_TAIL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let sets: Vec<String> = stats::COLUMNS.iter().map(|c| format!("{c} = case_stats.{c} + excluded.{c}")).collect();
+    format!(" ON CONFLICT (district_id, dim, grain, bucket, value, stripe) DO UPDATE SET {}", sets.join(", "))
+});
+
+/// `CAST(SUM(reported) AS BIGINT) AS reported, …` (PostgreSQL sums bigints as numeric).
+fn sums() -> String {
+    stats::COLUMNS.iter().map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A row of sums: the group's value (`v`), then the sums by column name.
+#[derive(sqlx::FromRow)]
+struct SumRow {
+    v: String,
+    reported: i64,
+    accepted: i64,
+    rejected: i64,
+    merged: i64,
+    voided: i64,
+    dispatched: i64,
+    returned: i64,
+    handled: i64,
+    reworked: i64,
+    due: i64,
+    closed: i64,
+    closed_on_time: i64,
+    deferred: i64,
+    open: i64,
+    overdue: i64,
+    handling_minutes: i64,
+}
+
+impl SumRow {
+    fn pair(&self) -> (String, Tally) {
+        let t = Tally {
+            reported: self.reported,
+            accepted: self.accepted,
+            rejected: self.rejected,
+            merged: self.merged,
+            voided: self.voided,
+            dispatched: self.dispatched,
+            returned: self.returned,
+            handled: self.handled,
+            reworked: self.reworked,
+            due: self.due,
+            closed: self.closed,
+            closed_on_time: self.closed_on_time,
+            deferred: self.deferred,
+            open: self.open,
+            overdue: self.overdue,
+            handling_minutes: self.handling_minutes,
+        };
+        (self.v.clone(), t)
+    }
+}
+
+fn push_buckets<DB: sqlx::Database>(q: &mut QueryBuilder<DB>, period: &Period)
+where
+    for<'x> String: sqlx::Encode<'x, DB> + sqlx::Type<DB>,
+    for<'x> &'x str: sqlx::Encode<'x, DB> + sqlx::Type<DB>,
+{
+    q.push(" AND (");
+    for (i, range) in period.buckets().into_iter().enumerate() {
+        if i > 0 {
+            q.push(" OR ");
+        }
+        q.push("(grain = ").push_bind(range.grain.code());
+        q.push(" AND bucket BETWEEN ").push_bind(range.first).push(" AND ").push_bind(range.last).push(")");
+    }
+    q.push(")");
+}
+
+/// The first instant of a Beijing day, in UTC.
+pub fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_local_timezone(beijing())
+        .single()
+        .expect("Beijing has no DST")
+        .with_timezone(&Utc)
+}
+
+impl Store {
+    /// The sums of the cases reported in `period`, by value of `dim`
+    /// (`only`: one value), read from the kept sums.
+    pub async fn stats_by(
+        &self,
+        district_id: i64,
+        dim: Dim,
+        period: &Period,
+        only: Option<&str>,
+    ) -> StoreResult<Vec<(String, Tally)>> {
+        let head = format!("SELECT value AS v, {} FROM case_stats WHERE district_id = ", sums());
+        let rows: Vec<SumRow> = read!(&self.db, |pool| {
+            let mut q = QueryBuilder::new(head.as_str());
+            q.push_bind(district_id).push(" AND dim = ").push_bind(dim.code());
+            if let Some(value) = only {
+                q.push(" AND value = ").push_bind(value.to_string());
+            }
+            push_buckets(&mut q, period);
+            q.push(" GROUP BY value");
+            q.build_query_as::<SumRow>().fetch_all(pool).await
+        })?;
+        Ok(rows.iter().map(SumRow::pair).collect())
+    }
+
+    /// The sums of one value (the whole district: `Dim::All`, `""`).
+    pub async fn stats_total(&self, district_id: i64, dim: Dim, value: &str, period: &Period) -> StoreResult<Tally> {
+        Ok(self
+            .stats_by(district_id, dim, period, Some(value))
+            .await?
+            .into_iter()
+            .map(|(_, t)| t)
+            .next()
+            .unwrap_or_default())
+    }
+
+    /// The sums of one value bucket by bucket: days for a period of up to
+    /// 92 days, months beyond; `(bucket, sums)` in time order, empty buckets left out.
+    pub async fn stats_series(
+        &self,
+        district_id: i64,
+        dim: Dim,
+        value: &str,
+        period: &Period,
+    ) -> StoreResult<(Grain, Vec<(String, Tally)>)> {
+        let grain = if period.days() <= 92 { Grain::Day } else { Grain::Month };
+        let head = format!("SELECT bucket AS v, {} FROM case_stats WHERE district_id = ", sums());
+        let rows: Vec<SumRow> = read!(&self.db, |pool| {
+            let mut q = QueryBuilder::new(head.as_str());
+            q.push_bind(district_id).push(" AND dim = ").push_bind(dim.code());
+            q.push(" AND grain = ").push_bind(grain.code());
+            q.push(" AND bucket BETWEEN ").push_bind(grain.bucket(period.from));
+            q.push(" AND ").push_bind(grain.bucket(period.to));
+            q.push(" AND value = ").push_bind(value.to_string());
+            q.push(" GROUP BY bucket ORDER BY bucket");
+            q.build_query_as::<SumRow>().fetch_all(pool).await
+        })?;
+        Ok((grain, rows.iter().map(SumRow::pair).collect()))
+    }
+
+    /// The same sums as `stats_by`, recounted straight from the cases — for
+    /// checks, tests and the benchmark, never for pages.
+    pub async fn recount_by(&self, district_id: i64, dim: Dim, period: &Period) -> StoreResult<Vec<(String, Tally)>> {
+        let value = match dim {
+            Dim::All => "''",
+            Dim::Unit => "CAST(unit_id AS TEXT)",
+            Dim::Street => "CAST(street_id AS TEXT)",
+            Dim::Grid => "CAST(grid_id AS TEXT)",
+            Dim::Point => "CAST(point_id AS TEXT)",
+            Dim::Category => "category_code",
+            Dim::Campaign => "campaign",
+            Dim::Source => "source",
+            Dim::Reporter => "CAST(reporter_id AS TEXT)",
+        };
+        let (running, open) = (super::cases::RUNNING_STATES.as_str(), super::cases::OPEN_STATES.as_str());
+        let counted = [
+            ("accepted", "CASE WHEN accepted_at IS NOT NULL THEN 1 ELSE 0 END"),
+            ("rejected", "CASE WHEN state = 'rejected' THEN 1 ELSE 0 END"),
+            ("merged", "CASE WHEN state = 'merged' THEN 1 ELSE 0 END"),
+            ("voided", "CASE WHEN state = 'voided' THEN 1 ELSE 0 END"),
+            ("dispatched", "dispatch_count"),
+            ("returned", "return_count"),
+            ("handled", "handle_count"),
+            ("reworked", "rework_count"),
+            ("due", "CASE WHEN unit_id IS NOT NULL AND state <> 'voided' THEN 1 ELSE 0 END"),
+            ("closed", "CASE WHEN state = 'closed' THEN 1 ELSE 0 END"),
+            ("closed_on_time", "CASE WHEN state = 'closed' AND handled_at <= deadline THEN 1 ELSE 0 END"),
+            ("deferred", "CASE WHEN state = 'deferred' THEN 1 ELSE 0 END"),
+            ("open", "CASE WHEN state IN {open} THEN 1 ELSE 0 END"),
+            ("overdue", "CASE WHEN state IN {running} AND overdue_at IS NOT NULL THEN 1 ELSE 0 END"),
+            ("handling_minutes", "CASE WHEN state = 'closed' THEN COALESCE(handling_minutes, 0) ELSE 0 END"),
+        ];
+        let counted: Vec<String> = counted
+            .iter()
+            .map(|(name, expr)| {
+                let expr = expr.replace("{open}", open).replace("{running}", running);
+                format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT) AS {name}")
+            })
+            .collect();
+        let counted = counted.join(", ");
+        let sql = format!(
+            "SELECT {value} AS v, COUNT(*) AS reported, {counted}
+             FROM cases WHERE district_id = $1 AND reported_at >= $2 AND reported_at < $3
+               AND {value} IS NOT NULL {group}",
+            // The whole district is one group (PostgreSQL refuses a constant in GROUP BY).
+            group = if dim == Dim::All { String::new() } else { format!("GROUP BY {value}") },
+        );
+        let (from, to) = (day_start(period.from), day_start(period.to + chrono::Duration::days(1)));
+        let rows: Vec<SumRow> = read!(&self.db, |pool| sqlx::query_as::<_, SumRow>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(district_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows.iter().map(SumRow::pair).collect())
+    }
+
+    /// Rebuilds a district's sums from its cases (after a restore, or when a
+    /// database from before the sums existed is opened): fills in the handling
+    /// time of closed cases that lack it, then replaces every row.
+    pub async fn rebuild_stats(&self, district_id: i64) -> StoreResult<usize> {
+        let calendar = self.calendar(district_id).await?;
+        let missing: Vec<(i64, DateTime<Utc>, DateTime<Utc>)> = read!(&self.db, |pool| sqlx::query_as(
+            "SELECT id, dispatched_at, handled_at FROM cases WHERE district_id = $1 AND state = 'closed'
+               AND handling_minutes IS NULL AND dispatched_at IS NOT NULL AND handled_at IS NOT NULL"
+        )
+        .bind(district_id)
+        .fetch_all(pool)
+        .await)?;
+        for chunk in missing.chunks(1000) {
+            transaction!(&self.db, |tx| {
+                for (id, dispatched, handled) in chunk {
+                    let minutes = calendar.elapsed_minutes(*dispatched, *handled, Clock::WorkingHours);
+                    sqlx::query("UPDATE cases SET handling_minutes = $1 WHERE id = $2")
+                        .bind(minutes)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            });
+        }
+        let mut sums: HashMap<Key, Tally> = HashMap::new();
+        let mut after = 0;
+        loop {
+            let page = self.cases_after(district_id, after, 5000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for case in &page {
+                if let Some(facts) = facts_of(case) {
+                    for (key, tally) in stats::contributions(&facts, case.id) {
+                        *sums.entry(key).or_default() += tally;
+                    }
+                }
+            }
+        }
+        let rows: Vec<(Key, Tally)> = sums.into_iter().collect::<BTreeMap<_, _>>().into_iter().collect();
+        transaction!(&self.db, |tx| {
+            sqlx::query("DELETE FROM case_stats WHERE district_id = $1").bind(district_id).execute(&mut *tx).await?;
+            crate::record_stats!(tx, district_id, rows);
+        });
+        Ok(rows.len())
+    }
+
+    /// Districts that have cases but no sums yet (a database opened for the
+    /// first time since the sums were introduced).
+    pub async fn districts_without_stats(&self) -> StoreResult<Vec<i64>> {
+        Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT d.id FROM districts d WHERE EXISTS (SELECT 1 FROM cases c WHERE c.district_id = d.id)
+               AND NOT EXISTS (SELECT 1 FROM case_stats s WHERE s.district_id = d.id)"
+        )
+        .fetch_all(pool)
+        .await)?)
+    }
+}

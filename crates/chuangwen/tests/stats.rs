@@ -1,0 +1,228 @@
+//! The kept statistics against a direct recount from the cases, on both
+//! backends: a year of demo cases, then random sequences of reports, steps
+//! and overdue marks; after each sequence every figure of every dimension,
+//! over several periods, equals the recount (PRODUCT.md §4, issue W1-E).
+
+mod common;
+
+use chrono::{Datelike, Duration, Utc};
+use chuangwen::auth::audit::{AuditAction, NewAuditEntry};
+use chuangwen::auth::policy::Scope;
+use chuangwen::domain::cases::{Actor, Transition, TransitionInput, apply};
+use chuangwen::domain::org::Role;
+use chuangwen::domain::stats::{Dim, Figures, Period, Tally, beijing_day};
+use chuangwen::store::Store;
+use chuangwen::store::cases::{NewAttachment, NewCase};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+/// Something that happens to the district's cases.
+#[derive(Clone, Debug)]
+enum Op {
+    /// A new report today.
+    Report { category: usize },
+    /// A step on a case (picked among all cases), with the unit to dispatch to.
+    Step { case: usize, transition: usize, unit: usize },
+    /// The deadline watcher marks a running clock overdue.
+    Overdue { clock: usize },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        1 => (0usize..6).prop_map(|category| Op::Report { category }),
+        6 => (0usize..10_000, 0usize..Transition::ALL.len(), 0usize..8)
+            .prop_map(|(case, transition, unit)| Op::Step { case, transition, unit }),
+        1 => (0usize..10_000).prop_map(|clock| Op::Overdue { clock }),
+    ]
+}
+
+fn audit(district: i64, action: AuditAction) -> NewAuditEntry {
+    NewAuditEntry {
+        district_id: Some(district),
+        actor_id: None,
+        actor: "测试".into(),
+        action,
+        object: String::new(),
+        detail: String::new(),
+        ip: String::new(),
+    }
+}
+
+const CATEGORIES: [&str; 6] = ["06010", "01010", "02020", "03010", "05010", "07010"];
+
+async fn run(store: &Store, district: i64, units: &[i64], ops: &[Op]) -> usize {
+    let calendar = store.calendar(district).await.unwrap();
+    let roles = [Role::Admin, Role::Handler, Role::Inspector];
+    let actor = Actor { roles: &roles, in_assigned_unit: true };
+    let mut taken = 0;
+    for op in ops {
+        match op {
+            Op::Report { category } => {
+                let new = NewCase {
+                    source: "supervisor".into(),
+                    category_code: CATEGORIES[*category].into(),
+                    category_version: "test".into(),
+                    condition_index: 0,
+                    campaign: "city_appearance".into(),
+                    limit_amount: 1,
+                    limit_clock: "working_days".into(),
+                    description: "随机上报".into(),
+                    address: String::new(),
+                    location: None,
+                    place: None,
+                    point_id: None,
+                    reporter_id: None,
+                    reporter_name: "督察组".into(),
+                };
+                store
+                    .create_case(district, &new, &audit(district, AuditAction::CaseReported), &[], None, |_| {
+                        (201, String::new())
+                    })
+                    .await
+                    .unwrap();
+                taken += 1;
+            }
+            Op::Step { case, transition, unit } => {
+                let ids = store.case_ids(district).await.unwrap();
+                let case = store.case(district, &Scope::District, None, ids[case % ids.len()]).await.unwrap().unwrap();
+                // Among the steps the case's state allows, so most sequences move cases.
+                let state = chuangwen::domain::cases::CaseState::from_code(&case.state).unwrap();
+                let legal: Vec<Transition> =
+                    Transition::ALL.into_iter().filter(|t| t.path().0.contains(&state)).collect();
+                if legal.is_empty() {
+                    continue;
+                }
+                let transition = legal[transition % legal.len()];
+                let mut input = TransitionInput {
+                    note: "原因".into(),
+                    unit_id: Some(units[unit % units.len()]),
+                    new_deadline: case.deadline.map(|d| d + Duration::days(1)),
+                    plan: "整改计划".into(),
+                    target_date: Some(beijing_day(Utc::now()) + Duration::days(30)),
+                    duplicate_of: Some(ids[0]),
+                    ..TransitionInput::default()
+                };
+                if transition == Transition::Handle {
+                    let photo = NewAttachment {
+                        kind: "after",
+                        file_name: "after.jpg",
+                        content_type: "image/jpeg",
+                        size: 10,
+                        file_key: "test/after.jpg",
+                        sha256: "00",
+                        uploaded_by: None,
+                        taken_at: None,
+                        position: None,
+                    };
+                    input.attachment_ids = vec![store.create_attachment(district, &photo).await.unwrap()];
+                }
+                let facts = chuangwen::api::cases::facts_of(&case);
+                let Ok(outcome) = apply(&facts, transition, &input, &actor, Utc::now(), &calendar) else { continue };
+                let done = store
+                    .transition_case(
+                        &case,
+                        case.version,
+                        transition,
+                        &outcome,
+                        &input,
+                        None,
+                        "测试",
+                        &audit(district, AuditAction::CaseTransition),
+                    )
+                    .await
+                    .unwrap();
+                assert!(done.is_ok(), "nobody else moves the case");
+                taken += 1;
+            }
+            Op::Overdue { clock } => {
+                let clocks = store.running_clocks(0, 100_000).await.unwrap();
+                if clocks.is_empty() {
+                    continue;
+                }
+                let clock = &clocks[clock % clocks.len()];
+                if store.mark_overdue(clock, "test", Utc::now()).await.unwrap().0 {
+                    taken += 1;
+                }
+            }
+        }
+    }
+    taken
+}
+
+fn nonzero(mut rows: Vec<(String, Tally)>) -> Vec<(String, Tally)> {
+    rows.retain(|(_, t)| !t.is_zero());
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+async fn assert_equal_to_recount(store: &Store, district: i64) {
+    let today = beijing_day(Utc::now());
+    let month = Period::month_of(today);
+    let periods = [
+        Period::new(today - Duration::days(800), today).unwrap(),
+        month,
+        month.previous(),
+        Period::new(today - Duration::days(47), today - Duration::days(3)).unwrap(),
+        Period::new(today, today).unwrap(),
+        Period::new(today.with_ordinal(1).unwrap(), today).unwrap(),
+    ];
+    for period in periods {
+        for dim in Dim::ALL {
+            let kept = nonzero(store.stats_by(district, dim, &period, None).await.unwrap());
+            let recount = nonzero(store.recount_by(district, dim, &period).await.unwrap());
+            assert_eq!(kept, recount, "{dim:?} over {period:?}");
+            for ((_, a), (_, b)) in kept.iter().zip(&recount) {
+                assert_eq!(Figures::of(*a), Figures::of(*b));
+            }
+        }
+    }
+}
+
+on_both_backends!(every_figure_equals_a_recount_after_random_sequences_of_events, |db| {
+    let district = chuangwen::demo::create(
+        &db.store,
+        common::DEMO_SEED,
+        Some(common::DEMO_PASSWORD),
+        300,
+        &chuangwen::progress::Silent,
+    )
+    .await
+    .unwrap()
+    .district
+    .id;
+    let mut units = Vec::new();
+    for code in ["120199001", "120199002", "D003", "D005", "120199001001", "D010", "D012", "120199003"] {
+        if let Some(unit) = db.store.unit_by_code(district, code).await.unwrap() {
+            units.push(unit.id);
+        }
+    }
+    assert!(units.len() >= 4, "demo units found: {units:?}");
+    // The bulk-loaded year already agrees with the recount.
+    assert_equal_to_recount(&db.store, district).await;
+    let whole = Period::new(beijing_day(Utc::now()) - Duration::days(800), beijing_day(Utc::now())).unwrap();
+    assert_eq!(db.store.stats_total(district, Dim::All, "", &whole).await.unwrap().reported, 300);
+
+    let store = db.store.clone();
+    let mut runner = TestRunner::new(Config { cases: 6, failure_persistence: None, ..Config::default() });
+    let steps_taken = std::sync::atomic::AtomicUsize::new(0);
+    runner
+        .run(&proptest::collection::vec(op(), 10..60), |ops| {
+            let taken = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(async {
+                    let taken = run(&store, district, &units, &ops).await;
+                    assert_equal_to_recount(&store, district).await;
+                    taken
+                })
+            });
+            steps_taken.fetch_add(taken, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })
+        .unwrap();
+    let steps_taken = steps_taken.into_inner();
+    assert!(steps_taken > 30, "the sequences moved cases ({steps_taken} steps taken)");
+
+    // A rebuild from scratch gives the same sums as those kept step by step.
+    let before = nonzero(db.store.stats_by(district, Dim::Unit, &whole, None).await.unwrap());
+    db.store.rebuild_stats(district).await.unwrap();
+    assert_eq!(nonzero(db.store.stats_by(district, Dim::Unit, &whole, None).await.unwrap()), before);
+});
