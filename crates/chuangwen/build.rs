@@ -23,6 +23,10 @@ const VENDOR_FILES: &[(&str, &str, &str)] = &[
     ("echarts/dist/echarts.min.js", "echarts.js", "text/javascript; charset=utf-8"),
 ];
 
+/// The font PDF reports are set in (Noto Sans SC, SIL Open Font License),
+/// embedded so a PDF prints Chinese on any machine; subset into each PDF.
+const REPORT_FONT: &str = "@expo-google-fonts/noto-sans-sc/400Regular/NotoSansSC_400Regular.ttf";
+
 /// The project's own assets (served as written).
 const OWN_FILES: &[(&str, &str)] = &[
     ("app.css", "text/css; charset=utf-8"),
@@ -44,7 +48,8 @@ fn main() {
     let lock = fs::read(vendor.join("package-lock.json")).expect("vendor/package-lock.json");
     let installed = npm_dir.join("package-lock.json");
     let fresh = fs::read(&installed).ok().as_deref() == Some(&lock[..])
-        && VENDOR_FILES.iter().all(|(from, _, _)| npm_dir.join("node_modules").join(from).exists());
+        && VENDOR_FILES.iter().all(|(from, _, _)| npm_dir.join("node_modules").join(from).exists())
+        && npm_dir.join("node_modules").join(REPORT_FONT).exists();
     if !fresh {
         fs::create_dir_all(&npm_dir).expect("create OUT_DIR/npm");
         fs::copy(vendor.join("package.json"), npm_dir.join("package.json")).expect("copy package.json");
@@ -81,6 +86,10 @@ fn main() {
         "/// A hash of every asset, appended to links so browsers fetch changed files at once.\n\
          pub const ASSET_VERSION: &str = \"{:012x}\";\n",
         hasher.finish() & 0xffff_ffff_ffff
+    ));
+    table.push_str(&format!(
+        "/// The font of PDF reports (TrueType).\npub static REPORT_FONT: &[u8] = include_bytes!({:?});\n",
+        npm_dir.join("node_modules").join(REPORT_FONT).display().to_string()
     ));
     fs::write(out.join("assets.rs"), table).expect("write assets.rs");
 }

@@ -46,7 +46,7 @@ impl AppState {
 
     /// The job context for this state.
     pub fn job_context(&self) -> JobContext {
-        JobContext { store: self.store.clone(), files: self.files.clone() }
+        JobContext { store: self.store.clone(), files: self.files.clone(), crypto: self.crypto.clone() }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The pure domain: rules without I/O, each with its unit tests.
 
+pub mod assessment;
 pub mod calendar;
 pub mod cases;
 pub mod categories;

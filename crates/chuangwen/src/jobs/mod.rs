@@ -5,6 +5,7 @@
 
 pub mod deadlines;
 pub mod places_import;
+pub mod reports;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,8 @@ pub struct JobContext {
     pub store: Store,
     /// Uploaded files.
     pub files: Files,
+    /// Opens sealed secrets (webhook keys).
+    pub crypto: crate::auth::crypto::PiCrypto,
 }
 
 /// The runner of one app node.
@@ -69,6 +72,12 @@ impl JobRunner {
                     self.ctx.store.ensure_periodic_job("deadline_watch", Utc::now() + deadlines::EVERY).await
                 {
                     tracing::warn!(error = %err, "could not schedule the deadline watcher");
+                }
+                // The daily inspection sheets at 08:00 Beijing time.
+                if let Err(err) =
+                    self.ctx.store.ensure_periodic_job("daily_sheets", reports::next_sheet_time(Utc::now())).await
+                {
+                    tracing::warn!(error = %err, "could not schedule the daily sheets");
                 }
             }
             match self.ctx.store.claim_job(&self.worker).await {
@@ -118,13 +127,19 @@ async fn run_and_record(ctx: JobContext, job: ClaimedJob) {
     let outcome = match job.kind.as_str() {
         "places_import" => places_import::run(&ctx, &job.payload).await,
         "deadline_watch" => deadlines::run(&ctx).await,
+        "daily_sheets" => reports::run_daily_sheets(&ctx).await,
+        "webhook_delivery" => reports::run_delivery(&ctx, &job.payload, job.attempts).await,
         other => Err(format!("unknown job kind {other}")),
     };
     let recorded = match outcome {
         Ok(()) => ctx.store.finish_job(job.id).await,
         Err(error) => {
-            let retry_at = (job.attempts < MAX_ATTEMPTS)
-                .then(|| Utc::now() + Duration::from_secs(2u64.pow(job.attempts as u32) * 5));
+            // A webhook receiver may be down for hours; other jobs give up sooner.
+            let (attempts, pause) = match job.kind.as_str() {
+                "webhook_delivery" => (reports::DELIVERY_ATTEMPTS, reports::delivery_backoff(job.attempts)),
+                _ => (MAX_ATTEMPTS, Duration::from_secs(2u64.pow(job.attempts as u32) * 5)),
+            };
+            let retry_at = (job.attempts < attempts).then(|| Utc::now() + pause);
             tracing::warn!(error = %error, retry = retry_at.is_some(), "job failed");
             ctx.store.fail_job(job.id, &error, retry_at).await
         }

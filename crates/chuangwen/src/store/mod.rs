@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod jobs;
 pub mod org;
 pub mod places;
+pub mod reports;
 pub mod settings;
 pub mod stats;
 pub mod supervision;

@@ -1,0 +1,286 @@
+//! Building each report from the store: what goes in it, in Chinese.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+
+use super::{Block, Cell, Document, Table};
+use crate::domain::assessment::Settings;
+use crate::domain::cases::CaseState;
+use crate::domain::stats::{Dim, Figures, Period, beijing_day, percent};
+use crate::statistics::{self, Focus, Names, Row};
+use crate::store::cases::Case;
+use crate::store::org::Unit;
+use crate::store::stats::day_start;
+use crate::store::{Store, StoreResult};
+use crate::web::beijing_time;
+
+/// The case columns every list of cases shows.
+const CASE_HEADERS: [&str; 6] = ["案卷编号", "问题类别", "位置或描述", "派遣时间", "处置期限", "状态"];
+
+fn short(text: &str, n: usize) -> String {
+    let mut out: String = text.chars().take(n).collect();
+    if text.chars().count() > n {
+        out.push('…');
+    }
+    out
+}
+
+async fn case_table(store: &Store, district_id: i64, caption: &str, cases: &[Case]) -> StoreResult<Table> {
+    let names = store.category_names(district_id, cases).await?;
+    let when = |t: Option<DateTime<Utc>>| t.map(|t| beijing_time(t, "%m-%d %H:%M")).unwrap_or_default();
+    let rows = cases
+        .iter()
+        .map(|c| {
+            let place = if c.address.trim().is_empty() { &c.description } else { &c.address };
+            let state = CaseState::from_code(&c.state).map_or(c.state.clone(), |s| s.label().to_string());
+            vec![
+                Cell::from(c.number.clone()),
+                names.of(c).into(),
+                short(place, 30).into(),
+                when(c.dispatched_at).into(),
+                when(c.deadline).into(),
+                state.into(),
+            ]
+        })
+        .collect();
+    Ok(Table { caption: caption.into(), headers: CASE_HEADERS.iter().map(|h| h.to_string()).collect(), rows })
+}
+
+/// The daily inspection sheet (督察单) of `unit` for `day`, as things
+/// stand at `now`: what was dispatched to it since the day before, what
+/// falls due today, and what is overdue.
+pub async fn daily_sheet(
+    store: &Store,
+    district_id: i64,
+    unit: &Unit,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> StoreResult<Document> {
+    let running = store.unit_running_cases(unit.id).await?;
+    let since = day_start(day - Duration::days(1));
+    let end_of_day = day_start(day + Duration::days(1));
+    let new: Vec<Case> = running.iter().filter(|c| c.dispatched_at.is_some_and(|d| d >= since)).cloned().collect();
+    let due: Vec<Case> =
+        running.iter().filter(|c| c.deadline.is_some_and(|d| d >= now && d < end_of_day)).cloned().collect();
+    let overdue: Vec<Case> = running.iter().filter(|c| c.deadline.is_some_and(|d| d < now)).cloned().collect();
+    let summary = format!(
+        "{}：截至 {}，你单位在办问题 {} 件，其中昨日以来新交办 {} 件，今日到期 {} 件，已超期 {} 件。请于期限内整改完毕，并上传整改后照片。",
+        unit.name,
+        beijing_time(now, "%m月%d日 %H:%M"),
+        running.len(),
+        new.len(),
+        due.len(),
+        overdue.len()
+    );
+    let mut blocks = vec![Block::Paragraph { text: summary }];
+    for (heading, cases) in [("已超期", &overdue), ("今日到期", &due), ("昨日以来新交办", &new)] {
+        blocks.push(Block::Heading { text: format!("{heading}（{} 件）", cases.len()) });
+        if cases.is_empty() {
+            blocks.push(Block::Paragraph { text: "无。".into() });
+        } else {
+            blocks.push(Block::Table(case_table(store, district_id, heading, cases).await?));
+        }
+    }
+    Ok(Document {
+        title: "督察单".into(), subtitle: format!("{} · {}", unit.name, day.format("%Y年%m月%d日")), blocks
+    })
+}
+
+/// The figures columns of a breakdown table.
+fn figures_headers(first: &str) -> Vec<String> {
+    [first, "上报", "应整改", "已整改", "整改率", "按期整改率", "返工率", "超期", "挂账"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn figures_cells(name: &str, f: &Figures) -> Vec<Cell> {
+    let t = &f.tally;
+    vec![
+        name.into(),
+        t.reported.into(),
+        t.due.into(),
+        t.closed.into(),
+        Cell::Rate(f.rectification_rate),
+        Cell::Rate(f.on_time_rate),
+        Cell::Rate(f.rework_rate),
+        t.overdue.into(),
+        t.deferred.into(),
+    ]
+}
+
+fn breakdown_table(caption: &str, first: &str, rows: &[Row]) -> Table {
+    Table {
+        caption: caption.into(),
+        headers: figures_headers(first),
+        rows: rows.iter().map(|r| figures_cells(&r.name, &r.figures)).collect(),
+    }
+}
+
+fn change(now: Option<f64>, before: Option<f64>) -> String {
+    match (now, before) {
+        (Some(a), Some(b)) => format!("{:+.1} 个百分点", (a - b) * 100.0),
+        _ => "无可比数据".into(),
+    }
+}
+
+/// The Monday of the week of `day`.
+pub fn monday_of(day: NaiveDate) -> NaiveDate {
+    day - Duration::days(day.weekday().num_days_from_monday() as i64)
+}
+
+/// The weekly coordination report (每周协调会) of the week holding `day`.
+pub async fn weekly(store: &Store, district_id: i64, day: NaiveDate) -> StoreResult<Document> {
+    let names = Names::of(store, district_id).await?;
+    let monday = monday_of(day);
+    let week = Period { from: monday, to: monday + Duration::days(6) };
+    let focus = Focus { dim: Dim::All, value: String::new(), name: "全区".into() };
+    let o = statistics::overview(store, district_id, focus, week).await?;
+    let t = &o.now.tally;
+    let summary = format!(
+        "本周（{}至{}）发现问题 {} 件，立案 {} 件，交办责任单位 {} 件，已整改 {} 件，整改率 {}（环比 {}），按期整改率 {}，返工率 {}；目前超期未整改 {} 件，挂账 {} 件。",
+        week.from.format("%m月%d日"),
+        week.to.format("%m月%d日"),
+        t.reported,
+        t.accepted,
+        t.due,
+        t.closed,
+        percent(o.now.rectification_rate),
+        change(o.now.rectification_rate, o.previous.rectification_rate),
+        percent(o.now.on_time_rate),
+        percent(o.now.rework_rate),
+        t.overdue,
+        t.deferred,
+    );
+    let mut blocks = vec![Block::Heading { text: "一、总体情况".into() }, Block::Paragraph { text: summary }];
+    blocks.push(Block::Heading { text: "二、重点难点问题".into() });
+    for (which, caption) in
+        [("overdue", "超期未整改"), ("reworked", "返工未结"), ("deferred", "挂账"), ("returned", "回退后未结")]
+    {
+        let cases = store.difficult_cases(district_id, which, 20).await?;
+        blocks.push(Block::Paragraph { text: format!("{caption}：{} 件（最多列出 20 件）。", cases.len()) });
+        if !cases.is_empty() {
+            blocks.push(Block::Table(case_table(store, district_id, caption, &cases).await?));
+        }
+    }
+    let year = Period { from: NaiveDate::from_ymd_opt(day.year(), 1, 1).expect("1 January"), to: week.to };
+    blocks.push(Block::Heading { text: "三、各责任单位本年累计".into() });
+    let units = statistics::breakdown(store, district_id, Dim::Unit, &year, &names).await?;
+    blocks.push(Block::Table(breakdown_table("责任单位", "责任单位", &units)));
+    blocks.push(Block::Heading { text: "四、近八周走势".into() });
+    let mut trend = Vec::new();
+    for back in (0..8).rev() {
+        let from = monday - Duration::weeks(back);
+        let p = Period { from, to: from + Duration::days(6) };
+        let f = Figures::of(store.stats_total(district_id, Dim::All, "", &p).await?);
+        trend.push(figures_cells(&format!("{}—{}", p.from.format("%m.%d"), p.to.format("%m.%d")), &f));
+    }
+    blocks.push(Block::Table(Table { caption: "近八周".into(), headers: figures_headers("周"), rows: trend }));
+    Ok(Document {
+        title: "创文工作周报".into(),
+        subtitle: format!(
+            "{}年第{}周（{}至{}）",
+            monday.iso_week().year(),
+            monday.iso_week().week(),
+            week.from,
+            week.to
+        ),
+        blocks,
+    })
+}
+
+/// A bulletin (通报) over `period`: the streets and departments under the
+/// office's thresholds, each with why, and the three best of each.
+pub async fn bulletin(store: &Store, district_id: i64, period: &Period, settings: &Settings) -> StoreResult<Document> {
+    let names = Names::of(store, district_id).await?;
+    let rankings = statistics::rankings(store, district_id, period, settings, &names).await?;
+    let mut named = Vec::new();
+    let mut praised = Vec::new();
+    for (kind, list) in [("街道", &rankings.streets), ("部门", &rankings.departments)] {
+        for r in list.iter() {
+            let reasons = settings.bulletin_reasons(&r.item.figures);
+            if !reasons.is_empty() {
+                let f = &r.item.figures;
+                named.push(vec![
+                    Cell::from(r.item.name.clone()),
+                    kind.into(),
+                    reasons.join("；").into(),
+                    Cell::Rate(f.rectification_rate),
+                    Cell::Rate(f.on_time_rate),
+                    f.tally.overdue.into(),
+                ]);
+            }
+        }
+        let best: Vec<String> =
+            list.iter().filter(|r| r.place.is_some()).take(3).map(|r| r.item.name.clone()).collect();
+        if !best.is_empty() {
+            praised.push(format!("{kind}：{}", best.join("、")));
+        }
+    }
+    let b = &settings.bulletin;
+    let mut blocks = vec![Block::Paragraph {
+        text: format!(
+            "统计期间 {} 至 {}（按问题发现日期）。通报条件：整改率低于 {}，或按期整改率低于 {}，或超期未整改达到 {} 件（创文办在“设置—考核设置”中确定）。",
+            period.from,
+            period.to,
+            percent(Some(b.rectification_rate_below)),
+            percent(Some(b.on_time_rate_below)),
+            b.overdue_at_least
+        ),
+    }];
+    blocks.push(Block::Heading { text: format!("一、通报批评（{} 个单位）", named.len()) });
+    if named.is_empty() {
+        blocks.push(Block::Paragraph { text: "本期没有单位达到通报条件。".into() });
+    } else {
+        blocks.push(Block::Table(Table {
+            caption: "通报单位".into(),
+            headers: ["单位", "类型", "通报原因", "整改率", "按期整改率", "超期"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            rows: named,
+        }));
+    }
+    blocks.push(Block::Heading { text: "二、表扬".into() });
+    blocks.push(Block::Paragraph {
+        text: if praised.is_empty() {
+            "本期参加排名的单位不足。".into()
+        } else {
+            format!("综合得分前三名 — {}。", praised.join("；"))
+        },
+    });
+    blocks.push(Block::Paragraph { text: rankings.explanation.clone() });
+    Ok(Document {
+        title: "创文工作通报".into(),
+        subtitle: format!("{} 至 {}", period.from.format("%Y年%m月%d日"), period.to.format("%Y年%m月%d日")),
+        blocks,
+    })
+}
+
+/// The rectification orders (整改单) of a dispatch batch.
+pub async fn batch(store: &Store, district_id: i64, batch_id: i64, number: &str, note: &str) -> StoreResult<Document> {
+    let cases = store.batch_cases(district_id, batch_id).await?;
+    let units: std::collections::HashMap<i64, String> =
+        store.units(district_id).await?.into_iter().map(|u| (u.id, u.name)).collect();
+    let mut blocks = vec![Block::Paragraph {
+        text: format!(
+            "以下 {} 个问题已交办责任单位，请按处置期限整改完毕，并在系统中上传整改后照片。{}",
+            cases.len(),
+            if note.trim().is_empty() { String::new() } else { format!("说明：{note}") }
+        ),
+    }];
+    let mut by_unit: std::collections::BTreeMap<String, Vec<Case>> = std::collections::BTreeMap::new();
+    for c in cases {
+        let unit = c.unit_id.and_then(|u| units.get(&u).cloned()).unwrap_or_else(|| "（未定）".into());
+        by_unit.entry(unit).or_default().push(c);
+    }
+    for (unit, cases) in &by_unit {
+        blocks.push(Block::Heading { text: format!("{unit}（{} 件）", cases.len()) });
+        blocks.push(Block::Table(case_table(store, district_id, unit, cases).await?));
+    }
+    Ok(Document { title: "整改通知单".into(), subtitle: format!("{number}"), blocks })
+}
+
+/// Today in Beijing.
+pub fn today() -> NaiveDate {
+    beijing_day(Utc::now())
+}

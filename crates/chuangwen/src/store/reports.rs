@@ -1,0 +1,472 @@
+//! Supervision output: the office's assessment settings, reports delivered to
+//! units' in-app inboxes, the cases a daily sheet lists, and webhooks with
+//! their delivery log.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::cases::{CASE_COLUMNS, Case, RUNNING_STATES};
+use super::{Store, StoreResult, now};
+use crate::auth::audit::NewAuditEntry;
+use crate::{append_audit, read, transaction};
+
+/// A delivered report, as listed.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct ReportRow {
+    /// Row id.
+    pub id: i64,
+    /// daily_sheet, weekly or bulletin.
+    pub kind: String,
+    /// The unit it is for (none: the whole district).
+    pub unit_id: Option<i64>,
+    /// The day it is for.
+    pub day: String,
+    /// Title.
+    pub title: String,
+    /// The frozen document (JSON of `reports::Document`).
+    pub body: String,
+    /// Made.
+    pub created_at: DateTime<Utc>,
+    /// Opened by the unit.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// A webhook, without its secret.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Webhook {
+    /// Row id.
+    pub id: i64,
+    /// District.
+    pub district_id: i64,
+    /// Name.
+    pub name: String,
+    /// Where to POST.
+    pub url: String,
+    /// Report kinds it receives, comma-separated.
+    pub events: String,
+    /// Delivering.
+    pub active: bool,
+    /// Made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One delivery and how it went.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Delivery {
+    /// Row id.
+    pub id: i64,
+    /// The webhook.
+    pub webhook_id: i64,
+    /// The event (report kind).
+    pub event: String,
+    /// The JSON sent.
+    pub payload: String,
+    /// pending, delivered or failed.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// The receiver's last HTTP status.
+    pub last_status: Option<i64>,
+    /// The last error, in words.
+    pub last_error: String,
+    /// The job that carries it.
+    pub job_id: Option<i64>,
+    /// Queued.
+    pub created_at: DateTime<Utc>,
+    /// Last tried.
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// Delivered.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// The district's assessment settings text, if the office saved one.
+    pub async fn assessment_text(&self, district_id: i64) -> StoreResult<Option<String>> {
+        Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, String>(
+            "SELECT body FROM assessment_settings WHERE district_id = $1"
+        )
+        .bind(district_id)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Replaces the assessment settings (checked by the caller), audited.
+    pub async fn save_assessment(
+        &self,
+        district_id: i64,
+        body: &str,
+        by: Option<i64>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        let (algorithm, at) = (self.audit_hash, now());
+        transaction!(&self.db, |tx| {
+            sqlx::query(
+                "INSERT INTO assessment_settings (district_id, body, updated_by, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (district_id) DO UPDATE SET body = excluded.body, updated_by = excluded.updated_by,
+                 updated_at = excluded.updated_at",
+            )
+            .bind(district_id)
+            .bind(body)
+            .bind(by)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            append_audit!(tx, algorithm, audit);
+        });
+        Ok(())
+    }
+
+    /// Stores a report (replacing the one of the same kind, unit and day)
+    /// and queues a delivery to every active webhook that takes its kind, in
+    /// one transaction: a report is never delivered to an inbox and lost to
+    /// a webhook. Returns the report's id.
+    pub async fn deliver_report(
+        &self,
+        district_id: i64,
+        kind: &str,
+        unit_id: Option<i64>,
+        day: &str,
+        title: &str,
+        body: &str,
+        webhook_payload: impl Fn(i64) -> String,
+    ) -> StoreResult<i64> {
+        let at = now();
+        let id = transaction!(&self.db, |tx| {
+            sqlx::query(
+                "DELETE FROM reports WHERE district_id = $1 AND kind = $2 AND COALESCE(unit_id, 0) = $3 AND day = $4",
+            )
+            .bind(district_id)
+            .bind(kind)
+            .bind(unit_id.unwrap_or(0))
+            .bind(day)
+            .execute(&mut *tx)
+            .await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO reports (district_id, kind, unit_id, day, title, body, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(district_id)
+            .bind(kind)
+            .bind(unit_id)
+            .bind(day)
+            .bind(title)
+            .bind(body)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            let hooks: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, events FROM webhooks WHERE district_id = $1 AND active = TRUE ORDER BY id")
+                    .bind(district_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let payload = webhook_payload(id);
+            for (hook, events) in hooks {
+                if !events.split(',').any(|e| e.trim() == kind) {
+                    continue;
+                }
+                let delivery: i64 = sqlx::query_scalar(
+                    "INSERT INTO webhook_deliveries (webhook_id, district_id, event, payload, state, created_at)
+                     VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
+                )
+                .bind(hook)
+                .bind(district_id)
+                .bind(kind)
+                .bind(&payload)
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await?;
+                let job: i64 = sqlx::query_scalar(
+                    "INSERT INTO jobs (kind, payload, state, attempts, run_at, created_at)
+                     VALUES ('webhook_delivery', $1, 'queued', 0, $2, $2) RETURNING id",
+                )
+                .bind(delivery.to_string())
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE webhook_deliveries SET job_id = $1 WHERE id = $2")
+                    .bind(job)
+                    .bind(delivery)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            id
+        });
+        Ok(id)
+    }
+
+    /// Reports of a district, newest first: all of them, or those of the units given.
+    pub async fn reports(&self, district_id: i64, units: Option<&[i64]>, limit: i64) -> StoreResult<Vec<ReportRow>> {
+        let filter = match units {
+            None => String::new(),
+            Some([]) => " AND unit_id IS NULL AND kind <> 'daily_sheet'".to_string(),
+            Some(ids) => format!(
+                " AND (unit_id IN ({}) OR (unit_id IS NULL AND kind <> 'daily_sheet'))",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            ),
+        };
+        let sql = format!(
+            "SELECT id, kind, unit_id, day, title, body, created_at, read_at FROM reports
+             WHERE district_id = $1{filter} ORDER BY day DESC, id DESC LIMIT $2"
+        );
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, ReportRow>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(district_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?)
+    }
+
+    /// One report.
+    pub async fn report(&self, district_id: i64, id: i64) -> StoreResult<Option<ReportRow>> {
+        Ok(read!(&self.db, |pool| {
+            sqlx::query_as::<_, ReportRow>(
+            "SELECT id, kind, unit_id, day, title, body, created_at, read_at FROM reports WHERE district_id = $1 AND id = $2"
+        )
+        .bind(district_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        })?)
+    }
+
+    /// Marks a report read by its unit (the first time).
+    pub async fn mark_report_read(&self, id: i64) -> StoreResult<()> {
+        transaction!(&self.db, |tx| {
+            sqlx::query("UPDATE reports SET read_at = $1 WHERE id = $2 AND read_at IS NULL")
+                .bind(now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// A unit's running cases (its own, not its subtree's) for a daily sheet.
+    pub async fn unit_running_cases(&self, unit_id: i64) -> StoreResult<Vec<Case>> {
+        let sql =
+            format!("{CASE_COLUMNS} WHERE unit_id = $1 AND state IN {} ORDER BY deadline, id", RUNNING_STATES.as_str());
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(unit_id)
+            .fetch_all(pool)
+            .await)?)
+    }
+
+    /// Units with at least one running case (those that get a daily sheet).
+    pub async fn units_with_running_cases(&self, district_id: i64) -> StoreResult<Vec<i64>> {
+        let sql = format!(
+            "SELECT DISTINCT unit_id FROM cases WHERE district_id = $1 AND unit_id IS NOT NULL AND state IN {}
+             ORDER BY unit_id",
+            RUNNING_STATES.as_str()
+        );
+        Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(district_id)
+            .fetch_all(pool)
+            .await)?)
+    }
+
+    /// Cases of a district by a condition on their counters, newest first
+    /// (the weekly report's difficult cases): `which` is one of `overdue`,
+    /// `reworked`, `deferred`, `returned`.
+    pub async fn difficult_cases(&self, district_id: i64, which: &str, limit: i64) -> StoreResult<Vec<Case>> {
+        let condition = match which {
+            "overdue" => format!("state IN {} AND overdue_at IS NOT NULL", RUNNING_STATES.as_str()),
+            "reworked" => "rework_count > 0 AND state NOT IN ('closed', 'voided')".to_string(),
+            "deferred" => "state = 'deferred'".to_string(),
+            _ => "return_count > 0 AND state NOT IN ('closed', 'voided')".to_string(),
+        };
+        let sql = format!("{CASE_COLUMNS} WHERE district_id = $1 AND {condition} ORDER BY id DESC LIMIT $2");
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(district_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?)
+    }
+
+    /// The cases of a rectification-order batch.
+    pub async fn batch_cases(&self, district_id: i64, batch_id: i64) -> StoreResult<Vec<Case>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!(
+            "{CASE_COLUMNS} WHERE district_id = $1 AND batch_id = $2 ORDER BY id"
+        )))
+        .bind(district_id)
+        .bind(batch_id)
+        .fetch_all(pool)
+        .await)?)
+    }
+}
+
+impl Store {
+    /// Adds a webhook (the secret already encrypted), audited; its id.
+    pub async fn create_webhook(
+        &self,
+        district_id: i64,
+        name: &str,
+        url: &str,
+        sealed_secret: &str,
+        events: &str,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<i64> {
+        let (algorithm, at) = (self.audit_hash, now());
+        let id = transaction!(&self.db, |tx| {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO webhooks (district_id, name, url, secret, events, active, created_at)
+                 VALUES ($1, $2, $3, $4, $5, TRUE, $6) RETURNING id",
+            )
+            .bind(district_id)
+            .bind(name)
+            .bind(url)
+            .bind(sealed_secret)
+            .bind(events)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            let entry = NewAuditEntry { object: format!("webhook:{id}"), ..audit.clone() };
+            append_audit!(tx, algorithm, &entry);
+            id
+        });
+        Ok(id)
+    }
+
+    /// Turns a webhook off or on, audited; false when there is no such webhook.
+    pub async fn set_webhook_active(
+        &self,
+        district_id: i64,
+        id: i64,
+        active: bool,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
+        let algorithm = self.audit_hash;
+        let changed = transaction!(&self.db, |tx| {
+            let changed = sqlx::query("UPDATE webhooks SET active = $1 WHERE id = $2 AND district_id = $3")
+                .bind(active)
+                .bind(id)
+                .bind(district_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed > 0 {
+                append_audit!(tx, algorithm, audit);
+            }
+            changed
+        });
+        Ok(changed > 0)
+    }
+
+    /// A district's webhooks.
+    pub async fn webhooks(&self, district_id: i64) -> StoreResult<Vec<Webhook>> {
+        Ok(read!(&self.db, |pool| {
+            sqlx::query_as::<_, Webhook>(
+            "SELECT id, district_id, name, url, events, active, created_at FROM webhooks WHERE district_id = $1 ORDER BY id"
+        )
+        .bind(district_id)
+        .fetch_all(pool)
+        .await
+        })?)
+    }
+
+    /// A webhook with its sealed secret (for the delivery job only).
+    pub async fn webhook_with_secret(&self, id: i64) -> StoreResult<Option<(Webhook, String)>> {
+        let hook: Option<Webhook> = read!(&self.db, |pool| sqlx::query_as::<_, Webhook>(
+            "SELECT id, district_id, name, url, events, active, created_at FROM webhooks WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+        let Some(hook) = hook else { return Ok(None) };
+        let secret: String = read!(&self.db, |pool| sqlx::query_scalar("SELECT secret FROM webhooks WHERE id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await)?;
+        Ok(Some((hook, secret)))
+    }
+
+    /// The delivery log of a district, newest first.
+    pub async fn deliveries(&self, district_id: i64, limit: i64) -> StoreResult<Vec<Delivery>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, Delivery>(
+            "SELECT id, webhook_id, event, payload, state, attempts, last_status, last_error, job_id, created_at,
+             last_attempt_at, delivered_at FROM webhook_deliveries WHERE district_id = $1 ORDER BY id DESC LIMIT $2"
+        )
+        .bind(district_id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// One delivery.
+    pub async fn delivery(&self, id: i64) -> StoreResult<Option<Delivery>> {
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, Delivery>(
+            "SELECT id, webhook_id, event, payload, state, attempts, last_status, last_error, job_id, created_at,
+             last_attempt_at, delivered_at FROM webhook_deliveries WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Records one attempt: delivered, or failed with the status and error
+    /// (`gave_up`: no more attempts will be made).
+    pub async fn record_delivery_attempt(
+        &self,
+        id: i64,
+        status: Option<i64>,
+        error: &str,
+        delivered: bool,
+        gave_up: bool,
+    ) -> StoreResult<()> {
+        let at = now();
+        let state = if delivered {
+            "delivered"
+        } else if gave_up {
+            "failed"
+        } else {
+            "pending"
+        };
+        transaction!(&self.db, |tx| {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $1, last_error = $2, state = $3,
+                 last_attempt_at = $4, delivered_at = CASE WHEN $5 THEN $4 ELSE delivered_at END WHERE id = $6",
+            )
+            .bind(status)
+            .bind(error)
+            .bind(state)
+            .bind(at)
+            .bind(delivered)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Makes a pending or failed delivery due now (the 立即重试 button):
+    /// its job is queued again to run at once. False when already delivered.
+    pub async fn retry_delivery_now(&self, district_id: i64, id: i64) -> StoreResult<bool> {
+        let at = now();
+        let changed = transaction!(&self.db, |tx| {
+            let job: Option<Option<i64>> = sqlx::query_scalar(
+                "SELECT job_id FROM webhook_deliveries WHERE id = $1 AND district_id = $2 AND state <> 'delivered'",
+            )
+            .bind(id)
+            .bind(district_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match job.flatten() {
+                Some(job) => {
+                    sqlx::query(
+                        "UPDATE jobs SET state = 'queued', run_at = $1, attempts = 0, claimed_by = NULL
+                         WHERE id = $2 AND state <> 'running'",
+                    )
+                    .bind(at)
+                    .bind(job)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE webhook_deliveries SET state = 'pending' WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    true
+                }
+                None => false,
+            }
+        });
+        Ok(changed)
+    }
+}
