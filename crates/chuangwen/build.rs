@@ -34,6 +34,7 @@ const OWN_FILES: &[(&str, &str)] = &[
     ("import.js", "text/javascript; charset=utf-8"),
     ("map.js", "text/javascript; charset=utf-8"),
     ("dispatch.js", "text/javascript; charset=utf-8"),
+    ("dashboard.js", "text/javascript; charset=utf-8"),
 ];
 
 fn main() {

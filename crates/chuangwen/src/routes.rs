@@ -55,6 +55,19 @@ fn table() -> Table {
             "/cases/{id}/step",
             post(web::cases::step).layer(DefaultBodyLimit::max(api::cases::MAX_EVIDENCE_BYTES + 64 * 1024)),
         )
+        // M4/M5 supervision output and the war room: dashboards, rankings, the
+        // wall display, reports (督察单, 周报, 通报, 整改单) and their files.
+        .get("/dashboard", web::dashboard::page)
+        .get("/dashboard/rankings", web::dashboard::rankings)
+        .get("/dashboard/screen", web::dashboard::screen)
+        .get("/dashboard/measures", web::dashboard::measures)
+        .get("/reports", web::reports::list)
+        .post("/reports/daily-sheets", web::reports::make_sheets)
+        .post("/reports/weekly", web::reports::make_weekly)
+        .post("/reports/bulletin", web::reports::make_bulletin)
+        .get("/reports/batches/{id}", web::reports::batch)
+        .get("/reports/{id}", web::reports::show)
+        .get("/reports/{id}/download", web::reports::download)
         // M2 places: points, grids, shop fronts, the org tree; import and export.
         .get("/places", web::places::list)
         .get("/places/points/{id}", web::places::point)
@@ -68,6 +81,7 @@ fn table() -> Table {
         .post("/settings/categories", web::settings::replace_categories)
         .post("/settings/calendar", web::settings::replace_calendar)
         .post("/settings/dispatch-rules", web::settings::change_rules)
+        .post("/settings/assessment", web::reports::save_assessment)
         // Administration: users, API tokens, the audit trail.
         .get("/admin/users", web::admin::users)
         .post("/admin/users", web::admin::create_user)
@@ -81,6 +95,8 @@ fn table() -> Table {
         .post("/admin/tokens", web::admin::create_token)
         .post("/admin/tokens/{id}/revoke", web::admin::revoke_token)
         .get("/admin/audit", web::admin::audit)
+        .get("/admin/webhooks", web::reports::webhooks)
+        .post("/admin/webhooks", web::reports::create_webhook)
         // JSON API v1 (session or `Authorization: Bearer cwt_…`).
         // M3 cases: report, the loop's steps, evidence.
         .post("/api/v1/cases", api::cases::report)
@@ -108,6 +124,7 @@ fn table() -> Table {
         .get("/api/v1/attachments/{id}", api::cases::attachment)
         .get("/api/v1/attachments/{id}/thumbnail", api::cases::attachment_thumbnail)
         .get("/api/v1/map/layers", api::map::layers)
+        .get("/api/v1/statistics", web::dashboard::api)
         .get("/api/v1/places/resolve", api::places::resolve)
         .get("/api/v1/places/points", api::places::points)
         .get("/api/v1/places/points/{id}", api::places::point)

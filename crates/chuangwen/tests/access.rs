@@ -50,6 +50,8 @@ enum Object {
     Batch,
     /// A photo of a case; the other one belongs to a case in another street.
     Attachment,
+    /// A district-wide report (周报); the other one belongs to another district.
+    Report,
 }
 
 const ALL: &[Role] = &Role::ALL;
@@ -121,6 +123,22 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
         ("POST", "/admin/tokens", "/admin/tokens", Rule::Roles(ADMIN), None),
         ("POST", "/admin/tokens/{id}/revoke", "/admin/tokens/{id}/revoke", Rule::Roles(ADMIN), Some(Object::Token)),
         ("GET", "/admin/audit", "/admin/audit", Rule::Roles(ADMIN), None),
+        ("GET", "/admin/webhooks", "/admin/webhooks", Rule::Roles(ADMIN), None),
+        ("POST", "/admin/webhooks", "/admin/webhooks", Rule::Roles(ADMIN), None),
+        // Statistics: everyone sees figures (a unit its own); rankings and the wall display are district-wide.
+        ("GET", "/dashboard", "/dashboard", Rule::Roles(ALL), None),
+        ("GET", "/dashboard/rankings", "/dashboard/rankings", Rule::Roles(DISTRICT_WIDE), None),
+        ("GET", "/dashboard/screen", "/dashboard/screen", Rule::Roles(DISTRICT_WIDE), None),
+        ("GET", "/dashboard/measures", "/dashboard/measures", Rule::Roles(ALL), None),
+        ("GET", "/api/v1/statistics", "/api/v1/statistics?dim=unit", Rule::Roles(ALL), None),
+        ("GET", "/reports", "/reports", Rule::Roles(ALL), None),
+        ("POST", "/reports/daily-sheets", "/reports/daily-sheets", Rule::Roles(IMPORTERS), None),
+        ("POST", "/reports/weekly", "/reports/weekly", Rule::Roles(IMPORTERS), None),
+        ("POST", "/reports/bulletin", "/reports/bulletin", Rule::Roles(IMPORTERS), None),
+        ("GET", "/reports/batches/{id}", "/reports/batches/{id}", Rule::Roles(IMPORTERS), Some(Object::Batch)),
+        ("GET", "/reports/{id}", "/reports/{id}", Rule::Roles(ALL), Some(Object::Report)),
+        ("GET", "/reports/{id}/download", "/reports/{id}/download?format=xlsx", Rule::Roles(ALL), Some(Object::Report)),
+        ("POST", "/settings/assessment", "/settings/assessment", Rule::Roles(IMPORTERS), None),
         ("GET", "/api/v1/places/resolve", "/api/v1/places/resolve?lon=117.2&lat=39.1", Rule::Roles(ALL), None),
         ("GET", "/api/v1/places/points", "/api/v1/places/points", Rule::Roles(ALL), None),
         ("GET", "/api/v1/places/points/{id}", "/api/v1/places/points/{id}", Rule::Roles(ALL), Some(Object::Point)),
@@ -205,6 +223,8 @@ struct World {
     batch_elsewhere: i64,
     photo_here: i64,
     photo_elsewhere: i64,
+    report_here: i64,
+    report_elsewhere: i64,
     district: i64,
 }
 
@@ -310,6 +330,15 @@ async fn world(db: &common::TestDb) -> World {
     let import_elsewhere = new_import(other.id, other_user).await;
     let token_elsewhere = new_token(&store, other.id, other_root.id, other_user).await.0;
     let batch_elsewhere = batch_of_nothing(&store, other.id, other_user).await;
+    let weekly = |district: i64| {
+        let store = store.clone();
+        async move {
+            let body = r#"{"title":"创文工作周报","subtitle":"","blocks":[]}"#;
+            store.deliver_report(district, "weekly", None, "2020-01-06", "周报", body, |_| String::new()).await.unwrap()
+        }
+    };
+    let report_here = weekly(district).await;
+    let report_elsewhere = weekly(other.id).await;
     // Two reports by someone else: one in the walkers' street, one elsewhere.
     let new_case = |point: i64| {
         let store = store.clone();
@@ -404,6 +433,8 @@ async fn world(db: &common::TestDb) -> World {
         batch_elsewhere,
         photo_here: photos[0],
         photo_elsewhere: photos[1],
+        report_here,
+        report_elsewhere,
         district,
     }
 }
@@ -560,6 +591,7 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Some(Object::Case) => world.case_here,
                 Some(Object::Order) => world.order_here,
                 Some(Object::Batch) => world.batch_here,
+                Some(Object::Report) => world.report_here,
                 Some(Object::Attachment) => world.photo_here,
                 None => 0,
             };
@@ -578,6 +610,7 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Object::Order => world.order_elsewhere,
                 Object::Batch => world.batch_elsewhere,
                 Object::Attachment => world.photo_elsewhere,
+                Object::Report => world.report_elsewhere,
             };
             let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &theirs.to_string())).await;
             let expected = match (allowed, object) {

@@ -88,11 +88,13 @@ pub enum AuditAction {
     CaseTransition,
     /// 配置变更 (dispatch rules, categories, calendar).
     SettingsChanged,
+    /// 生成报告 (督察单, 周报, 通报) on demand.
+    ReportMade,
 }
 
 impl AuditAction {
     /// Every action, for the audit page's filter.
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Lockout,
@@ -113,6 +115,7 @@ impl AuditAction {
         AuditAction::CaseReported,
         AuditAction::CaseTransition,
         AuditAction::SettingsChanged,
+        AuditAction::ReportMade,
     ];
 
     /// The stored code.
@@ -138,6 +141,7 @@ impl AuditAction {
             AuditAction::CaseReported => "case_reported",
             AuditAction::CaseTransition => "case_transition",
             AuditAction::SettingsChanged => "settings_changed",
+            AuditAction::ReportMade => "report_made",
         }
     }
 
@@ -164,6 +168,7 @@ impl AuditAction {
             AuditAction::CaseReported => "上报问题",
             AuditAction::CaseTransition => "案卷流转",
             AuditAction::SettingsChanged => "配置变更",
+            AuditAction::ReportMade => "生成报告",
         }
     }
 

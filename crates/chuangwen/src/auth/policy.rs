@@ -34,11 +34,19 @@ pub enum Action {
     ManageDispatchRules,
     /// Edit the category table and the working calendar.
     ManageSettings,
+    /// See figures and reports: the district's, or one's own unit's.
+    ViewStatistics,
+    /// See the whole district's figures: rankings, the wall display.
+    ViewDistrictStatistics,
+    /// Make reports on demand, set ranking weights and bulletin thresholds.
+    ManageReports,
+    /// Add and stop webhooks; read their delivery log.
+    ManageWebhooks,
 }
 
 impl Action {
     /// Every action (the route walk and the tests iterate it).
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 17] = [
         Action::ViewDistrict,
         Action::ViewPlaces,
         Action::ImportPlaces,
@@ -52,6 +60,10 @@ impl Action {
         Action::Supervise,
         Action::ManageDispatchRules,
         Action::ManageSettings,
+        Action::ViewStatistics,
+        Action::ViewDistrictStatistics,
+        Action::ManageReports,
+        Action::ManageWebhooks,
     ];
 }
 
@@ -67,7 +79,11 @@ fn role_allows(role: Role, action: Action) -> bool {
         ViewDistrict | ViewPlaces => true,
         // Report once: anyone who finds a problem reports it (PRODUCT.md §6);
         // the case rules (domain::cases) decide each step by role and unit.
-        ReportCase | WorkCases => true,
+        ReportCase | WorkCases | ViewStatistics => true,
+        // 挂图作战: the leaders, the office and the inspectors see everyone's figures.
+        ViewDistrictStatistics => role.is_district_wide(),
+        ManageReports => matches!(role, Admin | Office),
+        ManageWebhooks => matches!(role, Admin),
         // The office presses units; leaders instruct (PRODUCT.md M1).
         Supervise => matches!(role, Admin | Office | Leader),
         ManageDispatchRules => matches!(role, Admin | Office),

@@ -3,10 +3,12 @@
 
 pub mod admin;
 pub mod cases;
+pub mod dashboard;
 pub mod dispatch;
 pub mod home;
 pub mod map;
 pub mod places;
+pub mod reports;
 pub mod session;
 pub mod settings;
 
@@ -58,6 +60,10 @@ pub struct Nav {
     pub can_dispatch: bool,
     /// Show the settings link (categories, calendar, dispatch rules).
     pub can_configure: bool,
+    /// Show the rankings link (district-wide roles).
+    pub can_rank: bool,
+    /// Show the webhooks link.
+    pub can_webhooks: bool,
 }
 
 impl Nav {
@@ -73,6 +79,8 @@ impl Nav {
             can_admin: user.may(Action::ManageUsers),
             can_dispatch: crate::domain::cases::Transition::Dispatch.may_take(&user.roles, false),
             can_configure: user.may(Action::ManageDispatchRules) || user.may(Action::ManageSettings),
+            can_rank: user.may(Action::ViewDistrictStatistics),
+            can_webhooks: user.may(Action::ManageWebhooks),
         })
     }
 }
