@@ -20,6 +20,13 @@ else
   echo "test.sh: store tests run on SQLite only"
 fi
 
+# The report tests read produced PDFs back with poppler's pdftotext, an
+# independent reader (Debian's poppler-utils).
+if ! command -v pdftotext >/dev/null 2>&1; then
+  echo "test.sh: installing poppler-utils (pdftotext)" >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >&2
+fi
+
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked --workspace

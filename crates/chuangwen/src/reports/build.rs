@@ -277,7 +277,7 @@ pub async fn batch(store: &Store, district_id: i64, batch_id: i64, number: &str,
         blocks.push(Block::Heading { text: format!("{unit}（{} 件）", cases.len()) });
         blocks.push(Block::Table(case_table(store, district_id, unit, cases).await?));
     }
-    Ok(Document { title: "整改通知单".into(), subtitle: format!("{number}"), blocks })
+    Ok(Document { title: "整改通知单".into(), subtitle: number.to_string(), blocks })
 }
 
 /// Today in Beijing.

@@ -74,15 +74,13 @@ pub fn xlsx(doc: &Document) -> Result<Vec<u8>, String> {
         sheet.set_column_width(0, 100).map_err(|e| e.to_string())?;
         sheet.write_with_format(0, 0, &doc.title, &title).map_err(|e| e.to_string())?;
         sheet.write(1, 0, &doc.subtitle).map_err(|e| e.to_string())?;
-        let mut row = 3;
-        for block in &doc.blocks {
+        for (row, block) in (3..).zip(doc.blocks.iter()) {
             match block {
                 Block::Heading { text } => sheet.write_with_format(row, 0, text, &bold).map(|_| ()),
                 Block::Paragraph { text } => sheet.write(row, 0, text).map(|_| ()),
                 Block::Table(t) => sheet.write(row, 0, format!("（见工作表“{}”）", t.caption)).map(|_| ()),
             }
             .map_err(|e| e.to_string())?;
-            row += 1;
         }
     }
     for block in &doc.blocks {
@@ -124,7 +122,7 @@ pub fn docx(doc: &Document) -> Result<Vec<u8>, String> {
             Block::Heading { text: t } => d.add_paragraph(Paragraph::new().add_run(text(t).bold().size(28))),
             Block::Paragraph { text: t } => d.add_paragraph(Paragraph::new().add_run(text(t))),
             Block::Table(table) => {
-                let width = (9000 / table.headers.len().max(1)) as usize;
+                let width = 9000 / table.headers.len().max(1);
                 let cell = |t: &str, header: bool| {
                     let run = if header { text(t).bold() } else { text(t) };
                     let c = TableCell::new().width(width, WidthType::Dxa).add_paragraph(Paragraph::new().add_run(run));

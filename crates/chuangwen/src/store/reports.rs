@@ -120,6 +120,7 @@ impl Store {
     /// and queues a delivery to every active webhook that takes its kind, in
     /// one transaction: a report is never delivered to an inbox and lost to
     /// a webhook. Returns the report's id.
+    #[allow(clippy::too_many_arguments)]
     pub async fn deliver_report(
         &self,
         district_id: i64,

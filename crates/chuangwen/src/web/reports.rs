@@ -210,7 +210,7 @@ pub async fn make_sheets(
         .audit(&user.audit(
             AuditAction::ReportMade,
             "reports",
-            &format!("{{\"kind\":\"daily_sheet\",\"day\":\"{day}\"}}"),
+            format!("{{\"kind\":\"daily_sheet\",\"day\":\"{day}\"}}"),
         ))
         .await?;
     Ok(Redirect::to("/reports").into_response())
@@ -241,7 +241,7 @@ pub async fn make_weekly(
     let day = day_of(&form.day)?;
     let doc = build::weekly(&state.store, user.district_id, day).await?;
     let id = store_document(&state, user.district_id, "weekly", &build::monday_of(day).to_string(), &doc).await?;
-    state.store.audit(&user.audit(AuditAction::ReportMade, &format!("report:{id}"), "{\"kind\":\"weekly\"}")).await?;
+    state.store.audit(&user.audit(AuditAction::ReportMade, format!("report:{id}"), "{\"kind\":\"weekly\"}")).await?;
     state.job_wake.notify_one();
     Ok(Redirect::to(&format!("/reports/{id}")).into_response())
 }
@@ -258,7 +258,7 @@ pub async fn make_bulletin(
     let (settings, _) = crate::web::dashboard::settings_of(&state, user.district_id).await?;
     let doc = build::bulletin(&state.store, user.district_id, &period, &settings).await?;
     let id = store_document(&state, user.district_id, "bulletin", &period.to.to_string(), &doc).await?;
-    state.store.audit(&user.audit(AuditAction::ReportMade, &format!("report:{id}"), "{\"kind\":\"bulletin\"}")).await?;
+    state.store.audit(&user.audit(AuditAction::ReportMade, format!("report:{id}"), "{\"kind\":\"bulletin\"}")).await?;
     state.job_wake.notify_one();
     Ok(Redirect::to(&format!("/reports/{id}")).into_response())
 }
@@ -413,7 +413,7 @@ pub async fn create_webhook(
         }
     };
     let secret = format!("whsec_{}", crate::auth::random_token());
-    let audit = user.audit(AuditAction::SettingsChanged, "webhook", &format!("{{\"url\":{}}}", serde_json::json!(url)));
+    let audit = user.audit(AuditAction::SettingsChanged, "webhook", format!("{{\"url\":{}}}", serde_json::json!(url)));
     state.store.create_webhook(user.district_id, &name, &url, &state.crypto.encrypt(&secret), &events, &audit).await?;
     webhooks_page(&state, &user, &headers, Some((name, secret)), None, WebhookForm::default()).await
 }
