@@ -299,3 +299,38 @@ on_both_backends!(a_refused_token_form_keeps_its_name_unit_and_roles, |db| {
     assert!(html.contains("请至少选择一个角色") && html.contains("value=\"12345 热线对接\""));
     assert!(db.store.api_tokens(district).await.unwrap().is_empty(), "nothing was created");
 });
+
+on_both_backends!(every_form_route_refuses_a_post_without_its_csrf_token, |db| {
+    // The administrator may take every form route, so a refusal here is the
+    // CSRF check's own; it comes before anything is looked up or changed.
+    db.with_demo().await;
+    let mut browser = Browser::new(db.state());
+    browser.login("admin", common::DEMO_PASSWORD).await;
+    let mut unchecked = Vec::new();
+    for (method, route) in chuangwen::routes::route_list() {
+        if method != "POST" || route.starts_with("/api/") || route == "/login" {
+            continue;
+        }
+        // A forged token, and otherwise a form that would pass: the token alone is wrong.
+        let path = route.replace("{id}", "1");
+        let fields = [
+            ("csrf", "forged"),
+            ("body", chuangwen::domain::assessment::SHIPPED),
+            ("day", "2026-11-27"),
+            ("current", common::DEMO_PASSWORD),
+            ("new", "Another-Pass-2027"),
+            ("confirm", "Another-Pass-2027"),
+            ("name", "市平台"),
+            ("url", "http://127.0.0.1:9/hook"),
+        ];
+        let page = if ["/cases/new", "/cases/{id}/step", "/places/import"].contains(&route) {
+            browser.upload_to(&path, &fields, "file", "p.jpg", b"{}").await
+        } else {
+            browser.post_form(&path, &fields).await
+        };
+        if page.status != StatusCode::FORBIDDEN || !page.text().contains("页面已过期") {
+            unchecked.push(format!("{route}: {}", page.status));
+        }
+    }
+    assert!(unchecked.is_empty(), "form routes that took a post without its CSRF token: {unchecked:?}");
+});

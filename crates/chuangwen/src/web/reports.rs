@@ -175,6 +175,9 @@ pub async fn download(
 /// The office's 立即生成 form.
 #[derive(Debug, Deserialize)]
 pub struct MakeForm {
+    /// The page's CSRF token.
+    #[serde(default)]
+    pub csrf: String,
     /// The day (sheets), a day of the week (weekly), or the period's ends (bulletin).
     #[serde(default)]
     pub day: String,
@@ -200,9 +203,11 @@ fn day_of(raw: &str) -> Result<chrono::NaiveDate, AppError> {
 pub async fn make_sheets(
     State(state): State<AppState>,
     user: CurrentUser,
+    headers: HeaderMap,
     Form(form): Form<MakeForm>,
 ) -> Result<Response, AppError> {
     user.require(Action::ManageReports)?;
+    crate::auth::check_csrf(&headers, &form.csrf)?;
     let day = day_of(&form.day)?;
     sheets_for(&state.job_context(), user.district_id, day, chrono::Utc::now()).await?;
     state
@@ -235,9 +240,11 @@ async fn store_document(
 pub async fn make_weekly(
     State(state): State<AppState>,
     user: CurrentUser,
+    headers: HeaderMap,
     Form(form): Form<MakeForm>,
 ) -> Result<Response, AppError> {
     user.require(Action::ManageReports)?;
+    crate::auth::check_csrf(&headers, &form.csrf)?;
     let day = day_of(&form.day)?;
     let doc = build::weekly(&state.store, user.district_id, day).await?;
     let id = store_document(&state, user.district_id, "weekly", &build::monday_of(day).to_string(), &doc).await?;
@@ -250,9 +257,11 @@ pub async fn make_weekly(
 pub async fn make_bulletin(
     State(state): State<AppState>,
     user: CurrentUser,
+    headers: HeaderMap,
     Form(form): Form<MakeForm>,
 ) -> Result<Response, AppError> {
     user.require(Action::ManageReports)?;
+    crate::auth::check_csrf(&headers, &form.csrf)?;
     let q = PeriodQuery { from: Some(form.from.clone()), to: Some(form.to.clone()), preset: None, dim: None };
     let period = q.period()?;
     let (settings, _) = crate::web::dashboard::settings_of(&state, user.district_id).await?;
@@ -288,6 +297,9 @@ pub async fn batch(
 /// The settings form.
 #[derive(Debug, Deserialize)]
 pub struct SettingsForm {
+    /// The page's CSRF token.
+    #[serde(default)]
+    pub csrf: String,
     /// TOML text.
     #[serde(default)]
     pub body: String,
@@ -301,6 +313,7 @@ pub async fn save_assessment(
     Form(form): Form<SettingsForm>,
 ) -> Result<Response, AppError> {
     user.require(Action::ManageReports)?;
+    crate::auth::check_csrf(&headers, &form.csrf)?;
     let period = PeriodQuery::default().period()?;
     if let Err(message) = Settings::parse(&form.body) {
         let page =
@@ -328,6 +341,9 @@ struct WebhooksPage {
 /// The new-webhook form.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct WebhookForm {
+    /// The page's CSRF token.
+    #[serde(default)]
+    pub csrf: String,
     /// Name.
     #[serde(default)]
     pub name: String,
@@ -405,6 +421,7 @@ pub async fn create_webhook(
     Form(form): Form<WebhookForm>,
 ) -> Result<Response, AppError> {
     user.require(Action::ManageWebhooks)?;
+    crate::auth::check_csrf(&headers, &form.csrf)?;
     let (name, url, events) = match check_webhook(&form) {
         Ok(checked) => checked,
         Err(message) => {
