@@ -99,6 +99,24 @@ async function submit(page, button) {
   await page.waitForFunction(() => window.__answered === undefined && document.readyState === 'complete');
 }
 
+/**
+ * Starts a server and a browser before a file's tests and stops both after;
+ * `setup(ctx)` runs once they are up. The returned object holds `server` and `browser`.
+ */
+function useServerAndBrowser(test, setup) {
+  const ctx = {};
+  test.before(async () => {
+    ctx.server = await startServer();
+    ctx.browser = await launchBrowser();
+    if (setup) await setup(ctx);
+  });
+  test.after(async () => {
+    await ctx.browser?.close();
+    await ctx.server?.stop();
+  });
+  return ctx;
+}
+
 module.exports = {
-  chuangwen, startServer, launchBrowser, screenshot, loginAs, submit, DEMO_PASSWORD, WIDTHS, SCREENSHOTS,
+  useServerAndBrowser, chuangwen, startServer, launchBrowser, screenshot, loginAs, submit, DEMO_PASSWORD, WIDTHS, SCREENSHOTS,
 };

@@ -4,25 +4,14 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { chuangwen, startServer, launchBrowser, screenshot, DEMO_PASSWORD, WIDTHS } = require('./harness');
+const { useServerAndBrowser, chuangwen, screenshot, DEMO_PASSWORD, WIDTHS } = require('./harness');
 
-let server;
-let browser;
-
-test.before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-test.after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const ctx = useServerAndBrowser(test);
 
 for (const [width, viewport] of Object.entries(WIDTHS)) {
   test(`a wrong password is refused and the username is kept (${width})`, async () => {
-    const page = await browser.newPage({ viewport });
-    await page.goto(`${server.url}/`);
+    const page = await ctx.browser.newPage({ viewport });
+    await page.goto(`${ctx.server.url}/`);
     assert.equal(new URL(page.url()).pathname, '/login', 'not logged in: the login page');
     await screenshot(page, `login-${width}`);
     await page.fill('#username', 'office01');
@@ -36,12 +25,12 @@ for (const [width, viewport] of Object.entries(WIDTHS)) {
   });
 
   test(`the office logs in and sees its district (${width})`, async () => {
-    const page = await browser.newPage({ viewport });
-    await page.goto(`${server.url}/login`);
+    const page = await ctx.browser.newPage({ viewport });
+    await page.goto(`${ctx.server.url}/login`);
     await page.fill('#username', 'office01');
     await page.fill('#password', DEMO_PASSWORD);
     await page.click('button[type=submit]');
-    await page.waitForURL(`${server.url}/`);
+    await page.waitForURL(`${ctx.server.url}/`);
     assert.match(await page.textContent('h1'), /海河示范区/);
     assert.match(await page.textContent('.tiles.inbox'), /待受理/, 'the office opens on its piles of work');
     assert.match(await page.textContent('main'), /单元网格/);
@@ -51,19 +40,19 @@ for (const [width, viewport] of Object.entries(WIDTHS)) {
 }
 
 test('a new user must change the initial password before anything else', async () => {
-  chuangwen(server.dir, ['user', 'add', '--username', 'newcomer', '--name', '新同事', '--unit', '120199001', '--role', 'handler',
+  chuangwen(ctx.server.dir, ['user', 'add', '--username', 'newcomer', '--name', '新同事', '--unit', '120199001', '--role', 'handler',
     '--password', 'Initial-Pass-1']);
-  const page = await browser.newPage({ viewport: WIDTHS.phone });
-  await page.goto(`${server.url}/login`);
+  const page = await ctx.browser.newPage({ viewport: WIDTHS.phone });
+  await page.goto(`${ctx.server.url}/login`);
   await page.fill('#username', 'newcomer');
   await page.fill('#password', 'Initial-Pass-1');
   await page.click('button[type=submit]');
-  await page.waitForURL(`${server.url}/account/password`);
+  await page.waitForURL(`${ctx.server.url}/account/password`);
   assert.match(await page.textContent('h1'), /请先修改初始密码/);
   await screenshot(page, 'forced-password-change-phone');
 
   // Elsewhere is closed until the password is changed.
-  await page.goto(`${server.url}/places`);
+  await page.goto(`${ctx.server.url}/places`);
   assert.equal(new URL(page.url()).pathname, '/account/password');
 
   // A weak password is refused beside its field; nothing else is lost.
@@ -82,7 +71,7 @@ test('a new user must change the initial password before anything else', async (
   await page.waitForSelector('.ok');
   assert.match(await page.textContent('.ok'), /密码已修改/);
 
-  await page.goto(`${server.url}/places`);
+  await page.goto(`${ctx.server.url}/places`);
   assert.equal(new URL(page.url()).pathname, '/places');
   assert.match(await page.textContent('h1'), /点位与网格/);
   await page.close();

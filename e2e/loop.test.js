@@ -8,15 +8,10 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { startServer, launchBrowser, screenshot, loginAs, submit, SCREENSHOTS } = require('./harness');
+const { useServerAndBrowser, screenshot, loginAs, submit, SCREENSHOTS } = require('./harness');
 
-let server;
-let browser;
 let photo;
-
-test.before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
+const ctx = useServerAndBrowser(test, async ({ server, browser }) => {
   // A real image to upload: a screenshot of the login page (PNG).
   const page = await browser.newPage({ viewport: { width: 640, height: 480 } });
   await page.goto(`${server.url}/login`);
@@ -25,14 +20,9 @@ test.before(async () => {
   await page.close();
 });
 
-test.after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
 /** A logged-in page for `username` at `width`, standing at the district's centre. */
 function as(username, width) {
-  return loginAs(browser, server, username, width, {
+  return loginAs(ctx.browser, ctx.server, username, width, {
     geolocation: { longitude: 117.2, latitude: 39.1, accuracy: 10 },
     permissions: ['geolocation'],
   });
@@ -57,7 +47,7 @@ async function steps(page) {
 test('a report goes round the loop across four roles', async () => {
   // The supervisor, on a phone.
   const supervisor = await as('supervisor001', 'phone');
-  await supervisor.goto(`${server.url}/cases/new`);
+  await supervisor.goto(`${ctx.server.url}/cases/new`);
   await supervisor.waitForFunction(() => document.getElementById('lon').value !== '');
   await screenshot(supervisor, 'report-form-phone');
   await supervisor.setInputFiles('#photo', photo);
@@ -121,14 +111,14 @@ test('a report goes round the loop across four roles', async () => {
     assert.ok(timeline.includes(word), `timeline lacks ${word}`);
   }
   await screenshot(supervisor, 'case-closed-phone');
-  await office.goto(`${server.url}/cases?q=${encodeURIComponent('海河路与梅江道')}`);
+  await office.goto(`${ctx.server.url}/cases?q=${encodeURIComponent('海河路与梅江道')}`);
   await screenshot(office, 'case-list-desktop');
   for (const page of [supervisor, office, handler, inspector]) await page.context().close();
 });
 
 test('a hostile or long description is shown escaped and intact; an empty one is refused beside its field', async () => {
   const page = await as('inspector02', 'desktop');
-  await page.goto(`${server.url}/cases/new`);
+  await page.goto(`${ctx.server.url}/cases/new`);
   await page.waitForFunction(() => document.getElementById('lon').value !== '');
   await page.selectOption('#category', '07001');
   await page.fill('#address', '柳林路 12 号');

@@ -7,24 +7,13 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer, launchBrowser, screenshot, loginAs, submit } = require('./harness');
+const { useServerAndBrowser, screenshot, loginAs, submit } = require('./harness');
 
-let server;
-let browser;
-
-test.before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-test.after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const ctx = useServerAndBrowser(test);
 
 /** A logged-in page; no geolocation permission. */
 function as(username, width) {
-  return loginAs(browser, server, username, width);
+  return loginAs(ctx.browser, ctx.server, username, width);
 }
 
 /** The colour of the pixel at the centre of a map's canvas, as [r, g, b]. */
@@ -37,7 +26,7 @@ function centrePixel(page, selector) {
 
 test('the district map draws grids, points and clustered open cases', async () => {
   const page = await as('office01', 'desktop');
-  await page.goto(`${server.url}/map`);
+  await page.goto(`${ctx.server.url}/map`);
   await page.waitForSelector('#district-map[data-ready="1"]', { timeout: 20000 });
   const status = await page.textContent('#map-status');
   assert.match(status, /网格 600 个/, status);
@@ -60,7 +49,7 @@ test('the district map draws grids, points and clustered open cases', async () =
 
 test('a report placed on the map is dispatched from the batch page and shown on its small map', async () => {
   const supervisor = await as('supervisor001', 'phone');
-  await supervisor.goto(`${server.url}/cases/new`);
+  await supervisor.goto(`${ctx.server.url}/cases/new`);
   await supervisor.waitForFunction(() => /未能定位|无法获取定位/.test(document.getElementById('where').textContent));
   // A category with two filing conditions asks which (the limit depends on it).
   await supervisor.selectOption('#category', '01001');
@@ -89,7 +78,7 @@ test('a report placed on the map is dispatched from the batch page and shown on 
   await office.goto(caseUrl);
   await submit(office, office.locator('form.step[data-step="accept"] button'));
   await office.waitForSelector('.ok');
-  await office.goto(`${server.url}/cases/dispatch`);
+  await office.goto(`${ctx.server.url}/cases/dispatch`);
   const row = office.locator('table.batch tr', { hasText: number });
   assert.equal(await row.count(), 1, 'the accepted report waits on the batch page');
   assert.match(await row.textContent(), /建议：/, 'with the suggested unit');

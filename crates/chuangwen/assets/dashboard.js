@@ -56,6 +56,8 @@
         }
       }).addTo(map);
       try { map.fitBounds(layer.getBounds()); } catch (e) { map.setView([39.1, 117.2], 12); }
+      mapEl.setAttribute('data-grids-drawn', String(data.grids.features.length));
+      mapEl.setAttribute('data-ready', '1');
     });
   }
 })();
