@@ -17,17 +17,14 @@ UPDATE cases SET
     return_count = (SELECT COUNT(*) FROM case_events e WHERE e.case_id = cases.id AND e.action = 'approve_return'),
     handle_count = (SELECT COUNT(*) FROM case_events e WHERE e.case_id = cases.id AND e.action = 'handle');
 
--- One row per district × dimension × grain (d/m/y) × bucket × value ×
--- stripe: the sums of every case reported in that bucket with that value.
--- Busy rows (the whole district, streets, campaigns, sources) are split into
--- stripes so concurrent writers do not queue on one row; readers add them up.
+-- One row per district × dimension × grain (d/m/y) × bucket × value: the
+-- sums of every case reported in that bucket with that value.
 CREATE TABLE case_stats (
     district_id      BIGINT NOT NULL REFERENCES districts(id) ON DELETE CASCADE,
     dim              TEXT NOT NULL,
     grain            TEXT NOT NULL,
     bucket           TEXT NOT NULL,
     value            TEXT NOT NULL,
-    stripe           BIGINT NOT NULL,
     reported         BIGINT NOT NULL DEFAULT 0,
     accepted         BIGINT NOT NULL DEFAULT 0,
     rejected         BIGINT NOT NULL DEFAULT 0,
@@ -44,5 +41,5 @@ CREATE TABLE case_stats (
     open             BIGINT NOT NULL DEFAULT 0,
     overdue          BIGINT NOT NULL DEFAULT 0,
     handling_minutes BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (district_id, dim, grain, bucket, value, stripe)
+    PRIMARY KEY (district_id, dim, grain, bucket, value)
 ) WITHOUT ROWID;

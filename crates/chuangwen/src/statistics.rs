@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::domain::assessment::{Ranked, Settings, rank};
 use crate::domain::org::UnitKind;
-use crate::domain::stats::{Dim, Figures, Grain, Period, Tally};
+use crate::domain::stats::{Dim, Figures, Grain, Period};
 use crate::store::{Store, StoreResult};
 
 /// Names of every value a breakdown may show.
@@ -253,9 +253,4 @@ pub fn period_of(
             _ => Period::month_of(today),
         }),
     }
-}
-
-/// The sums of everything, as a check (`Tally` of the whole district).
-pub async fn district_total(store: &Store, district_id: i64, period: &Period) -> StoreResult<Tally> {
-    store.stats_total(district_id, Dim::All, "", period).await
 }

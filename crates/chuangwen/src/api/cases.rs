@@ -401,6 +401,8 @@ fn facts(case: &Case) -> CaseFacts {
         limit: TimeLimit::new(case.limit_amount as u32, Clock::from_code(&case.limit_clock)),
         deadline: case.deadline,
         rework_count: case.rework_count,
+        dispatched_at: case.dispatched_at,
+        handled_at: case.handled_at,
     }
 }
 

@@ -401,6 +401,10 @@ pub struct CaseFacts {
     pub deadline: Option<DateTime<Utc>>,
     /// Times verification failed.
     pub rework_count: i64,
+    /// The last dispatch.
+    pub dispatched_at: Option<DateTime<Utc>>,
+    /// The last handling.
+    pub handled_at: Option<DateTime<Utc>>,
 }
 
 /// Who is acting.
@@ -433,6 +437,9 @@ pub struct Outcome {
     /// The deferral date after: `Some(Some(date))` set, `Some(None)` cleared,
     /// `None` left as it was.
     pub deferred_until: Option<Option<NaiveDate>>,
+    /// Closing: working minutes from the last dispatch to the handling that
+    /// passed (the dashboards' 平均处置时长, domain::stats).
+    pub handling_minutes: Option<i64>,
 }
 
 /// Why a transition is refused (messages for people).
@@ -495,6 +502,7 @@ pub fn apply(
         clear_unit: false,
         restart_clock: false,
         deferred_until: None,
+        handling_minutes: None,
     };
     match transition {
         Transition::Reject
@@ -555,6 +563,12 @@ pub fn apply(
             outcome.deadline = Some(calendar.deadline(now, facts.limit));
             outcome.restart_clock = true;
         }
+        Transition::VerifyPass => {
+            if let (Some(dispatched), Some(handled)) = (facts.dispatched_at, facts.handled_at) {
+                let minutes = calendar.elapsed_minutes(dispatched, handled, super::calendar::Clock::WorkingHours);
+                outcome.handling_minutes = Some(minutes);
+            }
+        }
         Transition::ApproveReturn => {
             outcome.clear_deadline = true;
             outcome.clear_unit = true;
@@ -603,6 +617,8 @@ mod tests {
             limit: TimeLimit::new(1, Clock::WorkingDays),
             deadline: Some(now() + chrono::Duration::hours(4)),
             rework_count: 0,
+            dispatched_at: None,
+            handled_at: None,
         }
     }
 
@@ -783,5 +799,23 @@ mod tests {
         for transition in Transition::ALL {
             assert_eq!(Transition::from_code(transition.code()), Some(transition));
         }
+    }
+
+    #[test]
+    fn closing_counts_the_working_minutes_from_the_last_dispatch_to_the_handling() {
+        let calendar = WorkCalendar::standard();
+        let roles = [Role::Inspector];
+        let actor = Actor { roles: &roles, in_assigned_unit: false };
+        // Friday 27 November 2026: dispatched 09:00, handled 15:30 — 3 h in the
+        // morning and 1½ h after the lunch break.
+        let at = |h: u32, m: u32| {
+            crate::domain::calendar::beijing().with_ymd_and_hms(2026, 11, 27, h, m, 0).unwrap().with_timezone(&Utc)
+        };
+        let handled =
+            CaseFacts { dispatched_at: Some(at(9, 0)), handled_at: Some(at(15, 30)), ..facts(CaseState::Handled) };
+        let outcome = apply(&handled, Transition::VerifyPass, &full_input(), &actor, at(16, 0), &calendar).unwrap();
+        assert_eq!(outcome.handling_minutes, Some(270));
+        let failed = apply(&handled, Transition::VerifyFail, &full_input(), &actor, at(16, 0), &calendar).unwrap();
+        assert_eq!(failed.handling_minutes, None, "only a closing counts");
     }
 }

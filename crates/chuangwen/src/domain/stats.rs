@@ -296,16 +296,7 @@ impl Dim {
             Dim::Reporter => id(case.reporter_id),
         }
     }
-
-    /// Few values, each touched by many reports: its rows are split into
-    /// `STRIPES` so that concurrent writers on PostgreSQL do not queue on one row.
-    pub fn striped(self) -> bool {
-        matches!(self, Dim::All | Dim::Street | Dim::Campaign | Dim::Source)
-    }
 }
-
-/// How many stripes a busy row is split into.
-pub const STRIPES: i64 = 8;
 
 /// The size of a time bucket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -352,8 +343,6 @@ pub struct Key {
     pub bucket: String,
     /// Value in the dimension.
     pub value: String,
-    /// Stripe (0 for unstriped dimensions).
-    pub stripe: i64,
 }
 
 /// The Beijing day a moment falls on.
@@ -361,17 +350,15 @@ pub fn beijing_day(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&beijing()).date_naive()
 }
 
-/// Every key a case contributes to, with its contribution (`stripe_seed`:
-/// the case id, so a case always lands in the same stripe).
-pub fn contributions(case: &CaseFacts<'_>, stripe_seed: i64) -> Vec<(Key, Tally)> {
+/// Every key a case contributes to, with its contribution.
+pub fn contributions(case: &CaseFacts<'_>) -> Vec<(Key, Tally)> {
     let tally = Tally::of(case);
     let day = beijing_day(case.reported_at);
     let mut out = Vec::with_capacity(Dim::ALL.len() * Grain::ALL.len());
     for dim in Dim::ALL {
         let Some(value) = dim.value_of(case) else { continue };
-        let stripe = if dim.striped() { stripe_seed.rem_euclid(STRIPES) } else { 0 };
         for grain in Grain::ALL {
-            out.push((Key { dim, grain, bucket: grain.bucket(day), value: value.clone(), stripe }, tally));
+            out.push((Key { dim, grain, bucket: grain.bucket(day), value: value.clone() }, tally));
         }
     }
     out
@@ -380,15 +367,15 @@ pub fn contributions(case: &CaseFacts<'_>, stripe_seed: i64) -> Vec<(Key, Tally)
 /// The changes a step makes to the sums: the case before (none for a new
 /// report) taken out, the case after put in, merged by key, zeros dropped,
 /// in key order (so concurrent writers lock rows in the same order).
-pub fn delta(before: Option<&CaseFacts<'_>>, after: Option<&CaseFacts<'_>>, stripe_seed: i64) -> Vec<(Key, Tally)> {
+pub fn delta(before: Option<&CaseFacts<'_>>, after: Option<&CaseFacts<'_>>) -> Vec<(Key, Tally)> {
     let mut sums: std::collections::BTreeMap<Key, Tally> = std::collections::BTreeMap::new();
     if let Some(before) = before {
-        for (key, tally) in contributions(before, stripe_seed) {
+        for (key, tally) in contributions(before) {
             *sums.entry(key).or_default() += -tally;
         }
     }
     if let Some(after) = after {
-        for (key, tally) in contributions(after, stripe_seed) {
+        for (key, tally) in contributions(after) {
             *sums.entry(key).or_default() += tally;
         }
     }
@@ -445,9 +432,13 @@ impl Period {
         Period { from: self.from - len, to: self.to - len }
     }
 
-    /// The same days a year before (同比); 29 February becomes the 28th.
+    /// The same days a year before (同比); whole months compare with the
+    /// same whole months (February 2025 with all of February 2024).
     pub fn year_before(&self) -> Period {
         let back = |d: NaiveDate| d - Months::new(12);
+        if self.is_whole_months() {
+            return Period { from: back(self.from), to: Period::month_of(back(self.to)).to };
+        }
         Period { from: back(self.from), to: back(self.to) }
     }
 
@@ -460,9 +451,15 @@ impl Period {
     }
 
     /// The fewest buckets that cover the period exactly: whole years as
-    /// years, whole months as months, the rest as days — at most 62 day
+    /// years, whole months as months, the rest as days — at most 60 day
     /// buckets and 22 month buckets, however long the period.
     pub fn buckets(&self) -> Vec<BucketRange> {
+        self.buckets_up_to(Grain::Year)
+    }
+
+    /// As `buckets`, with no bucket larger than `largest` (a monthly trend
+    /// takes whole months as months and the partial ones as days).
+    pub fn buckets_up_to(&self, largest: Grain) -> Vec<BucketRange> {
         let mut out = Vec::new();
         let mut day = self.from;
         let end = self.to;
@@ -474,7 +471,7 @@ impl Period {
         while day <= end {
             let year_end = NaiveDate::from_ymd_opt(day.year(), 12, 31).expect("31 December");
             let month_end = Period::month_of(day).to;
-            if day.ordinal() == 1 && year_end <= end {
+            if largest == Grain::Year && day.ordinal() == 1 && year_end <= end {
                 push(Grain::Year, day, day);
                 day = next_day(year_end);
             } else if day.day() == 1 && month_end <= end {
@@ -545,7 +542,7 @@ pub const MEASURES: [Measure; 11] = [
         code: "dispatch_accuracy",
         label: "准确派遣率",
         formula: "(派遣次数 − 回退次数) ÷ 派遣次数",
-        meaning: "回退：单位申请回退且创文办同意，说明派错了单位。",
+        meaning: "回退：单位申请回退且创文办同意，说明派错了单位。这是创文办派遣工作的指标；按单位分列时，派遣和回退记在案卷现在的责任单位名下。",
         source: "PRODUCT.md §4；standards-zh.md §1.6 准确派遣率",
     },
     Measure {
@@ -714,26 +711,25 @@ mod tests {
     #[test]
     fn the_reporting_day_is_the_beijing_day() {
         // 17:00 UTC on the 26th is 01:00 on the 27th in Beijing.
-        let keys = contributions(&facts(CaseState::Reported), 5);
+        let keys = contributions(&facts(CaseState::Reported));
         let day = keys.iter().find(|(k, _)| k.dim == Dim::All && k.grain == Grain::Day).unwrap();
         assert_eq!(day.0.bucket, "2026-11-27");
-        assert_eq!(day.0.stripe, 5);
         assert!(keys.iter().all(|(k, _)| k.dim != Dim::Point), "no point, no point row");
         let unit = keys.iter().find(|(k, _)| k.dim == Dim::Unit).unwrap();
-        assert_eq!((unit.0.value.as_str(), unit.0.stripe), ("7", 0));
+        assert_eq!(unit.0.value, "7");
     }
 
     #[test]
     fn a_step_moves_only_what_changed_and_a_redispatch_moves_the_unit() {
         let before = facts(CaseState::InProgress);
         let after = CaseFacts { state: CaseState::Handled, handle_count: 2, ..before.clone() };
-        let moved = delta(Some(&before), Some(&after), 3);
+        let moved = delta(Some(&before), Some(&after));
         assert_eq!(moved.len(), 3 * (Dim::ALL.len() - 2), "every row of the case, no point or grid");
         assert!(moved.iter().all(|(_, t)| *t == Tally { handled: 1, ..Tally::default() }));
         let other_unit = CaseFacts { unit_id: Some(8), ..before.clone() };
-        let moved = delta(Some(&before), Some(&other_unit), 3);
+        let moved = delta(Some(&before), Some(&other_unit));
         assert_eq!(moved.len(), 6, "out of unit 7 and into unit 8, at three grains");
-        assert!(delta(Some(&before), Some(&before), 3).is_empty());
+        assert!(delta(Some(&before), Some(&before)).is_empty());
     }
 
     #[test]
@@ -751,6 +747,12 @@ mod tests {
                 "d:2027-02-01..2027-02-03"
             ]
         );
+        let months: Vec<String> = p
+            .buckets_up_to(Grain::Month)
+            .iter()
+            .map(|r| format!("{}:{}..{}", r.grain.code(), r.first, r.last))
+            .collect();
+        assert_eq!(months, ["d:2025-11-15..2025-11-30", "m:2025-12..2027-01", "d:2027-02-01..2027-02-03"]);
         let month = Period::month_of(d(2026, 2, 10));
         assert_eq!((month.from, month.to), (d(2026, 2, 1), d(2026, 2, 28)));
         assert_eq!(month.buckets().len(), 1);
@@ -767,18 +769,20 @@ mod tests {
         for (from, to) in
             [(d(2024, 2, 29), d(2026, 3, 1)), (d(2024, 1, 1), d(2024, 12, 31)), (d(2025, 3, 31), d(2025, 5, 1))]
         {
-            let ranges = Period::new(from, to).unwrap().buckets();
-            let mut day = from - chrono::Duration::days(40);
-            while day <= to + chrono::Duration::days(40) {
-                let holders = ranges
-                    .iter()
-                    .filter(|r| {
-                        let b = r.grain.bucket(day);
-                        b >= r.first && b <= r.last
-                    })
-                    .count();
-                assert_eq!(holders, usize::from(day >= from && day <= to), "{day} in {from}..{to}");
-                day += chrono::Duration::days(1);
+            for largest in [Grain::Year, Grain::Month] {
+                let ranges = Period::new(from, to).unwrap().buckets_up_to(largest);
+                let mut day = from - chrono::Duration::days(40);
+                while day <= to + chrono::Duration::days(40) {
+                    let holders = ranges
+                        .iter()
+                        .filter(|r| {
+                            let b = r.grain.bucket(day);
+                            b >= r.first && b <= r.last
+                        })
+                        .count();
+                    assert_eq!(holders, usize::from(day >= from && day <= to), "{day} in {from}..{to} by {largest:?}");
+                    day += chrono::Duration::days(1);
+                }
             }
         }
     }
@@ -792,6 +796,12 @@ mod tests {
         assert_eq!(week.previous(), Period { from: d(2026, 11, 16), to: d(2026, 11, 22) });
         let leap = Period::new(d(2024, 2, 29), d(2024, 2, 29)).unwrap();
         assert_eq!(leap.year_before().from, d(2023, 2, 28));
+        let february = Period::month_of(d(2025, 2, 10));
+        assert_eq!(
+            february.year_before(),
+            Period { from: d(2024, 2, 1), to: d(2024, 2, 29) },
+            "all of a leap February"
+        );
     }
 
     #[test]

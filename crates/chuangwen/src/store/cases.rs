@@ -285,12 +285,20 @@ pub struct Conflict {
     pub current: Case,
 }
 
-pub(crate) const CASE_COLUMNS: &str =
-    "SELECT id, district_id, number, state, version, source, category_code, category_version,
+/// The columns of a `Case`, in one place for `SELECT` and `RETURNING`.
+macro_rules! case_fields {
+    () => {
+        "id, district_id, number, state, version, source, category_code, category_version,
     condition_index, campaign, limit_amount, limit_clock, description, address, lon, lat, grid_id, community_id,
     street_id, point_id, reporter_id, reporter_name, unit_id, co_unit_ids, deadline, rework_count, duplicate_of,
     deferred_until, reported_at, dispatched_at, handled_at, closed_at, updated_at, clock_started_at, amber_at,
-    overdue_at, batch_id, accepted_at, dispatch_count, return_count, handle_count, handling_minutes FROM cases";
+    overdue_at, batch_id, accepted_at, dispatch_count, return_count, handle_count, handling_minutes"
+    };
+}
+
+pub(crate) use case_fields;
+
+pub(crate) const CASE_COLUMNS: &str = concat!("SELECT ", case_fields!(), " FROM cases");
 
 /// `('a', 'b', …)`: the states where `holds` is true, for SQL. Built from the
 /// domain's own rules, so the database never counts a different set of states.
@@ -470,7 +478,7 @@ impl CaseUpdate {
             dispatches: (transition == Transition::Dispatch) as i64,
             returns: (transition == Transition::ApproveReturn) as i64,
             handlings: (transition == Transition::Handle) as i64,
-            handling_minutes: None,
+            handling_minutes: outcome.handling_minutes,
         }
     }
 }
@@ -508,45 +516,39 @@ macro_rules! link_attachments {
 
 /// Records one step inside an open transaction `$tx`: the optimistic update
 /// of the case, its event, its attachments, the audit entry and a rework
-/// supervision order; `Ok(case after)` or `Err(Conflict)` when the case moved.
+/// supervision order; `Ok((case after, case before))` — the caller adds the
+/// difference to the statistics — or `Err(Conflict)` when the case moved.
 /// A macro, as `transaction!` is: the same statements on either backend.
 macro_rules! transition_in {
     ($tx:ident, $algorithm:expr, $at:expr, $step:expr, $update:expr, $actor_id:expr, $actor:expr, $audit:expr, $batch:expr) => {{
         let (step, update, at): (&Step<'_>, CaseUpdate, DateTime<Utc>) = (&$step, $update, $at);
         let Step { case, expected_version, transition, outcome, input } = *step;
-        // Lock the row first (a no-op update), then read it as it is: the
-        // statistics take out exactly what the row contributed before.
-        let locked = sqlx::query("UPDATE cases SET version = version WHERE id = $1 AND version = $2")
-            .bind(case.id)
-            .bind(expected_version)
-            .execute(&mut *$tx)
-            .await?
-            .rows_affected();
-        let before = if locked == 0 {
-            None
+        // Lock the row and read it as it is (a no-op update returning it):
+        // the statistics take out exactly what the row contributed, even a
+        // mark the deadline watcher made without changing the version.
+        let before = sqlx::query_as::<_, Case>(concat!(
+            "UPDATE cases SET version = version WHERE id = $1 RETURNING ",
+            case_fields!()
+        ))
+        .bind(case.id)
+        .fetch_one(&mut *$tx)
+        .await?;
+        if before.version != expected_version {
+            Err(Conflict { current: before })
         } else {
-            Some(
-                sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
-                    .bind(case.id)
-                    .fetch_one(&mut *$tx)
-                    .await?,
-            )
-        };
-        let changed = if before.is_none() {
-            0
-        } else {
-            sqlx::query(
+            let updated = sqlx::query_as::<_, Case>(concat!(
                 "UPDATE cases SET state = $1, version = version + 1, unit_id = $2, co_unit_ids = $3, deadline = $4,
                  rework_count = $5, duplicate_of = COALESCE($6, duplicate_of), deferred_until = $7, updated_at = $8,
                  dispatched_at = COALESCE($9, dispatched_at), handled_at = COALESCE($10, handled_at),
-                 closed_at = COALESCE($11, closed_at), clock_started_at = $14,
-                 amber_at = CASE WHEN $15 THEN NULL ELSE amber_at END,
-                 overdue_at = CASE WHEN $15 THEN NULL ELSE overdue_at END,
-                 batch_id = COALESCE($16, batch_id), accepted_at = COALESCE(accepted_at, $17),
-                 dispatch_count = dispatch_count + $18, return_count = return_count + $19,
-                 handle_count = handle_count + $20, handling_minutes = COALESCE($21, handling_minutes)
-                 WHERE id = $12 AND version = $13",
-            )
+                 closed_at = COALESCE($11, closed_at), clock_started_at = $13,
+                 amber_at = CASE WHEN $14 THEN NULL ELSE amber_at END,
+                 overdue_at = CASE WHEN $14 THEN NULL ELSE overdue_at END,
+                 batch_id = COALESCE($15, batch_id), accepted_at = COALESCE(accepted_at, $16),
+                 dispatch_count = dispatch_count + $17, return_count = return_count + $18,
+                 handle_count = handle_count + $19, handling_minutes = COALESCE($20, handling_minutes)
+                 WHERE id = $12 RETURNING ",
+                case_fields!()
+            ))
             .bind(update.to)
             .bind(update.unit)
             .bind(&update.co_units)
@@ -559,7 +561,6 @@ macro_rules! transition_in {
             .bind(update.handled_at)
             .bind(update.closed_at)
             .bind(case.id)
-            .bind(expected_version)
             .bind(update.clock_started_at)
             .bind(update.reset_alerts)
             .bind($batch)
@@ -568,17 +569,8 @@ macro_rules! transition_in {
             .bind(update.returns)
             .bind(update.handlings)
             .bind(update.handling_minutes)
-            .execute(&mut *$tx)
-            .await?
-            .rows_affected()
-        };
-        if changed == 0 {
-            let current = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
-                .bind(case.id)
-                .fetch_one(&mut *$tx)
-                .await?;
-            Err(Conflict { current })
-        } else {
+            .fetch_one(&mut *$tx)
+            .await?;
             let event_id: i64 = sqlx::query_scalar(
                 "INSERT INTO case_events (case_id, district_id, action, from_state, to_state, actor_id, actor, note, detail, at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -620,13 +612,7 @@ macro_rules! transition_in {
                 .execute(&mut *$tx)
                 .await?;
             }
-            let updated = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
-                .bind(case.id)
-                .fetch_one(&mut *$tx)
-                .await?;
-            let deltas = $crate::store::stats::step_delta(before.as_ref(), &updated);
-            $crate::record_stats!($tx, case.district_id, deltas);
-            Ok(updated)
+            Ok((updated, before))
         }
     }};
 }
@@ -826,26 +812,17 @@ impl Store {
     ) -> StoreResult<Result<Case, Conflict>> {
         let (algorithm, at) = (self.audit_hash, now());
         let step = Step { case, expected_version, transition, outcome, input };
-        let mut update = CaseUpdate::of(&step, at);
-        if transition == Transition::VerifyPass {
-            // The handling time the dashboards average (domain::stats::MEASURES).
-            if let (Some(dispatched), Some(handled)) = (case.dispatched_at, case.handled_at) {
-                let calendar = self.calendar(case.district_id).await?;
-                update.handling_minutes =
-                    Some(calendar.elapsed_minutes(dispatched, handled, crate::domain::calendar::Clock::WorkingHours));
+        let update = CaseUpdate::of(&step, at);
+        let result = transaction!(&self.db, |tx| {
+            match transition_in!(tx, algorithm, at, step, update, actor_id, actor, audit, None::<i64>) {
+                Ok((updated, before)) => {
+                    let deltas = crate::store::stats::step_delta(Some(&before), &updated);
+                    crate::record_stats!(tx, case.district_id, deltas);
+                    Ok(updated)
+                }
+                Err(conflict) => Err(conflict),
             }
-        }
-        let result = transaction!(&self.db, |tx| transition_in!(
-            tx,
-            algorithm,
-            at,
-            step,
-            update,
-            actor_id,
-            actor,
-            audit,
-            None::<i64>
-        ));
+        });
         Ok(result)
     }
 
@@ -884,14 +861,22 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let mut dispatched = Vec::with_capacity(steps.len());
+            // The batch's statistics go in at once, in key order, so it locks
+            // those rows in the same order as every other writer.
+            let mut sums = crate::store::stats::Deltas::default();
             for step in steps {
                 let update = CaseUpdate::of(step, at);
                 match transition_in!(tx, algorithm, at, step, update, actor_id, actor, audit, Some(batch.id)) {
-                    Ok(case) => dispatched.push(case),
+                    Ok((case, before)) => {
+                        sums.add(crate::store::stats::step_delta(Some(&before), &case));
+                        dispatched.push(case);
+                    }
                     // Returning drops the transaction: everything above rolls back.
                     Err(conflict) => return Ok(Err(conflict)),
                 }
             }
+            let sums = sums.into_rows();
+            crate::record_stats!(tx, district_id, sums);
             Ok((batch, dispatched))
         });
         Ok(out)
@@ -1061,7 +1046,7 @@ struct BulkHistory {
 
 impl BulkHistory {
     fn of(c: &BulkCase, calendar: &crate::domain::calendar::WorkCalendar) -> BulkHistory {
-        let count = |action: &str| c.events.iter().filter(|e| e.0 == action).count() as i64;
+        let count = |t: Transition| c.events.iter().filter(|e| e.0 == t.code()).count() as i64;
         let handling_minutes = match (c.state, c.dispatched_at, c.handled_at) {
             ("closed", Some(d), Some(h)) => {
                 Some(calendar.elapsed_minutes(d, h, crate::domain::calendar::Clock::WorkingHours))
@@ -1069,10 +1054,10 @@ impl BulkHistory {
             _ => None,
         };
         BulkHistory {
-            accepted_at: c.events.iter().find(|e| e.0 == "accept").map(|e| e.3),
-            dispatches: count("dispatch"),
-            returns: count("approve_return"),
-            handlings: count("handle"),
+            accepted_at: c.events.iter().find(|e| e.0 == Transition::Accept.code()).map(|e| e.3),
+            dispatches: count(Transition::Dispatch),
+            returns: count(Transition::ApproveReturn),
+            handlings: count(Transition::Handle),
             handling_minutes,
         }
     }
@@ -1100,9 +1085,8 @@ impl Store {
         // What each case has been through, from its steps, and the sums it
         // adds to: written in the same transaction as the cases.
         let history: Vec<BulkHistory> = rows.iter().map(|(_, _, c)| BulkHistory::of(c, calendar)).collect();
-        let mut sums: std::collections::BTreeMap<crate::domain::stats::Key, crate::domain::stats::Tally> =
-            std::collections::BTreeMap::new();
-        for ((id, _, c), h) in rows.iter().zip(&history) {
+        let mut sums = crate::store::stats::Deltas::default();
+        for ((_, _, c), h) in rows.iter().zip(&history) {
             let Some(state) = CaseState::from_code(c.state) else { continue };
             let facts = crate::domain::stats::CaseFacts {
                 state,
@@ -1125,11 +1109,9 @@ impl Store {
                 source: c.source,
                 reporter_id: None,
             };
-            for (key, tally) in crate::domain::stats::contributions(&facts, *id) {
-                *sums.entry(key).or_default() += tally;
-            }
+            sums.add(crate::domain::stats::contributions(&facts));
         }
-        let sums: Vec<_> = sums.into_iter().collect();
+        let sums = sums.into_rows();
         transaction!(&self.db, |tx| {
             for (chunk, histories) in rows.chunks(BULK_ROWS).zip(history.chunks(BULK_ROWS)) {
                 let mut q = QueryBuilder::new(

@@ -215,8 +215,9 @@ impl Store {
         }
         // A database whose cases predate the kept statistics gets them once.
         for district in self.districts_without_stats().await? {
-            let rows = self.rebuild_stats(district).await?;
-            tracing::info!(district, rows, "statistics rebuilt from the cases");
+            if let Some(rows) = self.rebuild_stats(district, true).await? {
+                tracing::info!(district, rows, "statistics rebuilt from the cases");
+            }
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! period in a handful of bucket rows, and recounted directly from the cases
 //! for checks and the benchmark.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::QueryBuilder;
@@ -42,10 +42,29 @@ pub fn facts_of(case: &Case) -> Option<CaseFacts<'_>> {
 
 /// The change a step makes: `before` (none for a new case) out, `after` in.
 pub fn step_delta(before: Option<&Case>, after: &Case) -> Vec<(Key, Tally)> {
-    stats::delta(before.and_then(facts_of).as_ref(), facts_of(after).as_ref(), after.id)
+    stats::delta(before.and_then(facts_of).as_ref(), facts_of(after).as_ref())
 }
 
-/// Rows per multi-row upsert (22 parameters each, under SQLite's limit).
+/// Changes to the sums gathered from many cases (a batch, a bulk load, a
+/// rebuild), merged by key and written in key order.
+#[derive(Debug, Default)]
+pub struct Deltas(BTreeMap<Key, Tally>);
+
+impl Deltas {
+    /// Adds changes.
+    pub fn add(&mut self, changes: impl IntoIterator<Item = (Key, Tally)>) {
+        for (key, tally) in changes {
+            *self.0.entry(key).or_default() += tally;
+        }
+    }
+
+    /// The rows to write, zeros left out.
+    pub fn into_rows(self) -> Vec<(Key, Tally)> {
+        self.0.into_iter().filter(|(_, t)| !t.is_zero()).collect()
+    }
+}
+
+/// Rows per multi-row upsert (21 parameters each, under SQLite's limit).
 pub(crate) const STATS_ROWS: usize = 1000;
 
 /// Adds `$deltas` (`&[(Key, Tally)]`) to the district's sums inside `$tx`.
@@ -60,8 +79,7 @@ macro_rules! record_stats {
                     .push_bind(key.dim.code())
                     .push_bind(key.grain.code())
                     .push_bind(key.bucket.clone())
-                    .push_bind(key.value.clone())
-                    .push_bind(key.stripe);
+                    .push_bind(key.value.clone());
                 for v in tally.values() {
                     row.push_bind(v);
                 }
@@ -74,13 +92,13 @@ macro_rules! record_stats {
 
 /// `INSERT INTO case_stats (…) ` for `record_stats!`.
 pub static UPSERT_HEAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!("INSERT INTO case_stats (district_id, dim, grain, bucket, value, stripe, {}) ", stats::COLUMNS.join(", "))
+    format!("INSERT INTO case_stats (district_id, dim, grain, bucket, value, {}) ", stats::COLUMNS.join(", "))
 });
 
 /// ` ON CONFLICT … DO UPDATE` adding to the sums, for `record_stats!`.
 pub static UPSERT_TAIL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let sets: Vec<String> = stats::COLUMNS.iter().map(|c| format!("{c} = case_stats.{c} + excluded.{c}")).collect();
-    format!(" ON CONFLICT (district_id, dim, grain, bucket, value, stripe) DO UPDATE SET {}", sets.join(", "))
+    format!(" ON CONFLICT (district_id, dim, grain, bucket, value) DO UPDATE SET {}", sets.join(", "))
 });
 
 /// `CAST(SUM(reported) AS BIGINT) AS reported, …` (PostgreSQL sums bigints as numeric).
@@ -88,64 +106,40 @@ fn sums() -> String {
     stats::COLUMNS.iter().map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}")).collect::<Vec<_>>().join(", ")
 }
 
-/// A row of sums: the group's value (`v`), then the sums by column name.
-#[derive(sqlx::FromRow)]
-struct SumRow {
-    v: String,
-    reported: i64,
-    accepted: i64,
-    rejected: i64,
-    merged: i64,
-    voided: i64,
-    dispatched: i64,
-    returned: i64,
-    handled: i64,
-    reworked: i64,
-    due: i64,
-    closed: i64,
-    closed_on_time: i64,
-    deferred: i64,
-    open: i64,
-    overdue: i64,
-    handling_minutes: i64,
-}
+/// A row of sums: the group's value (`v`), then one column per `stats::COLUMNS`.
+struct SumRow(String, Tally);
 
-impl SumRow {
-    fn pair(&self) -> (String, Tally) {
-        let t = Tally {
-            reported: self.reported,
-            accepted: self.accepted,
-            rejected: self.rejected,
-            merged: self.merged,
-            voided: self.voided,
-            dispatched: self.dispatched,
-            returned: self.returned,
-            handled: self.handled,
-            reworked: self.reworked,
-            due: self.due,
-            closed: self.closed,
-            closed_on_time: self.closed_on_time,
-            deferred: self.deferred,
-            open: self.open,
-            overdue: self.overdue,
-            handling_minutes: self.handling_minutes,
-        };
-        (self.v.clone(), t)
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for SumRow
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<SumRow, sqlx::Error> {
+        let mut values = [0; stats::COLUMNS.len()];
+        for (value, column) in values.iter_mut().zip(stats::COLUMNS) {
+            *value = row.try_get(column)?;
+        }
+        Ok(SumRow(row.try_get("v")?, Tally::from_values(values)))
     }
 }
 
-fn push_buckets<DB: sqlx::Database>(q: &mut QueryBuilder<DB>, period: &Period)
+fn push_ranges<DB: sqlx::Database>(q: &mut QueryBuilder<DB>, ranges: &[stats::BucketRange])
 where
     for<'x> String: sqlx::Encode<'x, DB> + sqlx::Type<DB>,
     for<'x> &'x str: sqlx::Encode<'x, DB> + sqlx::Type<DB>,
 {
     q.push(" AND (");
-    for (i, range) in period.buckets().into_iter().enumerate() {
+    for (i, range) in ranges.iter().enumerate() {
         if i > 0 {
             q.push(" OR ");
         }
         q.push("(grain = ").push_bind(range.grain.code());
-        q.push(" AND bucket BETWEEN ").push_bind(range.first).push(" AND ").push_bind(range.last).push(")");
+        q.push(" AND bucket BETWEEN ")
+            .push_bind(range.first.clone())
+            .push(" AND ")
+            .push_bind(range.last.clone())
+            .push(")");
     }
     q.push(")");
 }
@@ -171,17 +165,18 @@ impl Store {
         only: Option<&str>,
     ) -> StoreResult<Vec<(String, Tally)>> {
         let head = format!("SELECT value AS v, {} FROM case_stats WHERE district_id = ", sums());
+        let ranges = period.buckets();
         let rows: Vec<SumRow> = read!(&self.db, |pool| {
             let mut q = QueryBuilder::new(head.as_str());
             q.push_bind(district_id).push(" AND dim = ").push_bind(dim.code());
             if let Some(value) = only {
                 q.push(" AND value = ").push_bind(value.to_string());
             }
-            push_buckets(&mut q, period);
+            push_ranges(&mut q, &ranges);
             q.push(" GROUP BY value");
             q.build_query_as::<SumRow>().fetch_all(pool).await
         })?;
-        Ok(rows.iter().map(SumRow::pair).collect())
+        Ok(rows.into_iter().map(|SumRow(v, t)| (v, t)).collect())
     }
 
     /// The sums of one value (the whole district: `Dim::All`, `""`).
@@ -196,7 +191,9 @@ impl Store {
     }
 
     /// The sums of one value bucket by bucket: days for a period of up to
-    /// 92 days, months beyond; `(bucket, sums)` in time order, empty buckets left out.
+    /// 92 days, months beyond (a partial first or last month summed from its
+    /// days, so the trend adds up to the period's figures); `(bucket, sums)`
+    /// in time order, empty buckets left out.
     pub async fn stats_series(
         &self,
         district_id: i64,
@@ -205,18 +202,19 @@ impl Store {
         period: &Period,
     ) -> StoreResult<(Grain, Vec<(String, Tally)>)> {
         let grain = if period.days() <= 92 { Grain::Day } else { Grain::Month };
-        let head = format!("SELECT bucket AS v, {} FROM case_stats WHERE district_id = ", sums());
+        // A day bucket `2026-11-27` belongs to month `2026-11`: its first seven characters.
+        let label = if grain == Grain::Day { "bucket" } else { "SUBSTR(bucket, 1, 7)" };
+        let head = format!("SELECT {label} AS v, {} FROM case_stats WHERE district_id = ", sums());
+        let ranges = period.buckets_up_to(grain);
         let rows: Vec<SumRow> = read!(&self.db, |pool| {
             let mut q = QueryBuilder::new(head.as_str());
             q.push_bind(district_id).push(" AND dim = ").push_bind(dim.code());
-            q.push(" AND grain = ").push_bind(grain.code());
-            q.push(" AND bucket BETWEEN ").push_bind(grain.bucket(period.from));
-            q.push(" AND ").push_bind(grain.bucket(period.to));
             q.push(" AND value = ").push_bind(value.to_string());
-            q.push(" GROUP BY bucket ORDER BY bucket");
+            push_ranges(&mut q, &ranges);
+            q.push(" GROUP BY ").push(label).push(" ORDER BY ").push(label);
             q.build_query_as::<SumRow>().fetch_all(pool).await
         })?;
-        Ok((grain, rows.iter().map(SumRow::pair).collect()))
+        Ok((grain, rows.into_iter().map(|SumRow(v, t)| (v, t)).collect()))
     }
 
     /// The same sums as `stats_by`, recounted straight from the cases — for
@@ -273,53 +271,65 @@ impl Store {
             .bind(to)
             .fetch_all(pool)
             .await)?;
-        Ok(rows.iter().map(SumRow::pair).collect())
+        Ok(rows.into_iter().map(|SumRow(v, t)| (v, t)).collect())
     }
 
-    /// Rebuilds a district's sums from its cases (after a restore, or when a
-    /// database from before the sums existed is opened): fills in the handling
-    /// time of closed cases that lack it, then replaces every row.
-    pub async fn rebuild_stats(&self, district_id: i64) -> StoreResult<usize> {
+    /// Rebuilds a district's sums from its cases (a database whose cases
+    /// predate the sums, or a repair): fills in the handling time of closed
+    /// cases that lack it, then replaces every row — all in one transaction,
+    /// so no step is lost or counted twice. With `only_if_missing`, a district
+    /// that has sums by then (another node got there first) is left alone.
+    /// Returns the rows written, if it rebuilt.
+    pub async fn rebuild_stats(&self, district_id: i64, only_if_missing: bool) -> StoreResult<Option<usize>> {
         let calendar = self.calendar(district_id).await?;
-        let missing: Vec<(i64, DateTime<Utc>, DateTime<Utc>)> = read!(&self.db, |pool| sqlx::query_as(
-            "SELECT id, dispatched_at, handled_at FROM cases WHERE district_id = $1 AND state = 'closed'
-               AND handling_minutes IS NULL AND dispatched_at IS NOT NULL AND handled_at IS NOT NULL"
-        )
-        .bind(district_id)
-        .fetch_all(pool)
-        .await)?;
-        for chunk in missing.chunks(1000) {
-            transaction!(&self.db, |tx| {
-                for (id, dispatched, handled) in chunk {
-                    let minutes = calendar.elapsed_minutes(*dispatched, *handled, Clock::WorkingHours);
+        let written = transaction!(&self.db, |tx| {
+            let has: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM case_stats WHERE district_id = $1)")
+                .bind(district_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if only_if_missing && has {
+                None
+            } else {
+                let missing: Vec<(i64, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT id, dispatched_at, handled_at FROM cases WHERE district_id = $1 AND state = 'closed'
+                       AND handling_minutes IS NULL AND dispatched_at IS NOT NULL AND handled_at IS NOT NULL",
+                )
+                .bind(district_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (id, dispatched, handled) in missing {
                     sqlx::query("UPDATE cases SET handling_minutes = $1 WHERE id = $2")
-                        .bind(minutes)
+                        .bind(calendar.elapsed_minutes(dispatched, handled, Clock::WorkingHours))
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
                 }
-            });
-        }
-        let mut sums: HashMap<Key, Tally> = HashMap::new();
-        let mut after = 0;
-        loop {
-            let page = self.cases_after(district_id, after, 5000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.id;
-            for case in &page {
-                if let Some(facts) = facts_of(case) {
-                    for (key, tally) in stats::contributions(&facts, case.id) {
-                        *sums.entry(key).or_default() += tally;
-                    }
+                let mut sums = Deltas::default();
+                let mut after = 0;
+                loop {
+                    let page: Vec<Case> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        crate::store::cases::case_fields!(),
+                        " FROM cases WHERE district_id = $1 AND id > $2 ORDER BY id LIMIT 5000"
+                    ))
+                    .bind(district_id)
+                    .bind(after)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let Some(last) = page.last() else { break };
+                    after = last.id;
+                    sums.add(page.iter().filter_map(facts_of).flat_map(|f| stats::contributions(&f)));
                 }
+                let rows = sums.into_rows();
+                sqlx::query("DELETE FROM case_stats WHERE district_id = $1")
+                    .bind(district_id)
+                    .execute(&mut *tx)
+                    .await?;
+                crate::record_stats!(tx, district_id, rows);
+                Some(rows.len())
             }
-        }
-        let rows: Vec<(Key, Tally)> = sums.into_iter().collect::<BTreeMap<_, _>>().into_iter().collect();
-        transaction!(&self.db, |tx| {
-            sqlx::query("DELETE FROM case_stats WHERE district_id = $1").bind(district_id).execute(&mut *tx).await?;
-            crate::record_stats!(tx, district_id, rows);
         });
-        Ok(rows.len())
+        Ok(written)
     }
 
     /// Districts that have cases but no sums yet (a database opened for the

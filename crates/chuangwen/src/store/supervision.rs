@@ -106,48 +106,46 @@ impl Store {
     ) -> StoreResult<(bool, bool)> {
         let sql = format!(
             "UPDATE cases SET overdue_at = $1, amber_at = COALESCE(amber_at, $1)
-             WHERE id = $2 AND overdue_at IS NULL AND deadline = $3 AND state IN {}",
-            super::cases::RUNNING_STATES.as_str()
+             WHERE id = $2 AND overdue_at IS NULL AND deadline = $3 AND state IN {} RETURNING {}",
+            super::cases::RUNNING_STATES.as_str(),
+            super::cases::case_fields!()
         );
         let result = transaction!(&self.db, |tx| {
-            let changed = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            let marked = sqlx::query_as::<_, super::cases::Case>(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(at)
                 .bind(clock.id)
                 .bind(clock.deadline)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if changed == 0 {
-                (false, false)
-            } else {
-                // The mark moves the case into the overdue figures.
-                let after = sqlx::query_as::<_, super::cases::Case>(sqlx::AssertSqlSafe(format!(
-                    "{} WHERE id = $1",
-                    super::cases::CASE_COLUMNS
-                )))
-                .bind(clock.id)
-                .fetch_one(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-                let before = super::cases::Case { overdue_at: None, ..after.clone() };
-                let deltas = super::stats::step_delta(Some(&before), &after);
-                crate::record_stats!(tx, clock.district_id, deltas);
-                (true, match clock.unit_id {
-                Some(unit) => sqlx::query(
-                    "INSERT INTO supervision_orders (district_id, case_id, unit_id, reason, stage, note, created_at)
-                         VALUES ($1, $2, $3, 'overdue', $4, $5, $6) ON CONFLICT (case_id, reason, stage) DO NOTHING",
-                )
-                .bind(clock.district_id)
-                .bind(clock.id)
-                .bind(unit)
-                .bind(stage)
-                .bind(format!("案卷 {} 已超过处置期限，请单位负责人督促整改", clock.number))
-                .bind(at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    > 0,
-                None => false,
-            })
+            match marked {
+                None => (false, false),
+                Some(after) => {
+                    // The mark moves the case into the overdue figures; it changed
+                    // only overdue_at (and amber_at, which no figure counts).
+                    let before = super::cases::Case { overdue_at: None, ..after.clone() };
+                    let deltas = super::stats::step_delta(Some(&before), &after);
+                    crate::record_stats!(tx, clock.district_id, deltas);
+                    let raised = match clock.unit_id {
+                        Some(unit) => {
+                            sqlx::query(
+                                "INSERT INTO supervision_orders (district_id, case_id, unit_id, reason, stage, note, created_at)
+                                 VALUES ($1, $2, $3, 'overdue', $4, $5, $6) ON CONFLICT (case_id, reason, stage) DO NOTHING",
+                            )
+                            .bind(clock.district_id)
+                            .bind(clock.id)
+                            .bind(unit)
+                            .bind(stage)
+                            .bind(format!("案卷 {} 已超过处置期限，请单位负责人督促整改", clock.number))
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected()
+                                > 0
+                        }
+                        None => false,
+                    };
+                    (true, raised)
+                }
             }
         });
         Ok(result)

@@ -147,22 +147,22 @@ pub async fn page(
     let district = user.district_id;
     let overview = statistics::overview(&state.store, district, focus.clone(), period).await?;
     let names = Names::of(&state.store, district).await?;
-    let dims: &[(Dim, &str, &str)] = if focus.dim == Dim::All {
+    let dims: &[(Dim, &str)] = if focus.dim == Dim::All {
         &[
-            (Dim::Street, "按街道（问题所在地）", "街道"),
-            (Dim::Unit, "按责任单位", "责任单位"),
-            (Dim::Campaign, "按专项行动", "专项行动"),
-            (Dim::Category, "按问题类别", "问题类别"),
-            (Dim::Source, "按来源", "来源"),
+            (Dim::Street, "按街道（问题所在地）"),
+            (Dim::Unit, "按责任单位"),
+            (Dim::Campaign, "按专项行动"),
+            (Dim::Category, "按问题类别"),
+            (Dim::Source, "按来源"),
         ]
     } else {
         &[]
     };
     let mut breakdowns = Vec::new();
-    for (dim, title, label) in dims {
+    for (dim, title) in dims {
         let mut rows = statistics::breakdown(&state.store, district, *dim, &period, &names).await?;
         rows.truncate(30);
-        breakdowns.push(Breakdown { title: title.to_string(), label, rows });
+        breakdowns.push(Breakdown { title: title.to_string(), label: dim.label(), rows });
     }
     let filter = CaseFilter {
         overdue: true,
