@@ -23,6 +23,10 @@ fi
 # The report tests read produced PDFs back with poppler's pdftotext, an
 # independent reader (Debian's poppler-utils).
 if ! command -v pdftotext >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "test.sh: the report tests need pdftotext: run 'sudo apt-get install poppler-utils' first" >&2
+    exit 1
+  fi
   echo "test.sh: installing poppler-utils (pdftotext)" >&2
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >&2
 fi

@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Encrypts and indexes personal information.
     pub crypto: PiCrypto,
+    /// The HTTP client of webhook deliveries, built once.
+    pub http: reqwest::Client,
 }
 
 impl AppState {
@@ -41,12 +43,18 @@ impl AppState {
             job_wake: Arc::new(Notify::new()),
             metrics: crate::telemetry::metrics(),
             crypto,
+            http: crate::jobs::reports::http_client(),
         }
     }
 
     /// The job context for this state.
     pub fn job_context(&self) -> JobContext {
-        JobContext { store: self.store.clone(), files: self.files.clone(), crypto: self.crypto.clone() }
+        JobContext {
+            store: self.store.clone(),
+            files: self.files.clone(),
+            crypto: self.crypto.clone(),
+            http: self.http.clone(),
+        }
     }
 }
 

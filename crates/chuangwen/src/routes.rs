@@ -97,6 +97,8 @@ fn table() -> Table {
         .get("/admin/audit", web::admin::audit)
         .get("/admin/webhooks", web::reports::webhooks)
         .post("/admin/webhooks", web::reports::create_webhook)
+        .post("/admin/webhooks/{id}/active", web::reports::set_active)
+        .post("/admin/webhooks/deliveries/{id}/retry", web::reports::retry)
         // JSON API v1 (session or `Authorization: Bearer cwt_…`).
         // M3 cases: report, the loop's steps, evidence.
         .post("/api/v1/cases", api::cases::report)
@@ -124,7 +126,7 @@ fn table() -> Table {
         .get("/api/v1/attachments/{id}", api::cases::attachment)
         .get("/api/v1/attachments/{id}/thumbnail", api::cases::attachment_thumbnail)
         .get("/api/v1/map/layers", api::map::layers)
-        .get("/api/v1/statistics", web::dashboard::api)
+        .get("/api/v1/statistics", api::statistics::statistics)
         .get("/api/v1/places/resolve", api::places::resolve)
         .get("/api/v1/places/points", api::places::points)
         .get("/api/v1/places/points/{id}", api::places::point)

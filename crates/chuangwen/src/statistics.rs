@@ -250,7 +250,8 @@ pub fn period_of(
                 to: NaiveDate::from_ymd_opt(today.year(), 12, 31).expect("31 December"),
             },
             "all" => Period { from: today - chrono::Duration::days(3 * 366), to: today },
-            _ => Period::month_of(today),
+            "month" => Period::month_of(today),
+            other => return Err(format!("未知的统计期间“{other}”，可选 week、month、quarter、year、all")),
         }),
     }
 }

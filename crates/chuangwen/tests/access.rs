@@ -50,8 +50,12 @@ enum Object {
     Batch,
     /// A photo of a case; the other one belongs to a case in another street.
     Attachment,
-    /// A district-wide report (周报); the other one belongs to another district.
+    /// The walkers' street's daily sheet (督察单); the other one belongs to another district.
     Report,
+    /// A webhook; the other one belongs to another district.
+    Webhook,
+    /// A webhook delivery; the other one belongs to another district.
+    Delivery,
 }
 
 const ALL: &[Role] = &Role::ALL;
@@ -125,6 +129,20 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
         ("GET", "/admin/audit", "/admin/audit", Rule::Roles(ADMIN), None),
         ("GET", "/admin/webhooks", "/admin/webhooks", Rule::Roles(ADMIN), None),
         ("POST", "/admin/webhooks", "/admin/webhooks", Rule::Roles(ADMIN), None),
+        (
+            "POST",
+            "/admin/webhooks/{id}/active",
+            "/admin/webhooks/{id}/active",
+            Rule::Roles(ADMIN),
+            Some(Object::Webhook),
+        ),
+        (
+            "POST",
+            "/admin/webhooks/deliveries/{id}/retry",
+            "/admin/webhooks/deliveries/{id}/retry",
+            Rule::Roles(ADMIN),
+            Some(Object::Delivery),
+        ),
         // Statistics: everyone sees figures (a unit its own); rankings and the wall display are district-wide.
         ("GET", "/dashboard", "/dashboard", Rule::Roles(ALL), None),
         ("GET", "/dashboard/rankings", "/dashboard/rankings", Rule::Roles(DISTRICT_WIDE), None),
@@ -136,6 +154,8 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
         ("POST", "/reports/weekly", "/reports/weekly", Rule::Roles(IMPORTERS), None),
         ("POST", "/reports/bulletin", "/reports/bulletin", Rule::Roles(IMPORTERS), None),
         ("GET", "/reports/batches/{id}", "/reports/batches/{id}", Rule::Roles(IMPORTERS), Some(Object::Batch)),
+        // The object is the walkers' street's daily sheet (who sees the district's
+        // weekly reports, and whose sheets a unit sees: tests/reports.rs).
         ("GET", "/reports/{id}", "/reports/{id}", Rule::Roles(ALL), Some(Object::Report)),
         ("GET", "/reports/{id}/download", "/reports/{id}/download?format=xlsx", Rule::Roles(ALL), Some(Object::Report)),
         ("POST", "/settings/assessment", "/settings/assessment", Rule::Roles(IMPORTERS), None),
@@ -225,6 +245,10 @@ struct World {
     photo_elsewhere: i64,
     report_here: i64,
     report_elsewhere: i64,
+    webhook_here: i64,
+    webhook_elsewhere: i64,
+    delivery_here: i64,
+    delivery_elsewhere: i64,
     district: i64,
 }
 
@@ -330,15 +354,44 @@ async fn world(db: &common::TestDb) -> World {
     let import_elsewhere = new_import(other.id, other_user).await;
     let token_elsewhere = new_token(&store, other.id, other_root.id, other_user).await.0;
     let batch_elsewhere = batch_of_nothing(&store, other.id, other_user).await;
-    let weekly = |district: i64| {
+    let sheet = |district: i64, unit: i64, kind: &'static str| {
         let store = store.clone();
         async move {
-            let body = r#"{"title":"创文工作周报","subtitle":"","blocks":[]}"#;
-            store.deliver_report(district, "weekly", None, "2020-01-06", "周报", body, |_| String::new()).await.unwrap()
+            let body = r#"{"title":"督察单","subtitle":"","blocks":[]}"#;
+            store
+                .deliver_report(district, kind, Some(unit), "2020-01-06", "督察单", body, |_| String::new())
+                .await
+                .unwrap()
         }
     };
-    let report_here = weekly(district).await;
-    let report_elsewhere = weekly(other.id).await;
+    // A webhook in each district, each with one delivery of a weekly report.
+    let hooked = |district: i64| {
+        let store = store.clone();
+        async move {
+            let audit = NewAuditEntry {
+                district_id: Some(district),
+                actor_id: None,
+                actor: "test".into(),
+                action: AuditAction::SettingsChanged,
+                object: String::new(),
+                detail: String::new(),
+                ip: String::new(),
+            };
+            store
+                .create_webhook(district, "市平台", "http://127.0.0.1:9/hook", "sealed", "weekly", &audit)
+                .await
+                .unwrap()
+        }
+    };
+    let webhook_here = hooked(district).await;
+    let webhook_elsewhere = hooked(other.id).await;
+    let report_here = sheet(district, street.id, "daily_sheet").await;
+    let report_elsewhere = sheet(other.id, other_root.id, "daily_sheet").await;
+    // A weekly report in each district, for the webhooks' deliveries.
+    sheet(district, street.id, "weekly").await;
+    sheet(other.id, other_root.id, "weekly").await;
+    let delivery_here = store.deliveries(district, 1).await.unwrap()[0].id;
+    let delivery_elsewhere = store.deliveries(other.id, 1).await.unwrap()[0].id;
     // Two reports by someone else: one in the walkers' street, one elsewhere.
     let new_case = |point: i64| {
         let store = store.clone();
@@ -435,6 +488,10 @@ async fn world(db: &common::TestDb) -> World {
         photo_elsewhere: photos[1],
         report_here,
         report_elsewhere,
+        webhook_here,
+        webhook_elsewhere,
+        delivery_here,
+        delivery_elsewhere,
         district,
     }
 }
@@ -592,6 +649,8 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Some(Object::Order) => world.order_here,
                 Some(Object::Batch) => world.batch_here,
                 Some(Object::Report) => world.report_here,
+                Some(Object::Webhook) => world.webhook_here,
+                Some(Object::Delivery) => world.delivery_here,
                 Some(Object::Attachment) => world.photo_here,
                 None => 0,
             };
@@ -611,6 +670,8 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Object::Batch => world.batch_elsewhere,
                 Object::Attachment => world.photo_elsewhere,
                 Object::Report => world.report_elsewhere,
+                Object::Webhook => world.webhook_elsewhere,
+                Object::Delivery => world.delivery_elsewhere,
             };
             let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &theirs.to_string())).await;
             let expected = match (allowed, object) {

@@ -1,18 +1,32 @@
 //! Supervision output read back as a user would: the weekly report as PDF
 //! (through poppler's pdftotext), xlsx (calamine) and docx (its XML); the
-//! daily sheets against the cases; a webhook receiver that is down, then
-//! failing, then back — retried, logged, delivered once, correctly signed.
+//! daily sheets in each unit's inbox and nobody else's; a webhook receiver
+//! that is down, then failing, then back — retried, logged, delivered once,
+//! correctly signed; a report made again changes in place and is not sent twice.
 
 mod common;
 
 use std::io::{Cursor, Read};
 use std::sync::{Arc, Mutex};
 
+use axum::http::StatusCode;
 use calamine::{Data, Reader, Xlsx};
-use chrono::Utc;
+use chrono::{Datelike, Utc};
+use chuangwen::auth::policy::Scope;
 use chuangwen::domain::stats::{Dim, Period, beijing_day};
 use chuangwen::reports::render::{docx, pdf, xlsx};
-use chuangwen::reports::{Block, Cell, build};
+use chuangwen::reports::{Block, Cell, Document, build};
+use chuangwen::store::cases::CaseFilter;
+
+/// The demo district with `cases` cases over the past year.
+async fn demo(db: &common::TestDb, cases: u64) -> i64 {
+    let progress = &chuangwen::progress::Silent;
+    chuangwen::demo::create(&db.store, common::DEMO_SEED, Some(common::DEMO_PASSWORD), cases, progress)
+        .await
+        .unwrap()
+        .district
+        .id
+}
 
 fn pdf_text(bytes: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -28,20 +42,9 @@ fn pdf_text(bytes: &[u8]) -> String {
 }
 
 on_both_backends!(the_weekly_report_reads_back_the_same_in_pdf_xlsx_and_docx, |db| {
-    let district = chuangwen::demo::create(
-        &db.store,
-        common::DEMO_SEED,
-        Some(common::DEMO_PASSWORD),
-        400,
-        &chuangwen::progress::Silent,
-    )
-    .await
-    .unwrap()
-    .district
-    .id;
+    let district = demo(&db, 400).await;
     let today = beijing_day(Utc::now());
     let doc = build::weekly(&db.store, district, today).await.unwrap();
-    // The per-unit table: its first row is the unit with the most problems this year.
     let table = doc
         .blocks
         .iter()
@@ -50,32 +53,29 @@ on_both_backends!(the_weekly_report_reads_back_the_same_in_pdf_xlsx_and_docx, |d
             _ => None,
         })
         .expect("a per-unit table");
-    assert!(!table.rows.is_empty(), "a year of cases has units");
     let (first_unit, first_reported) = match (&table.rows[0][0], &table.rows[0][1]) {
         (Cell::Text(name), Cell::Count(n)) => (name.clone(), *n),
         other => panic!("unexpected cells {other:?}"),
     };
-    // The figure is the kept sum, equal to a recount.
-    let year = Period::new(
-        chrono::NaiveDate::from_ymd_opt(today.format("%Y").to_string().parse().unwrap(), 1, 1).unwrap(),
-        build::monday_of(today) + chrono::Duration::days(6),
-    )
-    .unwrap();
+    // The first row is the unit with the most problems this year, by a recount from the cases.
+    let year =
+        Period::new(today.with_ordinal(1).unwrap(), build::monday_of(today) + chrono::Duration::days(6)).unwrap();
     let recount = db.store.recount_by(district, Dim::Unit, &year).await.unwrap();
-    assert!(recount.iter().any(|(_, t)| t.reported == first_reported), "{first_reported} found in the recount");
+    let (top_id, top) = recount.iter().max_by_key(|(_, t)| t.reported).unwrap();
+    let top_name = db.store.unit_by_id(top_id.parse().unwrap()).await.unwrap().name;
+    assert_eq!((first_unit.as_str(), first_reported), (top_name.as_str(), top.reported));
 
     let text = pdf_text(&pdf(&doc).unwrap());
-    // A narrow table cell wraps a long name: its first four characters share a line.
-    let unit_start: String = first_unit.chars().take(4).collect();
     // Page numbers on every page (pdftotext drops the spaces around the numbers).
     assert!(text.replace(' ', "").contains("第1页/共"), "{text}");
+    // A narrow table cell wraps a long name: its first four characters share a line.
+    let unit_start: String = first_unit.chars().take(4).collect();
     for expected in ["创文工作周报", "一、总体情况", "三、各责任单位本年累计", unit_start.as_str()]
     {
         assert!(text.contains(expected), "the PDF says {expected:?}:\n{text}");
     }
 
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(xlsx(&doc).unwrap())).unwrap();
-    assert!(book.sheet_names().contains(&"概况".to_string()));
     let sheet = book.worksheet_range("责任单位").unwrap();
     assert_eq!(sheet.get((0, 0)), Some(&Data::String("责任单位".into())));
     assert_eq!(sheet.get((1, 0)), Some(&Data::String(first_unit.clone())));
@@ -89,89 +89,97 @@ on_both_backends!(the_weekly_report_reads_back_the_same_in_pdf_xlsx_and_docx, |d
     assert!(xml.contains("创文工作周报") && xml.contains(&first_unit) && xml.contains("<w:tbl>"));
 });
 
-on_both_backends!(each_unit_with_running_cases_gets_its_daily_sheet_in_its_inbox, |db| {
-    let district = chuangwen::demo::create(
-        &db.store,
-        common::DEMO_SEED,
-        Some(common::DEMO_PASSWORD),
-        400,
-        &chuangwen::progress::Silent,
-    )
-    .await
-    .unwrap()
-    .district
-    .id;
-    let state = db.state();
-    let now = Utc::now();
+on_both_backends!(a_unit_reads_its_own_daily_sheet_and_nobody_elses, |db| {
+    let district = demo(&db, 400).await;
+    let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap(); // handler046's
+    let mut office = common::as_user(&db, "office01").await;
+    let csrf = office.csrf();
+    assert_eq!(office.post_form("/reports/daily-sheets", &[("csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
     let units = db.store.units_with_running_cases(district).await.unwrap();
-    assert!(!units.is_empty());
-    let made =
-        chuangwen::jobs::reports::sheets_for(&state.job_context(), district, beijing_day(now), now).await.unwrap();
-    assert_eq!(made, units.len());
-    let unit = units[0];
-    let sheets = db.store.reports(district, Some(&[unit]), 10).await.unwrap();
-    let sheet = sheets.iter().find(|r| r.kind == "daily_sheet").expect("the unit's sheet");
-    let doc: chuangwen::reports::Document = serde_json::from_str(&sheet.body).unwrap();
-    let overdue =
-        db.store.unit_running_cases(unit).await.unwrap().iter().filter(|c| c.deadline.is_some_and(|d| d < now)).count();
-    assert!(doc.text().contains(&format!("已超期（{overdue} 件）")), "{}", doc.text());
-    // Another unit does not see it; making the sheets again replaces, never doubles.
-    let other = units.iter().find(|u| **u != unit).copied().unwrap_or(-1);
-    assert!(db.store.reports(district, Some(&[other]), 50).await.unwrap().iter().all(|r| r.unit_id != Some(unit)));
-    chuangwen::jobs::reports::sheets_for(&state.job_context(), district, beijing_day(now), now).await.unwrap();
-    let again = db.store.reports(district, Some(&[unit]), 10).await.unwrap();
-    assert_eq!(again.iter().filter(|r| r.kind == "daily_sheet").count(), 1);
+    assert!(units.contains(&street.id), "the street has running cases");
+
+    let mut handler = common::as_user(&db, "handler046").await;
+    let inbox = handler.get("/reports").await.text();
+    let id: i64 = inbox
+        .split("href=\"/reports/")
+        .filter_map(|rest| rest.split('"').next()?.parse().ok())
+        .next()
+        .expect("a sheet in the street's inbox");
+    assert!(inbox.contains(&format!("督察单 · {}", street.name)) && inbox.contains("未阅"));
+    // What the office's list counts as overdue for the street, the sheet says.
+    let filter = CaseFilter { unit_id: Some(street.id), overdue: true, limit: 10_000, ..Default::default() };
+    let overdue = db.store.cases(district, &Scope::District, None, &filter).await.unwrap();
+    let overdue = overdue.iter().filter(|c| c.unit_id == Some(street.id)).count();
+    // The office opening it leaves it unread; its own unit opening it marks it read.
+    assert_eq!(office.get(&format!("/reports/{id}")).await.status, StatusCode::OK);
+    assert!(handler.get("/reports").await.text().contains("未阅"));
+    let page = handler.get(&format!("/reports/{id}")).await;
+    assert!(page.text().contains(&format!("已超期（{overdue} 件）")), "{}", page.text());
+    assert!(!handler.get("/reports").await.text().contains("未阅"));
+
+    // Another street's handler cannot open it, nor a district-wide weekly report.
+    let mut stranger = common::as_user(&db, "handler047").await;
+    assert_eq!(stranger.get(&format!("/reports/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(stranger.get(&format!("/reports/{id}/download?format=pdf")).await.status, StatusCode::NOT_FOUND);
+    let weekly = office.post_form("/reports/weekly", &[("csrf", &csrf)]).await;
+    let weekly = weekly.location().to_string();
+    assert!(weekly.starts_with("/reports/"), "{weekly}");
+    assert_eq!(
+        handler.get(&weekly).await.status,
+        StatusCode::NOT_FOUND,
+        "a unit sees its sheets, not the district's reports"
+    );
+    assert_eq!(office.get(&weekly).await.status, StatusCode::OK);
+    // A bad format is refused in Chinese.
+    let bad = office.get(&format!("{weekly}/download?format=doc")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().contains("不支持的格式"));
 });
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_webhook_delivery_survives_the_receiver_being_down() {
-    let db = common::sqlite().await;
-    let district = db.with_demo().await;
+on_both_backends!(a_webhook_delivery_survives_the_receiver_being_down, |db| {
+    db.with_demo().await;
     let state = db.state();
     let ctx = state.job_context();
+    let district = db.store.districts().await.unwrap()[0].id;
     // A port with nothing listening: the receiver is down.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let secret = "whsec_test_secret";
-    let audit = chuangwen::auth::audit::NewAuditEntry {
-        district_id: Some(district),
-        actor_id: None,
-        actor: "测试".into(),
-        action: chuangwen::auth::audit::AuditAction::SettingsChanged,
-        object: String::new(),
-        detail: String::new(),
-        ip: String::new(),
+    let mut admin = common::as_user(&db, "admin").await;
+    let csrf = admin.csrf();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let bad = admin.post_form("/admin/webhooks", &[("csrf", &csrf), ("name", "市平台"), ("url", "ftp://x")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().contains("网址须以 http:// 或 https:// 开头"));
+    let made = admin
+        .post_form("/admin/webhooks", &[("csrf", &csrf), ("name", "市平台"), ("url", &url), ("events", "weekly")])
+        .await;
+    let secret = made.text().split("<code>").nth(1).unwrap().split("</code>").next().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"), "the secret is shown once");
+    assert!(!admin.get("/admin/webhooks").await.text().contains(&secret), "and never again");
+
+    let doc = Document { title: "创文工作周报".into(), subtitle: String::new(), blocks: vec![] };
+    let publish = |doc: Document| {
+        let store = db.store.clone();
+        async move {
+            chuangwen::jobs::reports::publish(&store, district, "weekly", None, "2026-11-23", "周报", &doc)
+                .await
+                .unwrap()
+        }
     };
-    db.store
-        .create_webhook(
-            district,
-            "市平台",
-            &format!("http://127.0.0.1:{port}/hook"),
-            &state.crypto.encrypt(secret),
-            "weekly",
-            &audit,
-        )
-        .await
-        .unwrap();
-    let body = r#"{"title":"创文工作周报","subtitle":"","blocks":[]}"#;
-    db.store
-        .deliver_report(district, "weekly", None, "2026-11-23", "周报", body, |id| {
-            chuangwen::jobs::reports::webhook_payload(id, "weekly", "周报", None, body)
-        })
-        .await
-        .unwrap();
+    let report = publish(doc.clone()).await;
     // A daily sheet is not an event this webhook takes.
-    db.store
-        .deliver_report(district, "daily_sheet", None, "2026-11-23", "督察单", body, |_| String::new())
+    chuangwen::jobs::reports::publish(&db.store, district, "daily_sheet", None, "2026-11-23", "督察单", &doc)
         .await
         .unwrap();
+    // The same report made again, unchanged: same id, nothing sent twice.
+    assert_eq!(publish(doc.clone()).await, report);
     let deliveries = db.store.deliveries(district, 10).await.unwrap();
     assert_eq!(deliveries.len(), 1);
     let id = deliveries[0].id;
 
     chuangwen::jobs::drain(&ctx).await;
     let d = db.store.delivery(id).await.unwrap().unwrap();
-    assert_eq!((d.state.as_str(), d.attempts, d.last_status), ("pending", 1, None), "{}", d.last_error);
-    assert!(d.last_error.contains("无法送达"), "{}", d.last_error);
+    assert_eq!((d.state.as_str(), d.attempts, d.last_status), ("pending", 1, None));
+    assert_eq!(d.last_error, "无法送达：连接不上接收方", "no URL in the log");
     assert_eq!(chuangwen::jobs::drain(&ctx).await, 0, "the retry waits its pause");
 
     // The receiver comes up, answers 503 once, then 200.
@@ -185,31 +193,50 @@ async fn a_webhook_delivery_survives_the_receiver_being_down() {
                 let mut seen = seen.lock().unwrap();
                 let signature = headers.get("x-chuangwen-signature").unwrap().to_str().unwrap().to_string();
                 seen.push((signature, payload));
-                if seen.len() == 1 { axum::http::StatusCode::SERVICE_UNAVAILABLE } else { axum::http::StatusCode::OK }
+                if seen.len() == 1 { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK }
             }
         }),
     );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    assert!(db.store.retry_delivery_now(district, id).await.unwrap());
+    // The administrator presses 立即重试 rather than waiting.
+    let retry = format!("/admin/webhooks/deliveries/{id}/retry");
+    assert_eq!(admin.post_form(&retry, &[("csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
     chuangwen::jobs::drain(&ctx).await;
     let d = db.store.delivery(id).await.unwrap().unwrap();
     assert_eq!((d.state.as_str(), d.attempts, d.last_status), ("pending", 2, Some(503)));
-    assert!(db.store.retry_delivery_now(district, id).await.unwrap());
+    assert!(d.last_error.contains("503"));
+    assert_eq!(admin.post_form(&retry, &[("csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
     chuangwen::jobs::drain(&ctx).await;
     let d = db.store.delivery(id).await.unwrap().unwrap();
     assert_eq!((d.state.as_str(), d.attempts, d.last_status), ("delivered", 3, Some(200)));
-    assert!(!db.store.retry_delivery_now(district, id).await.unwrap(), "a delivered one is not sent again");
+    let again = admin.post_form(&retry, &[("csrf", &csrf)]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "a delivered one is not sent again");
     chuangwen::jobs::drain(&ctx).await;
 
-    let received = received.lock().unwrap();
-    assert_eq!(received.len(), 2, "503 once, then delivered once");
-    let (signature, payload) = &received[1];
-    let t: i64 = signature.split(',').next().unwrap().trim_start_matches("t=").parse().unwrap();
-    assert_eq!(signature, &chuangwen::jobs::reports::signature(secret, t, payload), "signed with the webhook's secret");
-    assert_ne!(signature, &chuangwen::jobs::reports::signature("wrong", t, payload));
-    let json: serde_json::Value = serde_json::from_str(payload).unwrap();
-    assert_eq!(json["event"], "weekly");
-    assert_eq!(json["document"]["title"], "创文工作周报");
-}
+    {
+        let received = received.lock().unwrap();
+        assert_eq!(received.len(), 2, "503 once, then delivered once");
+        let (signature, payload) = &received[1];
+        let t: i64 = signature.split(',').next().unwrap().trim_start_matches("t=").parse().unwrap();
+        assert_eq!(
+            signature,
+            &chuangwen::jobs::reports::signature(&secret, t, payload),
+            "signed with the secret shown"
+        );
+        let json: serde_json::Value = serde_json::from_str(payload).unwrap();
+        assert_eq!((json["event"].as_str(), json["report_id"].as_i64()), (Some("weekly"), Some(report)));
+        assert_eq!(json["document"]["title"], "创文工作周报");
+    }
+
+    // Changed, the report keeps its id and goes out again; a stopped webhook gets nothing.
+    let changed = Document { subtitle: "第二版".into(), ..doc.clone() };
+    assert_eq!(publish(changed).await, report);
+    assert_eq!(db.store.deliveries(district, 10).await.unwrap().len(), 2);
+    let hook = db.store.webhooks(district).await.unwrap()[0].id;
+    let stop = admin.post_form(&format!("/admin/webhooks/{hook}/active"), &[("csrf", &csrf), ("active", "0")]).await;
+    assert_eq!(stop.status, StatusCode::SEE_OTHER);
+    assert_eq!(publish(Document { subtitle: "第三版".into(), ..doc }).await, report);
+    assert_eq!(db.store.deliveries(district, 10).await.unwrap().len(), 2, "stopped: nothing queued");
+});

@@ -5,6 +5,7 @@ pub mod dispatch;
 pub mod map;
 pub mod places;
 pub mod settings;
+pub mod statistics;
 pub mod supervision;
 
 use axum::Json;

@@ -34,6 +34,8 @@ pub struct JobContext {
     pub files: Files,
     /// Opens sealed secrets (webhook keys).
     pub crypto: crate::auth::crypto::PiCrypto,
+    /// Posts webhook deliveries (`reports::http_client`).
+    pub http: reqwest::Client,
 }
 
 /// The runner of one app node.

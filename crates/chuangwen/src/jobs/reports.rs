@@ -8,7 +8,7 @@ use sha2::Sha256;
 
 use super::JobContext;
 use crate::domain::stats::beijing_day;
-use crate::reports::build;
+use crate::reports::{Document, build};
 use crate::store::StoreError;
 use crate::store::stats::day_start;
 
@@ -43,31 +43,44 @@ pub async fn sheets_for(
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     let units = ctx.store.units(district_id).await?;
+    let calendar = ctx.store.calendar(district_id).await?;
     let mut made = 0;
     for unit_id in ctx.store.units_with_running_cases(district_id).await? {
         let Some(unit) = units.iter().find(|u| u.id == unit_id) else { continue };
-        let doc = build::daily_sheet(&ctx.store, district_id, unit, day, now).await?;
-        let body = serde_json::to_string(&doc).expect("a document serialises");
+        let doc = build::daily_sheet(&ctx.store, district_id, unit, &calendar, day, now).await?;
         let title = format!("督察单 · {} · {}", unit.name, day);
-        ctx.store
-            .deliver_report(district_id, "daily_sheet", Some(unit.id), &day.to_string(), &title, &body, |id| {
-                webhook_payload(id, "daily_sheet", &title, Some(unit.id), &body)
-            })
-            .await?;
+        publish(&ctx.store, district_id, "daily_sheet", Some(unit.id), &day.to_string(), &title, &doc).await?;
         made += 1;
     }
     Ok(made)
 }
 
+/// Delivers a report to its inbox and its webhooks (`Store::deliver_report`).
+pub async fn publish(
+    store: &crate::store::Store,
+    district_id: i64,
+    kind: &str,
+    unit_id: Option<i64>,
+    day: &str,
+    title: &str,
+    doc: &Document,
+) -> Result<i64, StoreError> {
+    let body = serde_json::to_string(doc).expect("a document serialises");
+    store
+        .deliver_report(district_id, kind, unit_id, day, title, &body, |id| {
+            webhook_payload(id, kind, title, unit_id, doc)
+        })
+        .await
+}
+
 /// The JSON a webhook receives for a report.
-pub fn webhook_payload(report_id: i64, kind: &str, title: &str, unit_id: Option<i64>, body: &str) -> String {
-    let document: serde_json::Value = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+pub fn webhook_payload(report_id: i64, kind: &str, title: &str, unit_id: Option<i64>, doc: &Document) -> String {
     serde_json::json!({
         "event": kind,
         "report_id": report_id,
         "title": title,
         "unit_id": unit_id,
-        "document": document,
+        "document": doc,
     })
     .to_string()
 }
@@ -79,13 +92,13 @@ pub async fn run_daily_sheets(ctx: &JobContext) -> Result<(), String> {
     Ok(())
 }
 
-/// Attempts a webhook delivery gets before it is marked failed (pauses of
-/// 5 s doubling up to an hour: about 14 hours in all).
+/// Attempts a webhook delivery gets before it is marked failed: pauses of
+/// 5 s doubling up to an hour, about ten hours from the first to the last.
 pub const DELIVERY_ATTEMPTS: i64 = 20;
 
-/// The pause before attempt `n + 1`.
+/// The pause after `attempts` attempts (1 → 5 s, 2 → 10 s, … at most an hour).
 pub fn delivery_backoff(attempts: i64) -> std::time::Duration {
-    let secs = 5u64.saturating_mul(1u64 << attempts.clamp(0, 20));
+    let secs = 5u64.saturating_mul(1u64 << (attempts - 1).clamp(0, 20));
     std::time::Duration::from_secs(secs.min(3600))
 }
 
@@ -98,7 +111,9 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     format!("t={timestamp},v1={hex}")
 }
 
-/// The job: one delivery attempt. An error makes the runner retry it later.
+/// The job: one delivery attempt. An error makes the runner retry it later;
+/// what cannot get better by waiting (the webhook deleted, its secret
+/// unreadable) is marked failed at once.
 pub async fn run_delivery(ctx: &JobContext, payload: &str, attempt: i64) -> Result<(), String> {
     let id: i64 = payload.trim().parse().map_err(|_| format!("bad delivery id {payload}"))?;
     let store = &ctx.store;
@@ -106,19 +121,22 @@ pub async fn run_delivery(ctx: &JobContext, payload: &str, attempt: i64) -> Resu
     if delivery.state == "delivered" {
         return Ok(());
     }
+    let give_up = |error: &'static str| async move {
+        store.record_delivery_attempt(id, None, error, false, true).await.map_err(|e| e.to_string())
+    };
     let Some((hook, sealed)) = store.webhook_with_secret(delivery.webhook_id).await.map_err(|e| e.to_string())? else {
-        return Ok(());
+        return give_up("webhook 已删除").await;
     };
     if !hook.active {
-        store.record_delivery_attempt(id, None, "webhook 已停用", false, true).await.map_err(|e| e.to_string())?;
-        return Ok(());
+        return give_up("webhook 已停用").await;
     }
-    let secret = ctx.crypto.decrypt(&sealed).map_err(|e| format!("webhook secret: {e}"))?;
+    let Ok(secret) = ctx.crypto.decrypt(&sealed) else {
+        tracing::error!(webhook = hook.id, "the webhook's secret cannot be opened with the configured keys");
+        return give_up("签名密钥无法解密（密钥配置已更换？）").await;
+    };
     let timestamp = Utc::now().timestamp();
-    let result = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string())?
+    let result = ctx
+        .http
         .post(&hook.url)
         .header("content-type", "application/json")
         .header("x-chuangwen-event", &delivery.event)
@@ -130,17 +148,28 @@ pub async fn run_delivery(ctx: &JobContext, payload: &str, attempt: i64) -> Resu
     let gave_up = attempt >= DELIVERY_ATTEMPTS;
     let (status, error) = match result {
         Ok(response) if response.status().is_success() => {
-            store
-                .record_delivery_attempt(id, Some(response.status().as_u16() as i64), "", true, false)
-                .await
-                .map_err(|e| e.to_string())?;
-            return Ok(());
+            let status = Some(response.status().as_u16() as i64);
+            return store.record_delivery_attempt(id, status, "", true, false).await.map_err(|e| e.to_string());
         }
         Ok(response) => (Some(response.status().as_u16() as i64), format!("接收方返回 {}", response.status())),
-        Err(e) => (None, format!("无法送达：{}", if e.is_timeout() { "超时".to_string() } else { e.to_string() })),
+        // Without the URL: it may carry a token of the receiver's.
+        Err(e) if e.is_timeout() => (None, "无法送达：超时".to_string()),
+        Err(e) if e.is_connect() => (None, "无法送达：连接不上接收方".to_string()),
+        Err(e) => (None, format!("无法送达：{}", e.without_url())),
     };
     store.record_delivery_attempt(id, status, &error, false, gave_up).await.map_err(|e| e.to_string())?;
     Err(error)
+}
+
+/// The HTTP client of webhook deliveries: short timeouts, and no redirects
+/// (a signed report is posted where the administrator said, nowhere else).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client with rustls")
 }
 
 #[cfg(test)]
@@ -159,10 +188,12 @@ mod tests {
 
     #[test]
     fn pauses_grow_and_stop_at_an_hour() {
-        assert_eq!(delivery_backoff(1).as_secs(), 10);
+        assert_eq!(delivery_backoff(1).as_secs(), 5);
+        assert_eq!(delivery_backoff(2).as_secs(), 10);
         assert_eq!(delivery_backoff(19).as_secs(), 3600);
+        // From the first attempt to the last: 5 + 10 + … + 2,560 s, then nine hours.
         let total: u64 = (1..DELIVERY_ATTEMPTS).map(|a| delivery_backoff(a).as_secs()).sum();
-        assert!(total > 10 * 3600, "a receiver may be down for hours: {total} s");
+        assert_eq!(total, 5_115 + 9 * 3_600);
     }
 
     #[test]

@@ -4,8 +4,9 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 use super::{Block, Cell, Document, Table};
 use crate::domain::assessment::Settings;
-use crate::domain::cases::CaseState;
-use crate::domain::stats::{Dim, Figures, Period, beijing_day, percent};
+use crate::domain::calendar::WorkCalendar;
+use crate::domain::cases::{Alert, CaseState};
+use crate::domain::stats::{Dim, Figures, Period, percent};
 use crate::statistics::{self, Focus, Names, Row};
 use crate::store::cases::Case;
 use crate::store::org::Unit;
@@ -45,34 +46,53 @@ async fn case_table(store: &Store, district_id: i64, caption: &str, cases: &[Cas
     Ok(Table { caption: caption.into(), headers: CASE_HEADERS.iter().map(|h| h.to_string()).collect(), rows })
 }
 
+/// Since when a sheet for `day` lists cases as newly dispatched: the
+/// previous working day's sheet time (08:00), so Monday's sheet lists what
+/// came on Friday after its sheet, and over the weekend.
+pub fn new_since(calendar: &WorkCalendar, day: NaiveDate) -> DateTime<Utc> {
+    let mut previous = day - Duration::days(1);
+    // A holiday runs at most a few weeks; stop looking after two months.
+    for _ in 0..60 {
+        if calendar.is_working_day(previous) {
+            break;
+        }
+        previous -= Duration::days(1);
+    }
+    day_start(previous) + Duration::hours(crate::jobs::reports::SHEET_HOUR)
+}
+
 /// The daily inspection sheet (督察单) of `unit` for `day`, as things
-/// stand at `now`: what was dispatched to it since the day before, what
-/// falls due today, and what is overdue.
+/// stand at `now`: what is overdue (as the deadline watcher marked it, the
+/// same rule as every list and dashboard), what falls due by the end of the
+/// day, and what was dispatched since the previous working day's sheet.
 pub async fn daily_sheet(
     store: &Store,
     district_id: i64,
     unit: &Unit,
+    calendar: &WorkCalendar,
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> StoreResult<Document> {
     let running = store.unit_running_cases(unit.id).await?;
-    let since = day_start(day - Duration::days(1));
+    let since = new_since(calendar, day);
     let end_of_day = day_start(day + Duration::days(1));
-    let new: Vec<Case> = running.iter().filter(|c| c.dispatched_at.is_some_and(|d| d >= since)).cloned().collect();
+    let red = |c: &Case| c.alert() == Alert::Red;
+    let overdue: Vec<Case> = running.iter().filter(|c| red(c)).cloned().collect();
     let due: Vec<Case> =
-        running.iter().filter(|c| c.deadline.is_some_and(|d| d >= now && d < end_of_day)).cloned().collect();
-    let overdue: Vec<Case> = running.iter().filter(|c| c.deadline.is_some_and(|d| d < now)).cloned().collect();
+        running.iter().filter(|c| !red(c) && c.deadline.is_some_and(|d| d < end_of_day)).cloned().collect();
+    let new: Vec<Case> = running.iter().filter(|c| c.dispatched_at.is_some_and(|d| d >= since)).cloned().collect();
     let summary = format!(
-        "{}：截至 {}，你单位在办问题 {} 件，其中昨日以来新交办 {} 件，今日到期 {} 件，已超期 {} 件。请于期限内整改完毕，并上传整改后照片。",
+        "{}：截至 {}，你单位在办问题 {} 件，其中已超期 {} 件，今日到期 {} 件，{}以来新交办 {} 件。请于期限内整改完毕，并上传整改后照片。",
         unit.name,
         beijing_time(now, "%m月%d日 %H:%M"),
         running.len(),
-        new.len(),
+        overdue.len(),
         due.len(),
-        overdue.len()
+        beijing_time(since, "%m月%d日 %H:%M"),
+        new.len()
     );
     let mut blocks = vec![Block::Paragraph { text: summary }];
-    for (heading, cases) in [("已超期", &overdue), ("今日到期", &due), ("昨日以来新交办", &new)] {
+    for (heading, cases) in [("已超期", &overdue), ("今日到期", &due), ("新交办", &new)] {
         blocks.push(Block::Heading { text: format!("{heading}（{} 件）", cases.len()) });
         if cases.is_empty() {
             blocks.push(Block::Paragraph { text: "无。".into() });
@@ -156,8 +176,10 @@ pub async fn weekly(store: &Store, district_id: i64, day: NaiveDate) -> StoreRes
     for (which, caption) in
         [("overdue", "超期未整改"), ("reworked", "返工未结"), ("deferred", "挂账"), ("returned", "回退后未结")]
     {
-        let cases = store.difficult_cases(district_id, which, 20).await?;
-        blocks.push(Block::Paragraph { text: format!("{caption}：{} 件（最多列出 20 件）。", cases.len()) });
+        let (total, cases) = store.difficult_cases(district_id, which, 20).await?;
+        let shown =
+            if total > cases.len() as i64 { format!("，列出最新的 {} 件", cases.len()) } else { String::new() };
+        blocks.push(Block::Paragraph { text: format!("{caption}：{total} 件{shown}。") });
         if !cases.is_empty() {
             blocks.push(Block::Table(case_table(store, district_id, caption, &cases).await?));
         }
@@ -280,7 +302,23 @@ pub async fn batch(store: &Store, district_id: i64, batch_id: i64, number: &str,
     Ok(Document { title: "整改通知单".into(), subtitle: number.to_string(), blocks })
 }
 
-/// Today in Beijing.
-pub fn today() -> NaiveDate {
-    beijing_day(Utc::now())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_sheet_lists_as_new_what_came_since_the_previous_working_days_sheet() {
+        let calendar = WorkCalendar::standard();
+        let beijing = |y, m, d, h| crate::domain::calendar::beijing().with_ymd_and_hms(y, m, d, h, 0, 0).unwrap();
+        // Monday 30 November 2026: since Friday's sheet at 08:00.
+        let monday = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        assert_eq!(new_since(&calendar, monday), beijing(2026, 11, 27, 8));
+        // Thursday 8 October 2026, the first working day after National Day: since 30 September.
+        let after_holiday = NaiveDate::from_ymd_opt(2026, 10, 8).unwrap();
+        assert_eq!(new_since(&calendar, after_holiday), beijing(2026, 9, 30, 8));
+        // An ordinary Wednesday: since Tuesday.
+        let wednesday = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        assert_eq!(new_since(&calendar, wednesday), beijing(2026, 11, 24, 8));
+    }
 }

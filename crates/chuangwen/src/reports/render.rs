@@ -28,6 +28,18 @@ pub enum OutputFormat {
     Docx,
 }
 
+impl OutputFormat {
+    /// From `pdf`, `xlsx` or `docx`.
+    pub fn parse(code: &str) -> Option<OutputFormat> {
+        match code {
+            "pdf" => Some(OutputFormat::Pdf),
+            "xlsx" => Some(OutputFormat::Xlsx),
+            "docx" => Some(OutputFormat::Docx),
+            _ => None,
+        }
+    }
+}
+
 /// The content type and file extension of a format.
 pub fn content_type(format: OutputFormat) -> (&'static str, &'static str) {
     match format {

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::QueryBuilder;
 
 use super::cases::{CASE_COLUMNS, Case, RUNNING_STATES};
 use super::{Store, StoreResult, now};
@@ -23,9 +24,7 @@ pub struct ReportRow {
     pub day: String,
     /// Title.
     pub title: String,
-    /// The frozen document (JSON of `reports::Document`).
-    pub body: String,
-    /// Made.
+    /// Made (or last changed).
     pub created_at: DateTime<Utc>,
     /// Opened by the unit.
     pub read_at: Option<DateTime<Utc>>,
@@ -50,6 +49,14 @@ pub struct Webhook {
     pub created_at: DateTime<Utc>,
 }
 
+/// A webhook and its sealed secret, as one row.
+#[derive(sqlx::FromRow)]
+struct SealedWebhook {
+    #[sqlx(flatten)]
+    hook: Webhook,
+    secret: String,
+}
+
 /// One delivery and how it went.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Delivery {
@@ -57,6 +64,8 @@ pub struct Delivery {
     pub id: i64,
     /// The webhook.
     pub webhook_id: i64,
+    /// District.
+    pub district_id: i64,
     /// The event (report kind).
     pub event: String,
     /// The JSON sent.
@@ -80,46 +89,11 @@ pub struct Delivery {
 }
 
 impl Store {
-    /// The district's assessment settings text, if the office saved one.
-    pub async fn assessment_text(&self, district_id: i64) -> StoreResult<Option<String>> {
-        Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, String>(
-            "SELECT body FROM assessment_settings WHERE district_id = $1"
-        )
-        .bind(district_id)
-        .fetch_optional(pool)
-        .await)?)
-    }
-
-    /// Replaces the assessment settings (checked by the caller), audited.
-    pub async fn save_assessment(
-        &self,
-        district_id: i64,
-        body: &str,
-        by: Option<i64>,
-        audit: &NewAuditEntry,
-    ) -> StoreResult<()> {
-        let (algorithm, at) = (self.audit_hash, now());
-        transaction!(&self.db, |tx| {
-            sqlx::query(
-                "INSERT INTO assessment_settings (district_id, body, updated_by, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (district_id) DO UPDATE SET body = excluded.body, updated_by = excluded.updated_by,
-                 updated_at = excluded.updated_at",
-            )
-            .bind(district_id)
-            .bind(body)
-            .bind(by)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-            append_audit!(tx, algorithm, audit);
-        });
-        Ok(())
-    }
-
-    /// Stores a report (replacing the one of the same kind, unit and day)
-    /// and queues a delivery to every active webhook that takes its kind, in
-    /// one transaction: a report is never delivered to an inbox and lost to
-    /// a webhook. Returns the report's id.
+    /// Stores a report — one per kind, unit and day: made again, it is
+    /// changed in place (same id, unread again) — and, when it is new or says
+    /// something new, queues a delivery to every active webhook that takes its
+    /// kind, in the same transaction: nothing lands in an inbox and is lost to
+    /// a webhook, and nothing is sent twice. Returns the report's id.
     #[allow(clippy::too_many_arguments)]
     pub async fn deliver_report(
         &self,
@@ -133,100 +107,132 @@ impl Store {
     ) -> StoreResult<i64> {
         let at = now();
         let id = transaction!(&self.db, |tx| {
-            sqlx::query(
-                "DELETE FROM reports WHERE district_id = $1 AND kind = $2 AND COALESCE(unit_id, 0) = $3 AND day = $4",
+            let existing: Option<(i64, String)> = sqlx::query_as(
+                "SELECT id, body FROM reports WHERE district_id = $1 AND kind = $2 AND COALESCE(unit_id, 0) = $3 AND day = $4",
             )
             .bind(district_id)
             .bind(kind)
             .bind(unit_id.unwrap_or(0))
             .bind(day)
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO reports (district_id, kind, unit_id, day, title, body, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            )
-            .bind(district_id)
-            .bind(kind)
-            .bind(unit_id)
-            .bind(day)
-            .bind(title)
-            .bind(body)
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await?;
-            let hooks: Vec<(i64, String)> =
-                sqlx::query_as("SELECT id, events FROM webhooks WHERE district_id = $1 AND active = TRUE ORDER BY id")
-                    .bind(district_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            let payload = webhook_payload(id);
-            for (hook, events) in hooks {
-                if !events.split(',').any(|e| e.trim() == kind) {
-                    continue;
-                }
-                let delivery: i64 = sqlx::query_scalar(
-                    "INSERT INTO webhook_deliveries (webhook_id, district_id, event, payload, state, created_at)
-                     VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
-                )
-                .bind(hook)
-                .bind(district_id)
-                .bind(kind)
-                .bind(&payload)
-                .bind(at)
-                .fetch_one(&mut *tx)
-                .await?;
-                let job: i64 = sqlx::query_scalar(
-                    "INSERT INTO jobs (kind, payload, state, attempts, run_at, created_at)
-                     VALUES ('webhook_delivery', $1, 'queued', 0, $2, $2) RETURNING id",
-                )
-                .bind(delivery.to_string())
-                .bind(at)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE webhook_deliveries SET job_id = $1 WHERE id = $2")
-                    .bind(job)
-                    .bind(delivery)
+            let (id, changed) = match existing {
+                // Unchanged: already delivered as it is.
+                Some((id, old)) if old == body => (id, false),
+                Some((id, _)) => {
+                    sqlx::query(
+                        "UPDATE reports SET title = $1, body = $2, created_at = $3, read_at = NULL WHERE id = $4",
+                    )
+                    .bind(title)
+                    .bind(body)
+                    .bind(at)
+                    .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                    (id, true)
+                }
+                None => (
+                    sqlx::query_scalar::<_, i64>(
+                        "INSERT INTO reports (district_id, kind, unit_id, day, title, body, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                    )
+                    .bind(district_id)
+                    .bind(kind)
+                    .bind(unit_id)
+                    .bind(day)
+                    .bind(title)
+                    .bind(body)
+                    .bind(at)
+                    .fetch_one(&mut *tx)
+                    .await?,
+                    true,
+                ),
+            };
+            if changed {
+                let payload = webhook_payload(id);
+                let hooks: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT id, events FROM webhooks WHERE district_id = $1 AND active = TRUE ORDER BY id",
+                )
+                .bind(district_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (hook, _) in hooks.iter().filter(|(_, events)| events.split(',').any(|e| e.trim() == kind)) {
+                    let job: i64 = sqlx::query_scalar(
+                        "INSERT INTO jobs (kind, payload, state, attempts, run_at, created_at)
+                             VALUES ('webhook_delivery', '', 'queued', 0, $1, $1) RETURNING id",
+                    )
+                    .bind(at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let delivery: i64 = sqlx::query_scalar(
+                            "INSERT INTO webhook_deliveries (webhook_id, district_id, event, payload, state, job_id, created_at)
+                             VALUES ($1, $2, $3, $4, 'pending', $5, $6) RETURNING id",
+                        )
+                        .bind(hook)
+                        .bind(district_id)
+                        .bind(kind)
+                        .bind(&payload)
+                        .bind(job)
+                        .bind(at)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    sqlx::query("UPDATE jobs SET payload = $1 WHERE id = $2")
+                        .bind(delivery.to_string())
+                        .bind(job)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             id
         });
         Ok(id)
     }
 
-    /// Reports of a district, newest first: all of them, or those of the units given.
-    pub async fn reports(&self, district_id: i64, units: Option<&[i64]>, limit: i64) -> StoreResult<Vec<ReportRow>> {
-        let filter = match units {
-            None => String::new(),
-            Some([]) => " AND unit_id IS NULL AND kind <> 'daily_sheet'".to_string(),
-            Some(ids) => format!(
-                " AND (unit_id IN ({}) OR (unit_id IS NULL AND kind <> 'daily_sheet'))",
-                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-            ),
-        };
-        let sql = format!(
-            "SELECT id, kind, unit_id, day, title, body, created_at, read_at FROM reports
-             WHERE district_id = $1{filter} ORDER BY day DESC, id DESC LIMIT $2"
-        );
-        Ok(read!(&self.db, |pool| sqlx::query_as::<_, ReportRow>(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(district_id)
-            .bind(limit)
-            .fetch_all(pool)
-            .await)?)
+    /// Reports of a district, newest first: every one (`units`: `None`), or
+    /// the daily sheets of the units whose path matches the `LIKE` pattern
+    /// (a unit's subtree, `Scope::path_pattern`).
+    pub async fn reports(&self, district_id: i64, units: Option<&str>, limit: i64) -> StoreResult<Vec<ReportRow>> {
+        Ok(read!(&self.db, |pool| {
+            let mut q = QueryBuilder::new(
+                "SELECT id, kind, unit_id, day, title, created_at, read_at FROM reports WHERE district_id = ",
+            );
+            q.push_bind(district_id);
+            if let Some(pattern) = units {
+                q.push(" AND unit_id IN (SELECT id FROM units WHERE path LIKE ")
+                    .push_bind(pattern.to_string())
+                    .push(")");
+            }
+            q.push(" ORDER BY day DESC, id DESC LIMIT ").push_bind(limit);
+            q.build_query_as::<ReportRow>().fetch_all(pool).await
+        })?)
     }
 
-    /// One report.
-    pub async fn report(&self, district_id: i64, id: i64) -> StoreResult<Option<ReportRow>> {
-        Ok(read!(&self.db, |pool| {
-            sqlx::query_as::<_, ReportRow>(
-            "SELECT id, kind, unit_id, day, title, body, created_at, read_at FROM reports WHERE district_id = $1 AND id = $2"
+    /// One report with its document (JSON), if the unit pattern (as in
+    /// `reports`) lets the caller read it.
+    pub async fn report(
+        &self,
+        district_id: i64,
+        units: Option<&str>,
+        id: i64,
+    ) -> StoreResult<Option<(ReportRow, String)>> {
+        let found: Option<(i64, String)> = read!(&self.db, |pool| {
+            let mut q = QueryBuilder::new("SELECT id, body FROM reports WHERE district_id = ");
+            q.push_bind(district_id).push(" AND id = ").push_bind(id);
+            if let Some(pattern) = units {
+                q.push(" AND unit_id IN (SELECT id FROM units WHERE path LIKE ")
+                    .push_bind(pattern.to_string())
+                    .push(")");
+            }
+            q.build_query_as::<(i64, String)>().fetch_optional(pool).await
+        })?;
+        let Some((_, body)) = found else { return Ok(None) };
+        let row: ReportRow = read!(&self.db, |pool| sqlx::query_as::<_, ReportRow>(
+            "SELECT id, kind, unit_id, day, title, created_at, read_at FROM reports WHERE id = $1"
         )
-        .bind(district_id)
         .bind(id)
-        .fetch_optional(pool)
-        .await
-        })?)
+        .fetch_one(pool)
+        .await)?;
+        Ok(Some((row, body)))
     }
 
     /// Marks a report read by its unit (the first time).
@@ -265,9 +271,9 @@ impl Store {
     }
 
     /// Cases of a district by a condition on their counters, newest first
-    /// (the weekly report's difficult cases): `which` is one of `overdue`,
-    /// `reworked`, `deferred`, `returned`.
-    pub async fn difficult_cases(&self, district_id: i64, which: &str, limit: i64) -> StoreResult<Vec<Case>> {
+    /// (the weekly report's difficult cases), and how many there are in all:
+    /// `which` is one of `overdue`, `reworked`, `deferred`, `returned`.
+    pub async fn difficult_cases(&self, district_id: i64, which: &str, limit: i64) -> StoreResult<(i64, Vec<Case>)> {
         let condition = match which {
             "overdue" => format!("state IN {} AND overdue_at IS NOT NULL", RUNNING_STATES.as_str()),
             "reworked" => "rework_count > 0 AND state NOT IN ('closed', 'voided')".to_string(),
@@ -275,11 +281,17 @@ impl Store {
             _ => "return_count > 0 AND state NOT IN ('closed', 'voided')".to_string(),
         };
         let sql = format!("{CASE_COLUMNS} WHERE district_id = $1 AND {condition} ORDER BY id DESC LIMIT $2");
-        Ok(read!(&self.db, |pool| sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(sql.clone()))
+        let cases = read!(&self.db, |pool| sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(sql.clone()))
             .bind(district_id)
             .bind(limit)
             .fetch_all(pool)
-            .await)?)
+            .await)?;
+        let count = format!("SELECT COUNT(*) FROM cases WHERE district_id = $1 AND {condition}");
+        let total: i64 = read!(&self.db, |pool| sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()))
+            .bind(district_id)
+            .fetch_one(pool)
+            .await)?;
+        Ok((total, cases))
     }
 
     /// The cases of a rectification-order batch.
@@ -365,41 +377,40 @@ impl Store {
 
     /// A webhook with its sealed secret (for the delivery job only).
     pub async fn webhook_with_secret(&self, id: i64) -> StoreResult<Option<(Webhook, String)>> {
-        let hook: Option<Webhook> = read!(&self.db, |pool| sqlx::query_as::<_, Webhook>(
-            "SELECT id, district_id, name, url, events, active, created_at FROM webhooks WHERE id = $1"
+        let sealed: Option<SealedWebhook> = read!(&self.db, |pool| sqlx::query_as::<_, SealedWebhook>(
+            "SELECT id, district_id, name, url, events, active, created_at, secret FROM webhooks WHERE id = $1"
         )
         .bind(id)
         .fetch_optional(pool)
         .await)?;
-        let Some(hook) = hook else { return Ok(None) };
-        let secret: String = read!(&self.db, |pool| sqlx::query_scalar("SELECT secret FROM webhooks WHERE id = $1")
-            .bind(id)
-            .fetch_one(pool)
-            .await)?;
-        Ok(Some((hook, secret)))
+        Ok(sealed.map(|s| (s.hook, s.secret)))
     }
 
     /// The delivery log of a district, newest first.
     pub async fn deliveries(&self, district_id: i64, limit: i64) -> StoreResult<Vec<Delivery>> {
-        Ok(read!(&self.db, |pool| sqlx::query_as::<_, Delivery>(
-            "SELECT id, webhook_id, event, payload, state, attempts, last_status, last_error, job_id, created_at,
+        Ok(read!(&self.db, |pool| {
+            sqlx::query_as::<_, Delivery>(
+            "SELECT id, webhook_id, district_id, event, payload, state, attempts, last_status, last_error, job_id, created_at,
              last_attempt_at, delivered_at FROM webhook_deliveries WHERE district_id = $1 ORDER BY id DESC LIMIT $2"
         )
         .bind(district_id)
         .bind(limit)
         .fetch_all(pool)
-        .await)?)
+        .await
+        })?)
     }
 
     /// One delivery.
     pub async fn delivery(&self, id: i64) -> StoreResult<Option<Delivery>> {
-        Ok(read!(&self.db, |pool| sqlx::query_as::<_, Delivery>(
-            "SELECT id, webhook_id, event, payload, state, attempts, last_status, last_error, job_id, created_at,
+        Ok(read!(&self.db, |pool| {
+            sqlx::query_as::<_, Delivery>(
+            "SELECT id, webhook_id, district_id, event, payload, state, attempts, last_status, last_error, job_id, created_at,
              last_attempt_at, delivered_at FROM webhook_deliveries WHERE id = $1"
         )
         .bind(id)
         .fetch_optional(pool)
-        .await)?)
+        .await
+        })?)
     }
 
     /// Records one attempt: delivered, or failed with the status and error
@@ -437,13 +448,18 @@ impl Store {
         Ok(())
     }
 
-    /// Makes a pending or failed delivery due now (the 立即重试 button):
-    /// its job is queued again to run at once. False when already delivered.
+    /// Makes a pending or failed delivery due now (立即重试), with a fresh
+    /// series of attempts: `Ok(true)` when queued; `Ok(false)` when there is
+    /// no such delivery in the district, it is delivered, or an attempt is
+    /// running right now (it records its own outcome).
     pub async fn retry_delivery_now(&self, district_id: i64, id: i64) -> StoreResult<bool> {
         let at = now();
-        let changed = transaction!(&self.db, |tx| {
+        let queued = transaction!(&self.db, |tx| {
+            // The guard and the change in one statement: a delivery recorded
+            // as delivered meanwhile is never put back.
             let job: Option<Option<i64>> = sqlx::query_scalar(
-                "SELECT job_id FROM webhook_deliveries WHERE id = $1 AND district_id = $2 AND state <> 'delivered'",
+                "UPDATE webhook_deliveries SET state = 'pending'
+                 WHERE id = $1 AND district_id = $2 AND state <> 'delivered' RETURNING job_id",
             )
             .bind(id)
             .bind(district_id)
@@ -458,16 +474,13 @@ impl Store {
                     .bind(at)
                     .bind(job)
                     .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("UPDATE webhook_deliveries SET state = 'pending' WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    true
+                    .await?
+                    .rows_affected()
+                        > 0
                 }
                 None => false,
             }
         });
-        Ok(changed)
+        Ok(queued)
     }
 }

@@ -12,6 +12,24 @@ use crate::domain::calendar::WorkCalendar;
 use crate::domain::categories::{self, CategoryTable};
 use crate::{read, transaction};
 
+/// A district's settings kept as one text each (TOML, checked by the domain).
+#[derive(Clone, Copy, Debug)]
+enum Document {
+    /// The working calendar (domain::calendar).
+    Calendar,
+    /// Ranking weights and bulletin thresholds (domain::assessment).
+    Assessment,
+}
+
+impl Document {
+    fn table(self) -> &'static str {
+        match self {
+            Document::Calendar => "calendars",
+            Document::Assessment => "assessment_settings",
+        }
+    }
+}
+
 /// Category names by the version each case was filed under.
 pub struct CategoryNames(HashMap<String, Arc<CategoryTable>>);
 
@@ -75,12 +93,7 @@ impl Store {
 
     /// The district's calendar as text, if it has its own.
     pub async fn calendar_text(&self, district_id: i64) -> StoreResult<Option<String>> {
-        Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, String>(
-            "SELECT body FROM calendars WHERE district_id = $1"
-        )
-        .bind(district_id)
-        .fetch_optional(pool)
-        .await)?)
+        self.document_text(Document::Calendar, district_id).await
     }
 
     /// Replaces the district's calendar (checked by the caller).
@@ -91,19 +104,56 @@ impl Store {
         by: Option<i64>,
         audit: &NewAuditEntry,
     ) -> StoreResult<()> {
-        let (algorithm, at) = (self.audit_hash, now());
-        transaction!(&self.db, |tx| {
-            sqlx::query(
-                "INSERT INTO calendars (district_id, body, updated_by, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (district_id) DO UPDATE SET body = excluded.body, updated_by = excluded.updated_by,
-                 updated_at = excluded.updated_at",
-            )
+        self.save_document(Document::Calendar, district_id, body, by, audit).await
+    }
+
+    /// The district's assessment settings (ranking weights, bulletin thresholds), if saved.
+    pub async fn assessment_text(&self, district_id: i64) -> StoreResult<Option<String>> {
+        self.document_text(Document::Assessment, district_id).await
+    }
+
+    /// Replaces the assessment settings (checked by the caller).
+    pub async fn save_assessment(
+        &self,
+        district_id: i64,
+        body: &str,
+        by: Option<i64>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        self.save_document(Document::Assessment, district_id, body, by, audit).await
+    }
+
+    async fn document_text(&self, document: Document, district_id: i64) -> StoreResult<Option<String>> {
+        let sql = format!("SELECT body FROM {} WHERE district_id = $1", document.table());
+        Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.clone()))
             .bind(district_id)
-            .bind(body)
-            .bind(by)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    async fn save_document(
+        &self,
+        document: Document,
+        district_id: i64,
+        body: &str,
+        by: Option<i64>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        let (algorithm, at) = (self.audit_hash, now());
+        let sql = format!(
+            "INSERT INTO {} (district_id, body, updated_by, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (district_id) DO UPDATE SET body = excluded.body, updated_by = excluded.updated_by,
+             updated_at = excluded.updated_at",
+            document.table()
+        );
+        transaction!(&self.db, |tx| {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(district_id)
+                .bind(body)
+                .bind(by)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
             append_audit!(tx, algorithm, audit);
         });
         Ok(())

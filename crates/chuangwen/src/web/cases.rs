@@ -843,15 +843,6 @@ pub async fn export(
     let bytes = book.save_to_buffer().map_err(fail)?;
     let detail = serde_json::json!({ "register": "cases", "rows": cases.len() }).to_string();
     state.store.audit(&user.audit(AuditAction::DataExported, "cases", detail)).await?;
-    let headers = [
-        (
-            axum::http::header::CONTENT_TYPE,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-        ),
-        (
-            axum::http::header::CONTENT_DISPOSITION,
-            "attachment; filename=\"cases.xlsx\"; filename*=UTF-8''%E6%A1%88%E5%8D%B7.xlsx".to_string(),
-        ),
-    ];
-    Ok((headers, bytes).into_response())
+    let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    Ok(crate::web::download(bytes, xlsx, "cases.xlsx", "案卷.xlsx"))
 }

@@ -5,7 +5,6 @@
 //! the kept sums (store::stats), never from scanning cases.
 
 use askama::Template;
-use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -209,7 +208,15 @@ struct RankingsPage {
 /// The office's settings, or the shipped ones.
 pub async fn settings_of(state: &AppState, district_id: i64) -> Result<(Settings, String), AppError> {
     Ok(match state.store.assessment_text(district_id).await? {
-        Some(text) => (Settings::parse(&text).unwrap_or_else(|_| Settings::shipped()), text),
+        Some(text) => match Settings::parse(&text) {
+            Ok(settings) => (settings, text),
+            // Saved settings are checked; one that no longer parses (a newer
+            // binary's stricter rules) ranks by the shipped ones, said in the log.
+            Err(message) => {
+                tracing::warn!(district = district_id, %message, "saved assessment settings do not parse; using the shipped ones");
+                (Settings::shipped(), text)
+            }
+        },
         None => (Settings::shipped(), crate::domain::assessment::SHIPPED.to_string()),
     })
 }
@@ -256,7 +263,7 @@ pub async fn rankings_page(
         groups: vec![("街道（按问题所在地）", r.streets), ("职能部门（按交办给本部门的问题）", r.departments)],
         map: state.config.map.clone(),
         settings_text: typed.unwrap_or(text),
-        can_configure: user.may(Action::ManageDispatchRules),
+        can_configure: user.may(Action::ManageReports),
         grid_json: serde_json::to_string(&grids).unwrap_or_else(|_| "[]".into()),
         error,
     })
@@ -318,37 +325,4 @@ pub async fn measures(
 ) -> Result<Response, AppError> {
     user.require(Action::ViewStatistics)?;
     render(&MeasuresPage { nav: Some(Nav::of(&state, &user, &headers).await?), measures: &MEASURES })
-}
-
-/// `GET /api/v1/statistics?dim=&from=&to=`: the figures of every value of a
-/// dimension (district-wide roles), or of the caller's own unit.
-pub async fn api(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Query(q): Query<PeriodQuery>,
-) -> Result<Json<serde_json::Value>, AppError> {
-    user.require(Action::ViewStatistics)?;
-    let period = q.period()?;
-    let focus = focus_of(&state, &user).await?;
-    let names = Names::of(&state.store, user.district_id).await?;
-    let dim = match q.dim.as_deref() {
-        None | Some("") => Dim::All,
-        Some(code) => Dim::from_code(code)
-            .ok_or_else(|| AppError::Invalid {
-                field: "dim".into(), message: format!("未知的统计维度“{code}”")
-            })?,
-    };
-    let rows = if focus.dim == Dim::All {
-        statistics::breakdown(&state.store, user.district_id, dim, &period, &names).await?
-    } else {
-        // A unit sees its own figures only, whatever it asks for.
-        let t = state.store.stats_total(user.district_id, focus.dim, &focus.value, &period).await?;
-        vec![Row { value: focus.value.clone(), name: focus.name.clone(), figures: Figures::of(t) }]
-    };
-    Ok(Json(serde_json::json!({
-        "period": period,
-        "dim": if focus.dim == Dim::All { dim.code() } else { focus.dim.code() },
-        "measures": MEASURES,
-        "rows": rows,
-    })))
 }

@@ -47,7 +47,7 @@ struct DispatchPage {
     more: bool,
     units: Vec<(i64, String)>,
     note: String,
-    message: Option<String>,
+    message: Option<(String, Option<i64>)>,
     error: Option<String>,
 }
 
@@ -64,6 +64,9 @@ pub struct DoneQuery {
     batch: String,
     #[serde(default)]
     count: String,
+    /// The batch's id, for its printable orders.
+    #[serde(default)]
+    id: Option<i64>,
 }
 
 async fn page(
@@ -72,7 +75,7 @@ async fn page(
     headers: &HeaderMap,
     form: Option<&HashMap<i64, (bool, Option<i64>)>>,
     note: String,
-    message: Option<String>,
+    message: Option<(String, Option<i64>)>,
     error: Option<String>,
 ) -> Result<Response, AppError> {
     let filter = CaseFilter { state: Some(CaseState::Accepted.code().into()), limit: QUEUE + 1, ..Default::default() };
@@ -124,7 +127,7 @@ pub async fn queue(
     if !Transition::Dispatch.may_take(&user.roles, false) {
         return Err(AppError::Forbidden);
     }
-    let message = (!q.batch.is_empty()).then(|| format!("已派遣 {} 件，整改单批次 {}。", q.count, q.batch));
+    let message = (!q.batch.is_empty()).then(|| (format!("已派遣 {} 件，整改单批次 {}。", q.count, q.batch), q.id));
     page(&state, &user, &headers, None, String::new(), message, None).await
 }
 
@@ -172,6 +175,7 @@ pub async fn issue(
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("batch", &view.batch.number)
                 .append_pair("count", &view.case_ids.len().to_string())
+                .append_pair("id", &view.batch.id.to_string())
                 .finish();
             Ok(Redirect::to(&format!("/cases/dispatch?{query}")).into_response())
         }

@@ -42,6 +42,25 @@ pub fn assignable_units(units: &[crate::store::org::Unit]) -> Vec<(i64, String)>
     units.iter().filter(|u| u.parent_id.is_some()).map(|u| (u.id, u.name.clone())).collect()
 }
 
+/// A file to download: its content type, an ASCII name for old clients and
+/// the Chinese name, percent-encoded as RFC 6266/5987 ask.
+pub fn download(bytes: Vec<u8>, content_type: &str, ascii_name: &str, name: &str) -> Response {
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let ascii: String = ascii_name.chars().filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\').collect();
+    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
+    ([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+        .into_response()
+}
+
 /// What the top bar shows for a logged-in user.
 pub struct Nav {
     /// District name.

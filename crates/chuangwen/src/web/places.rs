@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -375,22 +375,8 @@ pub async fn export(
         FileFormat::Geojson => ("application/geo+json", "geojson"),
         FileFormat::Xlsx => ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
     };
-    // RFC 6266: an ASCII fallback name and the Chinese one, percent-encoded.
-    let chinese = format!("{}-{}.{ext}", district.name, kind.label());
-    let encoded: String = chinese
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    let disposition =
-        format!("attachment; filename=\"{}-{}.{ext}\"; filename*=UTF-8''{encoded}", district.code, kind.code());
-    Ok(([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
-        .into_response())
+    let ascii = format!("{}-{}.{ext}", district.code, kind.code());
+    Ok(crate::web::download(bytes, content_type, &ascii, &format!("{}-{}.{ext}", district.name, kind.label())))
 }
 
 #[derive(Template)]

@@ -1,26 +1,29 @@
-//! Reports in the browser: each unit's inbox of 督察单, the weekly reports
-//! and bulletins; each as a print-ready page and as PDF, xlsx and docx; the
-//! office makes them on demand and sets the ranking weights and bulletin
-//! thresholds; the administrator manages webhooks and reads their log.
+//! Reports in the browser: each unit's inbox of 督察单 (a unit sees its own
+//! and its subtree's sheets; the district-wide roles see everything, the
+//! weekly reports and bulletins included); each as a print-ready page and as
+//! PDF, xlsx and docx; the office makes them on demand and sets the ranking
+//! weights and bulletin thresholds; the administrator manages webhooks and
+//! reads their delivery log.
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::CurrentUser;
 use crate::auth::audit::AuditAction;
-use crate::auth::policy::{Action, Scope};
+use crate::auth::policy::Action;
+use crate::auth::{CurrentUser, check_csrf, csrf_token};
 use crate::domain::assessment::Settings;
-use crate::domain::stats::beijing_day;
+use crate::domain::stats::{Period, beijing_day};
 use crate::error::AppError;
-use crate::jobs::reports::{sheets_for, webhook_payload};
+use crate::jobs::reports::{publish, sheets_for};
 use crate::reports::render::{OutputFormat, content_type, render as write};
 use crate::reports::{Block, Document, build, kind_label};
+use crate::store::StoreError;
 use crate::store::reports::{Delivery, ReportRow, Webhook};
-use crate::web::dashboard::PeriodQuery;
 use crate::web::{Nav, beijing_time, render};
 
 /// A report as listed.
@@ -41,51 +44,37 @@ struct ReportsPage {
     can_make: bool,
     csrf: String,
     today: String,
-}
-
-/// The units whose reports a user may read: `None` for everyone's.
-async fn readable_units(state: &AppState, user: &CurrentUser) -> Result<Option<Vec<i64>>, AppError> {
-    if user.scope() == Scope::District {
-        return Ok(None);
-    }
-    let unit = state.store.unit_by_id(user.unit_id).await?;
-    Ok(Some(state.store.unit_subtree(&unit).await?.into_iter().map(|u| u.id).collect()))
+    month_start: String,
 }
 
 /// `GET /reports`: the inbox.
 pub async fn list(State(state): State<AppState>, user: CurrentUser, headers: HeaderMap) -> Result<Response, AppError> {
     user.require(Action::ViewStatistics)?;
-    let units = readable_units(&state, &user).await?;
-    let rows = state.store.reports(user.district_id, units.as_deref(), 200).await?;
+    let pattern = user.scope().path_pattern();
+    let rows = state.store.reports(user.district_id, pattern.as_deref(), 200).await?;
     let reports = rows
         .into_iter()
         .map(|row| Listed { kind: kind_label(&row.kind), made: beijing_time(row.created_at, "%Y-%m-%d %H:%M"), row })
         .collect();
+    let today = beijing_day(chrono::Utc::now());
     render(&ReportsPage {
         nav: Some(Nav::of(&state, &user, &headers).await?),
         reports,
         can_make: user.may(Action::ManageReports),
-        csrf: crate::auth::csrf_token(&headers),
-        today: beijing_day(chrono::Utc::now()).to_string(),
+        csrf: csrf_token(&headers),
+        today: today.to_string(),
+        month_start: Period::month_of(today).from.to_string(),
     })
 }
 
-/// A report the user may read, or 404.
+/// A report the user may read, or 404; opening one's own unit's sheet marks it read.
 async fn readable(state: &AppState, user: &CurrentUser, id: i64) -> Result<(ReportRow, Document), AppError> {
-    let row = state.store.report(user.district_id, id).await?.ok_or(AppError::NotFound)?;
-    if let Some(units) = readable_units(state, user).await? {
-        let mine = match row.unit_id {
-            Some(unit) => units.contains(&unit),
-            None => row.kind != "daily_sheet",
-        };
-        if !mine {
-            return Err(AppError::NotFound);
-        }
-        if row.unit_id.is_some() {
-            state.store.mark_report_read(row.id).await?;
-        }
+    let pattern = user.scope().path_pattern();
+    let (row, body) = state.store.report(user.district_id, pattern.as_deref(), id).await?.ok_or(AppError::NotFound)?;
+    if row.unit_id == Some(user.unit_id) && row.read_at.is_none() {
+        state.store.mark_report_read(row.id).await?;
     }
-    let doc: Document = serde_json::from_str(&row.body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let doc: Document = serde_json::from_str(&body).map_err(AppError::internal)?;
     Ok((row, doc))
 }
 
@@ -135,29 +124,18 @@ pub struct FormatQuery {
     pub format: String,
 }
 
-fn file(doc: &Document, format: &str, name: &str) -> Result<Response, AppError> {
-    let format = match format {
-        "pdf" => OutputFormat::Pdf,
-        "xlsx" => OutputFormat::Xlsx,
-        "docx" => OutputFormat::Docx,
-        other => {
-            return Err(AppError::Invalid {
-                field: "format".into(),
-                message: format!("不支持的格式“{other}”，可选 pdf、xlsx、docx"),
-            });
-        }
-    };
-    let bytes = write(doc, format).map_err(|e| AppError::BadRequest(format!("生成文件失败：{e}")))?;
+/// The document as a file; rendering runs off the async threads.
+async fn file(doc: Document, format: &str, name: &str) -> Result<Response, AppError> {
+    let format = OutputFormat::parse(format).ok_or_else(|| AppError::Invalid {
+        field: "format".into(),
+        message: format!("不支持的格式“{format}”，可选 pdf、xlsx、docx"),
+    })?;
+    let bytes = tokio::task::spawn_blocking(move || write(&doc, format))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
     let (mime, ext) = content_type(format);
-    let encoded: String = form_urlencoded::byte_serialize(format!("{name}.{ext}").as_bytes()).collect();
-    let mut response = bytes.into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"report.{ext}\"; filename*=UTF-8''{encoded}"))
-    {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(response)
+    Ok(crate::web::download(bytes, mime, &format!("report.{ext}"), &format!("{name}.{ext}")))
 }
 
 /// `GET /reports/{id}/download?format=`.
@@ -169,37 +147,37 @@ pub async fn download(
 ) -> Result<Response, AppError> {
     user.require(Action::ViewStatistics)?;
     let (row, doc) = readable(&state, &user, id).await?;
-    file(&doc, &q.format, &row.title)
+    file(doc, &q.format, &row.title).await
 }
 
-/// The office's 立即生成 form.
+/// The office's 立即生成 forms.
 #[derive(Debug, Deserialize)]
 pub struct MakeForm {
     /// The page's CSRF token.
     #[serde(default)]
     pub csrf: String,
-    /// The day (sheets), a day of the week (weekly), or the period's ends (bulletin).
+    /// Weekly: a day of the week.
     #[serde(default)]
     pub day: String,
-    /// Bulletin: first day.
+    /// Bulletin: first day (empty: the first of the last day's month).
     #[serde(default)]
     pub from: String,
-    /// Bulletin: last day.
+    /// Bulletin: last day (empty: today).
     #[serde(default)]
     pub to: String,
 }
 
-fn day_of(raw: &str) -> Result<chrono::NaiveDate, AppError> {
+fn day_of(raw: &str, field: &str) -> Result<NaiveDate, AppError> {
     if raw.trim().is_empty() {
         return Ok(beijing_day(chrono::Utc::now()));
     }
-    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
         .map_err(|_| AppError::Invalid {
-            field: "day".into(), message: format!("“{raw}”不是日期（格式 2026-11-27）")
+            field: field.into(), message: format!("“{raw}”不是日期（格式 2026-11-27）")
         })
 }
 
-/// `POST /reports/daily-sheets`: every unit's sheet for a day, now.
+/// `POST /reports/daily-sheets`: every unit's sheet for today, as things stand now.
 pub async fn make_sheets(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -207,33 +185,37 @@ pub async fn make_sheets(
     Form(form): Form<MakeForm>,
 ) -> Result<Response, AppError> {
     user.require(Action::ManageReports)?;
-    crate::auth::check_csrf(&headers, &form.csrf)?;
-    let day = day_of(&form.day)?;
-    sheets_for(&state.job_context(), user.district_id, day, chrono::Utc::now()).await?;
-    state
-        .store
-        .audit(&user.audit(
-            AuditAction::ReportMade,
-            "reports",
-            format!("{{\"kind\":\"daily_sheet\",\"day\":\"{day}\"}}"),
-        ))
-        .await?;
+    check_csrf(&headers, &form.csrf)?;
+    let day = beijing_day(chrono::Utc::now());
+    let made = sheets_for(&state.job_context(), user.district_id, day, chrono::Utc::now()).await.map_err(busy)?;
+    let detail = serde_json::json!({ "kind": "daily_sheet", "day": day, "sheets": made }).to_string();
+    state.store.audit(&user.audit(AuditAction::ReportMade, "reports", detail)).await?;
+    state.job_wake.notify_one();
     Ok(Redirect::to("/reports").into_response())
 }
 
-async fn store_document(
+/// Two people making the same report at the same moment: the second is told to wait.
+fn busy(err: StoreError) -> AppError {
+    match err {
+        StoreError::Duplicate(_) => AppError::Conflict("同一份报告正在生成，请稍候刷新页面".into()),
+        other => other.into(),
+    }
+}
+
+/// Delivers a report made on demand, audits it and opens it.
+async fn publish_made(
     state: &AppState,
-    district: i64,
+    user: &CurrentUser,
     kind: &str,
     day: &str,
     doc: &Document,
-) -> Result<i64, AppError> {
-    let body = serde_json::to_string(doc).expect("a document serialises");
+) -> Result<Response, AppError> {
     let title = format!("{} · {}", doc.title, doc.subtitle);
-    Ok(state
-        .store
-        .deliver_report(district, kind, None, day, &title, &body, |id| webhook_payload(id, kind, &title, None, &body))
-        .await?)
+    let id = publish(&state.store, user.district_id, kind, None, day, &title, doc).await.map_err(busy)?;
+    let detail = serde_json::json!({ "kind": kind, "day": day }).to_string();
+    state.store.audit(&user.audit(AuditAction::ReportMade, format!("report:{id}"), detail)).await?;
+    state.job_wake.notify_one();
+    Ok(Redirect::to(&format!("/reports/{id}")).into_response())
 }
 
 /// `POST /reports/weekly`: the weekly report of the week holding `day`.
@@ -244,16 +226,14 @@ pub async fn make_weekly(
     Form(form): Form<MakeForm>,
 ) -> Result<Response, AppError> {
     user.require(Action::ManageReports)?;
-    crate::auth::check_csrf(&headers, &form.csrf)?;
-    let day = day_of(&form.day)?;
+    check_csrf(&headers, &form.csrf)?;
+    let day = day_of(&form.day, "day")?;
     let doc = build::weekly(&state.store, user.district_id, day).await?;
-    let id = store_document(&state, user.district_id, "weekly", &build::monday_of(day).to_string(), &doc).await?;
-    state.store.audit(&user.audit(AuditAction::ReportMade, format!("report:{id}"), "{\"kind\":\"weekly\"}")).await?;
-    state.job_wake.notify_one();
-    Ok(Redirect::to(&format!("/reports/{id}")).into_response())
+    publish_made(&state, &user, "weekly", &build::monday_of(day).to_string(), &doc).await
 }
 
-/// `POST /reports/bulletin`: a bulletin over a period (this month by default).
+/// `POST /reports/bulletin`: a bulletin from `from` to `to` (by default the
+/// month so far).
 pub async fn make_bulletin(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -261,15 +241,16 @@ pub async fn make_bulletin(
     Form(form): Form<MakeForm>,
 ) -> Result<Response, AppError> {
     user.require(Action::ManageReports)?;
-    crate::auth::check_csrf(&headers, &form.csrf)?;
-    let q = PeriodQuery { from: Some(form.from.clone()), to: Some(form.to.clone()), preset: None, dim: None };
-    let period = q.period()?;
+    check_csrf(&headers, &form.csrf)?;
+    let to = day_of(&form.to, "to")?;
+    let from = if form.from.trim().is_empty() { to.with_day(1).expect("day 1") } else { day_of(&form.from, "from")? };
+    let period = Period::new(from, to)
+        .ok_or_else(|| AppError::Invalid {
+            field: "to".into(), message: "结束日期不能早于开始日期".into()
+        })?;
     let (settings, _) = crate::web::dashboard::settings_of(&state, user.district_id).await?;
     let doc = build::bulletin(&state.store, user.district_id, &period, &settings).await?;
-    let id = store_document(&state, user.district_id, "bulletin", &period.to.to_string(), &doc).await?;
-    state.store.audit(&user.audit(AuditAction::ReportMade, format!("report:{id}"), "{\"kind\":\"bulletin\"}")).await?;
-    state.job_wake.notify_one();
-    Ok(Redirect::to(&format!("/reports/{id}")).into_response())
+    publish_made(&state, &user, "bulletin", &period.to.to_string(), &doc).await
 }
 
 /// `GET /reports/batches/{id}?format=`: the rectification orders of a batch
@@ -285,7 +266,7 @@ pub async fn batch(
     let batch = state.store.order_batch(user.district_id, id).await?.ok_or(AppError::NotFound)?;
     let doc = build::batch(&state.store, user.district_id, id, &batch.number, &batch.note).await?;
     if !q.format.is_empty() {
-        return file(&doc, &q.format, &format!("整改通知单 {}", batch.number));
+        return file(doc, &q.format, &format!("整改通知单 {}", batch.number)).await;
     }
     render(&ReportPage {
         nav: Some(Nav::of(&state, &user, &headers).await?),
@@ -305,7 +286,8 @@ pub struct SettingsForm {
     pub body: String,
 }
 
-/// `POST /settings/assessment`: ranking weights and bulletin thresholds.
+/// `POST /settings/assessment`: ranking weights and bulletin thresholds; a
+/// refused text comes back beside its error, nothing saved.
 pub async fn save_assessment(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -313,13 +295,18 @@ pub async fn save_assessment(
     Form(form): Form<SettingsForm>,
 ) -> Result<Response, AppError> {
     user.require(Action::ManageReports)?;
-    crate::auth::check_csrf(&headers, &form.csrf)?;
-    let period = PeriodQuery::default().period()?;
-    if let Err(message) = Settings::parse(&form.body) {
+    check_csrf(&headers, &form.csrf)?;
+    let checked = if form.body.trim().is_empty() {
+        Err("考核设置不能为空".to_string())
+    } else {
+        Settings::parse(&form.body).map(|_| ())
+    };
+    if let Err(message) = checked {
+        let period = Period::month_of(beijing_day(chrono::Utc::now()));
         let page =
             crate::web::dashboard::rankings_page(&state, &user, &headers, period, Some(form.body), Some(message))
                 .await?;
-        return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     let audit = user.audit(AuditAction::SettingsChanged, "assessment", "{}");
     state.store.save_assessment(user.district_id, &form.body, user.user_id, &audit).await?;
@@ -377,7 +364,7 @@ async fn webhooks_page(
         nav: Some(Nav::of(state, user, headers).await?),
         hooks: state.store.webhooks(user.district_id).await?,
         deliveries,
-        csrf: crate::auth::csrf_token(headers),
+        csrf: csrf_token(headers),
         created,
         error,
         form,
@@ -405,10 +392,11 @@ pub fn check_webhook(form: &WebhookForm) -> Result<(String, String, String), Str
     if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
         return Err("网址须以 http:// 或 https:// 开头".into());
     }
+    let kinds = || crate::reports::KINDS.iter().map(|(k, _)| *k);
     let events: Vec<&str> = form.events.split([',', '，', ' ']).map(str::trim).filter(|e| !e.is_empty()).collect();
-    let events = if events.is_empty() { crate::reports::KINDS.iter().map(|(k, _)| *k).collect() } else { events };
-    if let Some(bad) = events.iter().find(|e| !crate::reports::KINDS.iter().any(|(k, _)| k == *e)) {
-        return Err(format!("未知的事件“{bad}”，可选 daily_sheet、weekly、bulletin"));
+    let events = if events.is_empty() { kinds().collect() } else { events };
+    if let Some(bad) = events.iter().find(|e| !kinds().any(|k| k == **e)) {
+        return Err(format!("未知的事件“{bad}”，可选 {}", kinds().collect::<Vec<_>>().join("、")));
     }
     Ok((name.to_string(), url.to_string(), events.join(",")))
 }
@@ -421,16 +409,68 @@ pub async fn create_webhook(
     Form(form): Form<WebhookForm>,
 ) -> Result<Response, AppError> {
     user.require(Action::ManageWebhooks)?;
-    crate::auth::check_csrf(&headers, &form.csrf)?;
+    check_csrf(&headers, &form.csrf)?;
     let (name, url, events) = match check_webhook(&form) {
         Ok(checked) => checked,
         Err(message) => {
             let page = webhooks_page(&state, &user, &headers, None, Some(message), form).await?;
-            return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
     let secret = format!("whsec_{}", crate::auth::random_token());
-    let audit = user.audit(AuditAction::SettingsChanged, "webhook", format!("{{\"url\":{}}}", serde_json::json!(url)));
+    let audit = user.audit(AuditAction::SettingsChanged, "webhook", serde_json::json!({ "url": url }).to_string());
     state.store.create_webhook(user.district_id, &name, &url, &state.crypto.encrypt(&secret), &events, &audit).await?;
     webhooks_page(&state, &user, &headers, Some((name, secret)), None, WebhookForm::default()).await
+}
+
+/// The stop/start and retry forms.
+#[derive(Debug, Deserialize)]
+pub struct WebhookAction {
+    /// The page's CSRF token.
+    #[serde(default)]
+    pub csrf: String,
+    /// Stop/start: `1` to deliver, `0` to stop.
+    #[serde(default)]
+    pub active: String,
+}
+
+/// `POST /admin/webhooks/{id}/active`: stops or restarts a webhook.
+pub async fn set_active(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<WebhookAction>,
+) -> Result<Response, AppError> {
+    user.require(Action::ManageWebhooks)?;
+    check_csrf(&headers, &form.csrf)?;
+    let active = form.active == "1";
+    let detail = serde_json::json!({ "active": active }).to_string();
+    let audit = user.audit(AuditAction::SettingsChanged, format!("webhook:{id}"), detail);
+    if !state.store.set_webhook_active(user.district_id, id, active, &audit).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to("/admin/webhooks").into_response())
+}
+
+/// `POST /admin/webhooks/deliveries/{id}/retry`: 立即重试 a delivery not yet delivered.
+pub async fn retry(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<WebhookAction>,
+) -> Result<Response, AppError> {
+    user.require(Action::ManageWebhooks)?;
+    check_csrf(&headers, &form.csrf)?;
+    let delivery = state.store.delivery(id).await?.filter(|d| d.district_id == user.district_id);
+    let Some(delivery) = delivery else { return Err(AppError::NotFound) };
+    if delivery.state == "delivered" {
+        return Err(AppError::Conflict("这次投递已经送达，不再重发".into()));
+    }
+    if !state.store.retry_delivery_now(user.district_id, id).await? {
+        return Err(AppError::Conflict("这次投递正在进行，请稍候刷新页面".into()));
+    }
+    state.job_wake.notify_one();
+    Ok(Redirect::to("/admin/webhooks").into_response())
 }
