@@ -215,6 +215,11 @@ pub async fn rankings(
     })
 }
 
+/// A day as forms send it (`2026-11-27`), or a Chinese message naming `what`.
+pub fn parse_day(raw: &str, what: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| format!("{what}“{raw}”不是日期（格式 2026-11-27）"))
+}
+
 /// The period a page asks for: `from`/`to` (YYYY-MM-DD), or a preset —
 /// `week`, `month` (the default), `quarter`, `year` — ending today.
 pub fn period_of(
@@ -223,10 +228,7 @@ pub fn period_of(
     preset: Option<&str>,
     today: NaiveDate,
 ) -> Result<Period, String> {
-    let parse = |raw: &str, what: &str| {
-        NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-            .map_err(|_| format!("{what}“{raw}”不是日期（格式 2026-11-27）"))
-    };
+    let parse = parse_day;
     match (from.filter(|s| !s.trim().is_empty()), to.filter(|s| !s.trim().is_empty())) {
         (Some(f), Some(t)) => {
             let (f, t) = (parse(f, "开始日期")?, parse(t, "结束日期")?);

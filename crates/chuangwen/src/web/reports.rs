@@ -167,14 +167,12 @@ pub struct MakeForm {
     pub to: String,
 }
 
-fn day_of(raw: &str, field: &str) -> Result<NaiveDate, AppError> {
+/// A form's day, today when left empty.
+fn day_of(raw: &str, field: &str, what: &str) -> Result<NaiveDate, AppError> {
     if raw.trim().is_empty() {
         return Ok(beijing_day(chrono::Utc::now()));
     }
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| AppError::Invalid {
-            field: field.into(), message: format!("“{raw}”不是日期（格式 2026-11-27）")
-        })
+    crate::statistics::parse_day(raw, what).map_err(|message| AppError::Invalid { field: field.into(), message })
 }
 
 /// `POST /reports/daily-sheets`: every unit's sheet for today, as things stand now.
@@ -227,7 +225,7 @@ pub async fn make_weekly(
 ) -> Result<Response, AppError> {
     user.require(Action::ManageReports)?;
     check_csrf(&headers, &form.csrf)?;
-    let day = day_of(&form.day, "day")?;
+    let day = day_of(&form.day, "day", "日期")?;
     let doc = build::weekly(&state.store, user.district_id, day).await?;
     publish_made(&state, &user, "weekly", &build::monday_of(day).to_string(), &doc).await
 }
@@ -242,8 +240,12 @@ pub async fn make_bulletin(
 ) -> Result<Response, AppError> {
     user.require(Action::ManageReports)?;
     check_csrf(&headers, &form.csrf)?;
-    let to = day_of(&form.to, "to")?;
-    let from = if form.from.trim().is_empty() { to.with_day(1).expect("day 1") } else { day_of(&form.from, "from")? };
+    let to = day_of(&form.to, "to", "结束日期")?;
+    let from = if form.from.trim().is_empty() {
+        to.with_day(1).expect("day 1")
+    } else {
+        day_of(&form.from, "from", "开始日期")?
+    };
     let period = Period::new(from, to)
         .ok_or_else(|| AppError::Invalid {
             field: "to".into(), message: "结束日期不能早于开始日期".into()
