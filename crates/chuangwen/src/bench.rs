@@ -1,8 +1,14 @@
+//! Benchmarks, each figure printed beside its ceiling (docs/PERFORMANCE.md).
+//!
 //! `chuangwen bench pages`: the server time of every workbench page, with
 //! the one-year demo district, against the 300 ms each page must stay under
 //! (issue W1-D). Requests go through the application's router in-process, so
 //! the figure is the server's own time: routing, authorization, queries,
 //! rendering and the body, without the network.
+//!
+//! `chuangwen bench stats`: the office dashboard's figures and the rankings
+//! from the kept sums, against 20 ms, beside the direct recount of the same
+//! figures from the cases on the same database (issue W1-E).
 
 use std::time::{Duration, Instant};
 
@@ -107,7 +113,18 @@ pub async fn pages(state: AppState, rounds: usize) -> anyhow::Result<Vec<PageTim
             vec!["/".into(), "/cases".into(), "/cases?state=in_progress".into(), format!("/cases/{}", own.id)],
         ),
         ("inspector01", vec!["/".into(), "/cases?state=handled".into()]),
-        ("leader01", vec!["/".into(), "/cases?overdue=1".into(), "/map".into()]),
+        (
+            "leader01",
+            vec![
+                "/".into(),
+                "/cases?overdue=1".into(),
+                "/map".into(),
+                "/dashboard?preset=year".into(),
+                "/dashboard/rankings?preset=year".into(),
+            ],
+        ),
+        ("office01", vec!["/dashboard".into(), "/reports".into()]),
+        ("handler046", vec!["/dashboard?preset=year".into(), "/reports".into()]),
         ("admin", vec!["/admin/users".into(), "/admin/audit".into(), "/settings".into()]),
     ];
 
@@ -150,6 +167,119 @@ pub async fn pages(state: AppState, rounds: usize) -> anyhow::Result<Vec<PageTim
                 p99: percentile(&times, 0.99),
             });
         }
+    }
+    Ok(out)
+}
+
+/// The ceiling of the office dashboard and the rankings (issue W1-E).
+pub const STATS_CEILING: Duration = Duration::from_millis(20);
+
+/// One measured figure set: the kept sums, and the direct recount of the
+/// same figures from the cases on the same database.
+pub struct StatsTiming {
+    /// What was measured (the dashboard's figures or the rankings).
+    pub what: &'static str,
+    /// The period, as its preset or dates.
+    pub period: String,
+    /// Median with the kept sums.
+    pub median: Duration,
+    /// p99 with the kept sums.
+    pub p99: Duration,
+    /// Median of the direct recount.
+    pub recount_median: Duration,
+}
+
+async fn timed<F, Fut>(rounds: usize, mut run: F) -> anyhow::Result<Vec<Duration>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut times = Vec::with_capacity(rounds);
+    for round in 0..rounds + 1 {
+        let started = Instant::now();
+        run().await?;
+        if round > 0 {
+            times.push(started.elapsed());
+        }
+    }
+    times.sort_unstable();
+    Ok(times)
+}
+
+/// Measures the office dashboard's figures and the rankings over several
+/// periods, `rounds` times each, and a direct recount of the same figures
+/// (`recount_rounds` times: it is slow).
+pub async fn stats(state: &AppState, rounds: usize, recount_rounds: usize) -> anyhow::Result<Vec<StatsTiming>> {
+    use crate::domain::assessment::Settings;
+    use crate::domain::stats::{Dim, Period, beijing_day};
+    use crate::statistics::{self, Focus, Names};
+    let store = &state.store;
+    let district =
+        store.districts().await?.into_iter().find(|d| d.is_demo).ok_or_else(|| anyhow::anyhow!("no demo district"))?;
+    let id = district.id;
+    let names = Names::of(store, id).await?;
+    let settings = Settings::shipped();
+    let today = beijing_day(chrono::Utc::now());
+    let preset = |p: &str| statistics::period_of(None, None, Some(p), today).map_err(anyhow::Error::msg);
+    let odd = Period::new(today - chrono::Duration::days(340), today - chrono::Duration::days(17)).expect("a period");
+    let periods = [
+        ("本月 month".to_string(), preset("month")?),
+        ("本季度 quarter".to_string(), preset("quarter")?),
+        ("本年 year".to_string(), preset("year")?),
+        ("三年 all".to_string(), preset("all")?),
+        (format!("{}..{}", odd.from, odd.to), odd),
+    ];
+    const BREAKDOWNS: [Dim; 5] = [Dim::Street, Dim::Unit, Dim::Campaign, Dim::Category, Dim::Source];
+    let mut out = Vec::new();
+    for (label, period) in periods {
+        let all = Focus { dim: Dim::All, value: String::new(), name: "全区".into() };
+        // The office dashboard: the figures now, a period before and a year
+        // before, the trend, and five breakdowns.
+        let dashboard = timed(rounds, || async {
+            statistics::overview(store, id, all.clone(), period).await?;
+            for dim in BREAKDOWNS {
+                statistics::breakdown(store, id, dim, &period, &names).await?;
+            }
+            Ok(())
+        })
+        .await?;
+        // The same figures recounted from the cases (the trend left out: it
+        // would take one more GROUP BY per bucket).
+        let dashboard_recount = timed(recount_rounds, || async {
+            for p in [period, period.previous(), period.year_before()] {
+                store.recount_by(id, Dim::All, &p).await?;
+            }
+            for dim in BREAKDOWNS {
+                store.recount_by(id, dim, &period).await?;
+            }
+            Ok(())
+        })
+        .await?;
+        out.push(StatsTiming {
+            what: "office dashboard",
+            period: label.clone(),
+            median: percentile(&dashboard, 0.5),
+            p99: percentile(&dashboard, 0.99),
+            recount_median: percentile(&dashboard_recount, 0.5),
+        });
+        let ranked = timed(rounds, || async {
+            statistics::rankings(store, id, &period, &settings, &names).await?;
+            Ok(())
+        })
+        .await?;
+        let ranked_recount = timed(recount_rounds, || async {
+            store.recount_by(id, Dim::Street, &period).await?;
+            store.recount_by(id, Dim::Unit, &period).await?;
+            Ok(())
+        })
+        .await?;
+        out.push(StatsTiming {
+            what: "rankings",
+            period: label,
+            median: percentile(&ranked, 0.5),
+            p99: percentile(&ranked, 0.99),
+            recount_median: percentile(&ranked_recount, 0.5),
+        });
     }
     Ok(out)
 }

@@ -82,6 +82,21 @@ enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// 统计大屏与排名的耗时，及同库直接重算的耗时 / the dashboard's figures and the rankings, beside a direct recount
+    Stats {
+        /// 演示区的案卷数 / cases in the demo district
+        #[arg(long, default_value_t = 20_000)]
+        cases: u64,
+        /// 每项测量次数 / measurements of each figure set
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+        /// 直接重算的测量次数 / measurements of the direct recount
+        #[arg(long, default_value_t = 3)]
+        recount_rounds: usize,
+        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -343,6 +358,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Pages { cases, rounds, database_url }) => {
             bench_pages(config, cases, rounds, database_url).await
         }
+        Command::Bench(BenchCommand::Stats { cases, rounds, recount_rounds, database_url }) => {
+            bench_stats(config, cases, rounds, recount_rounds, database_url).await
+        }
     }
 }
 
@@ -363,8 +381,10 @@ async fn create_demo(store: &Store, seed: u64, password: Option<&str>, cases: u6
     Ok(())
 }
 
-async fn bench_pages(mut config: Config, cases: u64, rounds: usize, url: Option<String>) -> anyhow::Result<()> {
-    use chuangwen::bench::{PAGE_CEILING, pages};
+/// The benchmarks' database: `url`, or a SQLite file under data_dir/bench
+/// kept between runs; the demo district is made with `cases` cases when it
+/// does not have exactly that many.
+async fn bench_state(mut config: Config, cases: u64, url: Option<String>) -> anyhow::Result<app::AppState> {
     let url = match url {
         Some(url) => url,
         None => {
@@ -388,7 +408,13 @@ async fn bench_pages(mut config: Config, cases: u64, rounds: usize, url: Option<
     if have != cases as i64 {
         create_demo(&store, 2026, Some("Bench-Pass-2026"), cases).await?;
     }
-    let state = app::AppState::new(opened.store, opened.files, opened.crypto, config);
+    Ok(app::AppState::new(opened.store, opened.files, opened.crypto, config))
+}
+
+async fn bench_pages(config: Config, cases: u64, rounds: usize, url: Option<String>) -> anyhow::Result<()> {
+    use chuangwen::bench::{PAGE_CEILING, pages};
+    let state = bench_state(config, cases, url).await?;
+    let store = state.store.clone();
     println!("bench pages: {cases} cases, {rounds} requests per page, server time in-process ({})", store.backend());
     println!(
         "{}{}{}{}{}ceiling  p99/ceiling",
@@ -424,6 +450,52 @@ async fn bench_pages(mut config: Config, cases: u64, rounds: usize, url: Option<
     if failed {
         bail!("a page did not answer 200");
     }
+    Ok(())
+}
+
+async fn bench_stats(
+    config: Config,
+    cases: u64,
+    rounds: usize,
+    recount_rounds: usize,
+    url: Option<String>,
+) -> anyhow::Result<()> {
+    use chuangwen::bench::{STATS_CEILING, stats};
+    let state = bench_state(config, cases, url).await?;
+    println!(
+        "bench stats: {cases} cases ({}), {rounds} measurements of each figure set, {recount_rounds} of its direct recount",
+        state.store.backend()
+    );
+    println!(
+        "{}{}{}{}{}{}recount/kept",
+        pad("what", 18),
+        pad("period", 26),
+        pad("median", 10),
+        pad("p99", 10),
+        pad("ceiling", 9),
+        pad("recount median", 16)
+    );
+    let ms = |d: std::time::Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
+    let mut worst = std::time::Duration::ZERO;
+    for t in stats(&state, rounds, recount_rounds).await? {
+        worst = worst.max(t.p99);
+        println!(
+            "{}{}{}{}{}{}{:.0}×",
+            pad(t.what, 18),
+            pad(&t.period, 26),
+            pad(&ms(t.median), 10),
+            pad(&ms(t.p99), 10),
+            pad(&format!("{} ms", STATS_CEILING.as_millis()), 9),
+            pad(&ms(t.recount_median), 16),
+            t.recount_median.as_secs_f64() / t.median.as_secs_f64()
+        );
+    }
+    println!(
+        "slowest p99 {} against the {} ms ceiling: {:.2} of it",
+        ms(worst),
+        STATS_CEILING.as_millis(),
+        worst.as_secs_f64() / STATS_CEILING.as_secs_f64()
+    );
     Ok(())
 }
 

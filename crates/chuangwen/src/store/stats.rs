@@ -124,24 +124,37 @@ where
     }
 }
 
-fn push_ranges<DB: sqlx::Database>(q: &mut QueryBuilder<DB>, ranges: &[stats::BucketRange])
+/// `SELECT v, CAST(SUM(…)) … FROM (one range scan per bucket range UNION
+/// ALL) GROUP BY v`: each range is its own index range scan (an `OR` of
+/// ranges makes SQLite read every row of the dimension), `label` the
+/// grouping (`value`, `bucket`, or a bucket's month).
+fn sums_over<DB: sqlx::Database>(
+    district_id: i64,
+    dim: Dim,
+    value: Option<&str>,
+    ranges: &[stats::BucketRange],
+    label: &str,
+) -> QueryBuilder<DB>
 where
+    for<'x> i64: sqlx::Encode<'x, DB> + sqlx::Type<DB>,
     for<'x> String: sqlx::Encode<'x, DB> + sqlx::Type<DB>,
     for<'x> &'x str: sqlx::Encode<'x, DB> + sqlx::Type<DB>,
 {
-    q.push(" AND (");
+    let mut q = QueryBuilder::new(format!("SELECT v, {} FROM (", sums()));
     for (i, range) in ranges.iter().enumerate() {
         if i > 0 {
-            q.push(" OR ");
+            q.push(" UNION ALL ");
         }
-        q.push("(grain = ").push_bind(range.grain.code());
-        q.push(" AND bucket BETWEEN ")
-            .push_bind(range.first.clone())
-            .push(" AND ")
-            .push_bind(range.last.clone())
-            .push(")");
+        q.push(format!("SELECT {label} AS v, {} FROM case_stats WHERE district_id = ", stats::COLUMNS.join(", ")));
+        q.push_bind(district_id).push(" AND dim = ").push_bind(dim.code());
+        q.push(" AND grain = ").push_bind(range.grain.code());
+        q.push(" AND bucket BETWEEN ").push_bind(range.first.clone()).push(" AND ").push_bind(range.last.clone());
+        if let Some(value) = value {
+            q.push(" AND value = ").push_bind(value.to_string());
+        }
     }
-    q.push(")");
+    q.push(") AS ranges GROUP BY v ORDER BY v");
+    q
 }
 
 /// The first instant of a Beijing day, in UTC.
@@ -164,18 +177,11 @@ impl Store {
         period: &Period,
         only: Option<&str>,
     ) -> StoreResult<Vec<(String, Tally)>> {
-        let head = format!("SELECT value AS v, {} FROM case_stats WHERE district_id = ", sums());
         let ranges = period.buckets();
-        let rows: Vec<SumRow> = read!(&self.db, |pool| {
-            let mut q = QueryBuilder::new(head.as_str());
-            q.push_bind(district_id).push(" AND dim = ").push_bind(dim.code());
-            if let Some(value) = only {
-                q.push(" AND value = ").push_bind(value.to_string());
-            }
-            push_ranges(&mut q, &ranges);
-            q.push(" GROUP BY value");
-            q.build_query_as::<SumRow>().fetch_all(pool).await
-        })?;
+        let rows: Vec<SumRow> = read!(&self.db, |pool| sums_over(district_id, dim, only, &ranges, "value")
+            .build_query_as::<SumRow>()
+            .fetch_all(pool)
+            .await)?;
         Ok(rows.into_iter().map(|SumRow(v, t)| (v, t)).collect())
     }
 
@@ -204,16 +210,11 @@ impl Store {
         let grain = if period.days() <= 92 { Grain::Day } else { Grain::Month };
         // A day bucket `2026-11-27` belongs to month `2026-11`: its first seven characters.
         let label = if grain == Grain::Day { "bucket" } else { "SUBSTR(bucket, 1, 7)" };
-        let head = format!("SELECT {label} AS v, {} FROM case_stats WHERE district_id = ", sums());
         let ranges = period.buckets_up_to(grain);
-        let rows: Vec<SumRow> = read!(&self.db, |pool| {
-            let mut q = QueryBuilder::new(head.as_str());
-            q.push_bind(district_id).push(" AND dim = ").push_bind(dim.code());
-            q.push(" AND value = ").push_bind(value.to_string());
-            push_ranges(&mut q, &ranges);
-            q.push(" GROUP BY ").push(label).push(" ORDER BY ").push(label);
-            q.build_query_as::<SumRow>().fetch_all(pool).await
-        })?;
+        let rows: Vec<SumRow> = read!(&self.db, |pool| sums_over(district_id, dim, Some(value), &ranges, label)
+            .build_query_as::<SumRow>()
+            .fetch_all(pool)
+            .await)?;
         Ok((grain, rows.into_iter().map(|SumRow(v, t)| (v, t)).collect()))
     }
 
