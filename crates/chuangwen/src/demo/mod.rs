@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::auth::password;
 use crate::domain::org::Role;
 use crate::progress::Progress;
+use crate::store::cases::BulkBatch;
 use crate::store::org::{District, NewUnit};
 use crate::store::places::{NewGrid, NewPoint, NewShopFront};
 use crate::store::users::NewUser;
@@ -232,36 +233,54 @@ async fn write_cases(
         .single()
         .expect("a fixed offset")
         .with_timezone(&chrono::Utc);
-    let table = crate::domain::categories::shipped();
-    let setting =
-        cases::Setting { categories: table, departments: &departments, cells: &cells, calendar: &calendar, anchor };
-    let mut next_id = store.next_case_id().await?;
-    let mut numbers: Vec<(i64, i64)> = Vec::new();
-    let mut start = 0;
-    while start < count {
-        let end = (start + CASE_CHUNK).min(count);
-        let rows: Vec<(i64, String, cases::BulkCase)> = (start..end)
-            .map(|n| {
-                let case = cases::case(seed, n, count, &setting);
-                let year = case.reported_at.with_timezone(&beijing).year() as i64;
-                let seq = match numbers.last_mut() {
-                    Some((y, last)) if *y == year => {
-                        *last += 1;
-                        *last
-                    }
-                    _ => {
-                        numbers.push((year, 1));
-                        1
-                    }
-                };
-                let id = next_id;
-                next_id += 1;
-                (id, format!("{year}-{seq:06}"), case)
-            })
-            .collect();
-        store.bulk_insert_cases(district_id, &table.version, &rows, &calendar).await?;
-        progress.advance(end - start);
-        start = end;
+    let version = crate::domain::categories::shipped().version.clone();
+    let first_id = store.next_case_id().await?;
+    // Chunks are generated and prepared on a blocking thread while the last
+    // one is written: generation and SQLite each keep one core busy.
+    let (chunks, mut ready) = tokio::sync::mpsc::channel::<BulkBatch>(2);
+    let generator = tokio::task::spawn_blocking(move || {
+        let setting = cases::Setting {
+            categories: crate::domain::categories::shipped(),
+            departments: &departments,
+            cells: &cells,
+            calendar: &calendar,
+            anchor,
+        };
+        let mut numbers: Vec<(i64, i64)> = Vec::new();
+        let mut next_id = first_id;
+        let mut start = 0;
+        while start < count {
+            let end = (start + CASE_CHUNK).min(count);
+            let rows: Vec<(i64, String, cases::BulkCase)> = (start..end)
+                .map(|n| {
+                    let case = cases::case(seed, n, count, &setting);
+                    let year = case.reported_at.with_timezone(&beijing).year() as i64;
+                    let seq = match numbers.last_mut() {
+                        Some((y, last)) if *y == year => {
+                            *last += 1;
+                            *last
+                        }
+                        _ => {
+                            numbers.push((year, 1));
+                            1
+                        }
+                    };
+                    let id = next_id;
+                    next_id += 1;
+                    (id, format!("{year}-{seq:06}"), case)
+                })
+                .collect();
+            if chunks.blocking_send(BulkBatch::prepare(rows, &calendar)).is_err() {
+                break; // the writer stopped on an error, reported below
+            }
+            start = end;
+        }
+        numbers
+    });
+    while let Some(batch) = ready.recv().await {
+        store.bulk_insert_cases(district_id, &version, &batch).await?;
+        progress.advance(batch.len() as u64);
     }
+    let numbers = generator.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     store.finish_bulk_cases(district_id, &numbers).await
 }

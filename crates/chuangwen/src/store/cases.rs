@@ -314,7 +314,7 @@ pub(crate) static RUNNING_STATES: LazyLock<String> = LazyLock::new(|| state_list
 
 /// Limits a case query to a scope: in the scope's territory, or dispatched
 /// to a unit of the scope, or reported by the caller (a person, not a token).
-fn push_case_scope<'a, DB: sqlx::Database>(
+pub(crate) fn push_case_scope<'a, DB: sqlx::Database>(
     q: &mut QueryBuilder<DB>,
     district_id: i64,
     scope: &Scope,
@@ -1066,24 +1066,19 @@ impl BulkHistory {
 /// Rows per multi-row INSERT of the bulk loader (under SQLite's 32,766 parameters).
 const BULK_ROWS: usize = 400;
 
-impl Store {
-    /// The next free case id (the bulk loader numbers its rows itself).
-    pub async fn next_case_id(&self) -> StoreResult<i64> {
-        let max: Option<i64> =
-            read!(&self.db, |pool| sqlx::query_scalar("SELECT MAX(id) FROM cases").fetch_one(pool).await)?;
-        Ok(max.unwrap_or(0) + 1)
-    }
+/// Cases ready for the bulk loader: each with what it has been through and,
+/// for the whole batch, the sums they add to. Made by [`BulkBatch::prepare`]
+/// away from the database, so a loader can prepare the next batch while the
+/// last one is written.
+pub struct BulkBatch {
+    rows: Vec<(i64, String, BulkCase)>,
+    history: Vec<BulkHistory>,
+    sums: Vec<(crate::domain::stats::Key, crate::domain::stats::Tally)>,
+}
 
-    /// Writes cases with their ids, numbers and events, in one transaction per call.
-    pub async fn bulk_insert_cases(
-        &self,
-        district_id: i64,
-        category_version: &str,
-        rows: &[(i64, String, BulkCase)],
-        calendar: &crate::domain::calendar::WorkCalendar,
-    ) -> StoreResult<()> {
-        // What each case has been through, from its steps, and the sums it
-        // adds to: written in the same transaction as the cases.
+impl BulkBatch {
+    /// Reads each case's history from its steps and adds up its sums.
+    pub fn prepare(rows: Vec<(i64, String, BulkCase)>, calendar: &crate::domain::calendar::WorkCalendar) -> BulkBatch {
         let history: Vec<BulkHistory> = rows.iter().map(|(_, _, c)| BulkHistory::of(c, calendar)).collect();
         let mut sums = crate::store::stats::Deltas::default();
         for ((_, _, c), h) in rows.iter().zip(&history) {
@@ -1112,6 +1107,37 @@ impl Store {
             sums.add(crate::domain::stats::contributions(&facts));
         }
         let sums = sums.into_rows();
+        BulkBatch { rows, history, sums }
+    }
+
+    /// Cases in the batch.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the batch has no case.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+impl Store {
+    /// The next free case id (the bulk loader numbers its rows itself).
+    pub async fn next_case_id(&self) -> StoreResult<i64> {
+        let max: Option<i64> =
+            read!(&self.db, |pool| sqlx::query_scalar("SELECT MAX(id) FROM cases").fetch_one(pool).await)?;
+        Ok(max.unwrap_or(0) + 1)
+    }
+
+    /// Writes a prepared batch of cases with their ids, numbers, events and
+    /// the sums they add to, in one transaction.
+    pub async fn bulk_insert_cases(
+        &self,
+        district_id: i64,
+        category_version: &str,
+        batch: &BulkBatch,
+    ) -> StoreResult<()> {
+        let BulkBatch { rows, history, sums } = batch;
         transaction!(&self.db, |tx| {
             for (chunk, histories) in rows.chunks(BULK_ROWS).zip(history.chunks(BULK_ROWS)) {
                 let mut q = QueryBuilder::new(
