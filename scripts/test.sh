@@ -31,6 +31,11 @@ if ! command -v pdftotext >/dev/null 2>&1; then
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >&2
 fi
 
+# The Open311 tests drive a GeoReport v2 client from PyPI (georeport), kept in
+# a virtual environment under the user's cache.
+TEST_PYTHON=$(scripts/ensure-python-clients.sh)
+export TEST_PYTHON
+
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked --workspace

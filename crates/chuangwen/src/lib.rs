@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod files;
 pub mod jobs;
+pub mod open311;
 pub mod places;
 pub mod progress;
 pub mod reports;

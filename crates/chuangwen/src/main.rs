@@ -66,6 +66,39 @@ enum Command {
     /// 性能基准 / benchmarks, each figure beside its ceiling (docs/PERFORMANCE.md)
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Open311 接入方及其 api_key / the clients of the Open311 endpoint and their api_keys
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// 新建接入方，只在标准输出打印其 api_key（仅此一次）/ add a client; prints its api_key on stdout, once, and nothing else
+    Create {
+        /// 接入方名称，如“12345 热线” / what the client is, e.g. "12345 热线"
+        #[arg(long)]
+        name: String,
+        /// 限定为某单位（编码）及其下级的案卷；不填为全区 / limit it to a unit's cases (unit code); district-wide without
+        #[arg(long)]
+        unit: Option<String>,
+        /// 区划代码（库中只有一个区时可省略）/ district code (optional when there is one district)
+        #[arg(long)]
+        district: Option<String>,
+    },
+    /// 列出接入方（不显示密钥）/ list the clients (never their keys)
+    List {
+        /// 区划代码 / district code
+        #[arg(long)]
+        district: Option<String>,
+    },
+    /// 吊销接入方的 api_key / revoke a client's api_key
+    Revoke {
+        /// 接入方编号（见 list）/ the client's id (see list)
+        id: i64,
+        /// 区划代码 / district code
+        #[arg(long)]
+        district: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -278,6 +311,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::District(DistrictCommand::Add { code, name, center }) => {
             let store = app::open(&config).await?.store;
             add_district(&store, &code, &name, &center).await
+        }
+        Command::Apikey(command) => {
+            let store = app::open(&config).await?.store;
+            apikey(&store, command).await
         }
         Command::User(UserCommand::Add(args)) => {
             let opened = app::open(&config).await?;
@@ -534,6 +571,73 @@ async fn add_district(store: &Store, code: &str, name: &str, center: &str) -> an
 }
 
 /// The district a command acts on: the one named, or the only one.
+async fn apikey(store: &Store, command: ApikeyCommand) -> anyhow::Result<()> {
+    let entry = |district_id: i64, action: AuditAction, detail: serde_json::Value| NewAuditEntry {
+        district_id: Some(district_id),
+        actor_id: None,
+        actor: "命令行 cli".into(),
+        action,
+        object: String::new(),
+        detail: detail.to_string(),
+        ip: String::new(),
+    };
+    match command {
+        ApikeyCommand::Create { name, unit, district } => {
+            let district = pick_district(store, district.as_deref()).await?;
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 100 {
+                bail!("请填写接入方名称（不超过 100 字）/ --name is required (at most 100 characters)");
+            }
+            let unit_id = match unit.as_deref() {
+                Some(code) => Some(
+                    store
+                        .unit_by_code(district.id, code)
+                        .await?
+                        .with_context(|| format!("{} 没有编码为 {code} 的单位", district.name))?
+                        .id,
+                ),
+                None => None,
+            };
+            let key = chuangwen::open311::new_key();
+            let prefix: String = key.chars().take(chuangwen::open311::KEY_PREFIX.len() + 6).collect();
+            let audit = entry(
+                district.id,
+                AuditAction::TokenCreated,
+                serde_json::json!({ "open311_client": name, "unit": unit }),
+            );
+            let id = store
+                .create_open311_client(district.id, name, unit_id, &chuangwen::auth::token_hash(&key), &prefix, &audit)
+                .await?;
+            eprintln!(
+                "已为“{name}”新建 Open311 接入（编号 {id}）；api_key 只显示这一次 / client {id} created; its key is shown only now:"
+            );
+            // The one place a key is printed: stdout, alone, for the operator to hand over.
+            println!("{key}");
+            Ok(())
+        }
+        ApikeyCommand::List { district } => {
+            let district = pick_district(store, district.as_deref()).await?;
+            let units: std::collections::HashMap<i64, String> =
+                store.units(district.id).await?.into_iter().map(|u| (u.id, u.name)).collect();
+            for c in store.open311_clients(district.id).await? {
+                let scope = c.unit_id.and_then(|u| units.get(&u).cloned()).unwrap_or_else(|| "全区".into());
+                let state = if c.revoked_at.is_some() { "已吊销 revoked" } else { "有效 active" };
+                println!("{}\t{}\t{}…\t{}\t{}", c.id, c.name, c.prefix, scope, state);
+            }
+            Ok(())
+        }
+        ApikeyCommand::Revoke { id, district } => {
+            let district = pick_district(store, district.as_deref()).await?;
+            let audit = entry(district.id, AuditAction::TokenRevoked, serde_json::json!({ "open311_client": id }));
+            if !store.revoke_open311_client(district.id, id, &audit).await? {
+                bail!("{} 没有编号为 {id} 的有效接入方 / no live client {id}", district.name);
+            }
+            println!("已吊销接入方 {id} 的 api_key / revoked");
+            Ok(())
+        }
+    }
+}
+
 async fn pick_district(store: &Store, code: Option<&str>) -> anyhow::Result<chuangwen::store::org::District> {
     let districts = store.districts().await?;
     Ok(match code {

@@ -14,7 +14,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
-use crate::{api, telemetry, web};
+use crate::{api, open311, telemetry, web};
 
 /// Largest upload accepted by import forms.
 pub const MAX_IMPORT_BYTES: usize = 50 * 1024 * 1024;
@@ -130,6 +130,28 @@ fn table() -> Table {
         .get("/api/v1/places/resolve", api::places::resolve)
         .get("/api/v1/places/points", api::places::points)
         .get("/api/v1/places/points/{id}", api::places::point)
+        // M12 integration: Open311 GeoReport v2 with mySociety's updates, each
+        // in XML and JSON (reading is public; filing and updates need an api_key).
+        .get("/open311/v2/discovery.xml", open311::discovery)
+        .get("/open311/v2/discovery.json", open311::discovery)
+        .get("/open311/v2/services.xml", open311::services)
+        .get("/open311/v2/services.json", open311::services)
+        .get("/open311/v2/services/{file}", open311::service_definition)
+        .get("/open311/v2/requests.xml", open311::requests)
+        .get("/open311/v2/requests.json", open311::requests)
+        .add("POST", "/open311/v2/requests.xml", post(open311::create_request).layer(open311_upload()))
+        .add("POST", "/open311/v2/requests.json", post(open311::create_request).layer(open311_upload()))
+        .get("/open311/v2/requests/{file}", open311::request_one)
+        .get("/open311/v2/tokens/{file}", open311::token)
+        .get("/open311/v2/servicerequestupdates.xml", open311::updates)
+        .get("/open311/v2/servicerequestupdates.json", open311::updates)
+        .post("/open311/v2/servicerequestupdates.xml", open311::post_update)
+        .post("/open311/v2/servicerequestupdates.json", open311::post_update)
+}
+
+/// A request filed through Open311 may carry one photo.
+fn open311_upload() -> DefaultBodyLimit {
+    DefaultBodyLimit::max(api::cases::MAX_EVIDENCE_BYTES + 64 * 1024)
 }
 
 /// The application's router.

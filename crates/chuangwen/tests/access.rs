@@ -27,6 +27,8 @@ enum Rule {
     LoggedIn,
     /// Only these roles.
     Roles(&'static [Role]),
+    /// Only an Open311 client's api_key: a session of any role is 403.
+    ApiKey,
 }
 
 /// The object a route's `{id}` names, and what "someone else's" means for it.
@@ -218,6 +220,28 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
             "/api/v1/supervision-orders/{id}",
             Rule::Roles(ALL),
             Some(Object::Order),
+        ),
+        // Open311: reading is public; filing and updates need a client's api_key.
+        ("GET", "/open311/v2/discovery.xml", "/open311/v2/discovery.xml", Rule::Public, None),
+        ("GET", "/open311/v2/discovery.json", "/open311/v2/discovery.json", Rule::Public, None),
+        ("GET", "/open311/v2/services.xml", "/open311/v2/services.xml", Rule::Public, None),
+        ("GET", "/open311/v2/services.json", "/open311/v2/services.json", Rule::Public, None),
+        ("GET", "/open311/v2/services/{file}", "/open311/v2/services/09006.json", Rule::Public, None),
+        ("GET", "/open311/v2/requests.xml", "/open311/v2/requests.xml", Rule::Public, None),
+        ("GET", "/open311/v2/requests.json", "/open311/v2/requests.json", Rule::Public, None),
+        ("POST", "/open311/v2/requests.xml", "/open311/v2/requests.xml", Rule::ApiKey, None),
+        ("POST", "/open311/v2/requests.json", "/open311/v2/requests.json", Rule::ApiKey, None),
+        ("GET", "/open311/v2/requests/{file}", "/open311/v2/requests/2026-000001.json", Rule::Public, None),
+        ("GET", "/open311/v2/tokens/{file}", "/open311/v2/tokens/abc.json", Rule::Public, None),
+        ("GET", "/open311/v2/servicerequestupdates.xml", "/open311/v2/servicerequestupdates.xml", Rule::ApiKey, None),
+        ("GET", "/open311/v2/servicerequestupdates.json", "/open311/v2/servicerequestupdates.json", Rule::ApiKey, None),
+        ("POST", "/open311/v2/servicerequestupdates.xml", "/open311/v2/servicerequestupdates.xml", Rule::ApiKey, None),
+        (
+            "POST",
+            "/open311/v2/servicerequestupdates.json",
+            "/open311/v2/servicerequestupdates.json",
+            Rule::ApiKey,
+            None,
         ),
     ]
 }
@@ -627,6 +651,11 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                     failures.push(format!("anonymous {method} {route}: {}", page.status));
                 }
             }
+            Rule::ApiKey => {
+                if page.status != StatusCode::FORBIDDEN {
+                    failures.push(format!("anonymous {method} {route}: {} (expected 403)", page.status));
+                }
+            }
             _ => {
                 let refused = page.status == StatusCode::UNAUTHORIZED || page.location() == "/login";
                 if !refused {
@@ -639,6 +668,7 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
             let allowed = match rule {
                 Rule::Public | Rule::LoggedIn => true,
                 Rule::Roles(roles) => roles.contains(role),
+                Rule::ApiKey => false,
             };
             let mine = match object {
                 Some(Object::Point) => world.point_here,

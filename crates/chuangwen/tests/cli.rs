@@ -49,6 +49,7 @@ fn help_speaks_chinese_and_english_for_every_subcommand() {
         &["user", "add", "--help"],
         &["backup", "--help"],
         &["check-config", "--help"],
+        &["apikey", "create", "--help"],
     ] {
         let out = run(dir.path(), &[], sub);
         assert!(out.status.success());
@@ -315,6 +316,28 @@ fn a_new_district_is_added_and_given_its_units_from_a_file() {
     let out = run(dir.path(), &[], &["places", "import", "--kind", "units", "units.geojson"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("写入 2 行"));
+
+    // An Open311 client's key: printed once, alone on stdout; never listed.
+    assert_refused(
+        &run(dir.path(), &[], &["apikey", "create", "--name", "市平台", "--unit", "nope"]),
+        "没有编码为 nope 的单位",
+    );
+    let out = run(dir.path(), &[], &["apikey", "create", "--name", "友谊路街道网格平台", "--unit", "120103001"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(key.starts_with("o311_") && key.trim_end().len() == 69 && key.lines().count() == 1, "{key:?}");
+    assert!(!stderr(&out).contains(key.trim()), "the key is printed once");
+    let out = run(dir.path(), &[], &["apikey", "create", "--name", "12345 热线"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = String::from_utf8(run(dir.path(), &[], &["apikey", "list"]).stdout).unwrap();
+    assert!(
+        listed.contains("友谊路街道网格平台") && listed.contains("全区") && listed.contains(&key[..11]),
+        "{listed}"
+    );
+    assert!(!listed.contains(key.trim()), "a list never shows a key");
+    assert!(run(dir.path(), &[], &["apikey", "revoke", "1"]).status.success());
+    assert_refused(&run(dir.path(), &[], &["apikey", "revoke", "1"]), "没有编号为 1 的有效接入方");
+    assert!(String::from_utf8(run(dir.path(), &[], &["apikey", "list"]).stdout).unwrap().contains("已吊销"));
 }
 
 /// One HTTP/1.1 request over a fresh connection: (status, headers, body).

@@ -200,6 +200,18 @@ pub async fn check_report(
     user: &CurrentUser,
     body: &ReportBody,
 ) -> Result<(NewCase, std::sync::Arc<categories::CategoryTable>), AppError> {
+    let source = source_of(user, body.source.as_deref())?;
+    place_report(state, user, body, source).await
+}
+
+/// [`check_report`] with the source already decided (an Open311 client's
+/// reports are `open311`, whatever they say).
+pub async fn place_report(
+    state: &AppState,
+    user: &CurrentUser,
+    body: &ReportBody,
+    source: String,
+) -> Result<(NewCase, std::sync::Arc<categories::CategoryTable>), AppError> {
     let table = state.store.categories(user.district_id).await?;
     let category = table
         .category(body.category.trim())
@@ -250,7 +262,6 @@ pub async fn check_report(
     if location.is_none() && body.address.trim().is_empty() {
         return Err(field_error("lon", "请提供位置（经纬度、点位或地址）"));
     }
-    let source = source_of(user, body.source.as_deref())?;
     let new = NewCase {
         source,
         category_code: category.code.clone(),

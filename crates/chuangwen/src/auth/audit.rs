@@ -90,11 +90,13 @@ pub enum AuditAction {
     SettingsChanged,
     /// 生成报告 (督察单, 周报, 通报) on demand.
     ReportMade,
+    /// 外部系统补充说明 (Open311 `servicerequestupdates`).
+    CaseNoted,
 }
 
 impl AuditAction {
     /// Every action, for the audit page's filter.
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Lockout,
@@ -116,6 +118,7 @@ impl AuditAction {
         AuditAction::CaseTransition,
         AuditAction::SettingsChanged,
         AuditAction::ReportMade,
+        AuditAction::CaseNoted,
     ];
 
     /// The stored code.
@@ -142,6 +145,7 @@ impl AuditAction {
             AuditAction::CaseTransition => "case_transition",
             AuditAction::SettingsChanged => "settings_changed",
             AuditAction::ReportMade => "report_made",
+            AuditAction::CaseNoted => "case_noted",
         }
     }
 
@@ -169,6 +173,7 @@ impl AuditAction {
             AuditAction::CaseTransition => "案卷流转",
             AuditAction::SettingsChanged => "配置变更",
             AuditAction::ReportMade => "生成报告",
+            AuditAction::CaseNoted => "外部补充说明",
         }
     }
 

@@ -8,6 +8,7 @@ pub mod coords;
 pub mod dispatch;
 pub mod evidence;
 pub mod geometry;
+pub mod open311;
 pub mod org;
 pub mod places;
 pub mod stats;

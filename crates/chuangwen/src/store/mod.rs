@@ -15,6 +15,7 @@ pub mod audit;
 pub mod cases;
 pub mod dispatch;
 pub mod jobs;
+pub mod open311;
 pub mod org;
 pub mod places;
 pub mod reports;

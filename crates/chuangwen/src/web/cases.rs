@@ -598,7 +598,11 @@ async fn case_page(
         .into_iter()
         .map(|e| {
             let at = local(e.at);
-            let label = Transition::from_code(&e.action).map(Transition::label).unwrap_or("上报");
+            let label = match e.action.as_str() {
+                // What an outside system said (Open311 `servicerequestupdates`).
+                "external_update" => "外部补充说明",
+                action => Transition::from_code(action).map(Transition::label).unwrap_or("上报"),
+            };
             (e, at, label)
         })
         .collect();
