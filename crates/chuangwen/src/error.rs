@@ -108,14 +108,14 @@ impl IntoResponse for AppError {
 pub struct ApiError(pub AppError);
 
 /// The API's error body: `{"error": {"code", "message", "field"}}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// The inside of [`ErrorBody`].
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code.
     pub code: &'static str,

@@ -130,6 +130,9 @@ fn table() -> Table {
         .get("/api/v1/places/resolve", api::places::resolve)
         .get("/api/v1/places/points", api::places::points)
         .get("/api/v1/places/points/{id}", api::places::point)
+        // The API's own description: OpenAPI 3, and a page to read.
+        .get("/api/v1/openapi.json", api::openapi::document)
+        .get("/api/v1/docs", api::openapi::docs)
         // M12 integration: Open311 GeoReport v2 with mySociety's updates, each
         // in XML and JSON (reading is public; filing and updates need an api_key).
         .get("/open311/v2/discovery.xml", open311::discovery)

@@ -221,6 +221,9 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
             Rule::Roles(ALL),
             Some(Object::Order),
         ),
+        // The API's description is public: it says how to call, not what is stored.
+        ("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", Rule::Public, None),
+        ("GET", "/api/v1/docs", "/api/v1/docs", Rule::Public, None),
         // Open311: reading is public; filing and updates need a client's api_key.
         ("GET", "/open311/v2/discovery.xml", "/open311/v2/discovery.xml", Rule::Public, None),
         ("GET", "/open311/v2/discovery.json", "/open311/v2/discovery.json", Rule::Public, None),

@@ -267,9 +267,10 @@ on_both_backends!(open311_files_reads_and_refuses_in_the_spec_s_words, |db| {
 /// scripts/test.sh from scripts/ensure-python-clients.sh.
 fn python() -> String {
     std::env::var("TEST_PYTHON").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| {
-        let out = std::process::Command::new("../../scripts/ensure-python-clients.sh")
-            .output()
-            .expect("scripts/ensure-python-clients.sh installs the PyPI clients");
+        let out =
+            std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/ensure-python-clients.sh"))
+                .output()
+                .expect("scripts/ensure-python-clients.sh installs the PyPI clients");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     })

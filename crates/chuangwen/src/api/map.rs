@@ -22,14 +22,15 @@ pub const MAP_CASE_LIMIT: i64 = 5_000;
 pub const MAP_POINT_LIMIT: i64 = 20_000;
 
 /// Which layers to send: any of `grids`, `points`, `cases`, comma-separated; all when empty.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LayersQuery {
     #[serde(default)]
     layers: String,
 }
 
 /// An evaluation point on the map.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MapPoint {
     id: i64,
     name: String,
@@ -40,7 +41,7 @@ pub struct MapPoint {
 }
 
 /// An open case on the map.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MapCase {
     id: i64,
     number: String,
@@ -53,7 +54,7 @@ pub struct MapCase {
 }
 
 /// The layers asked for.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Layers {
     /// Datum of every position below: `wgs84` or `gcj02`.
     crs: String,
@@ -61,6 +62,7 @@ pub struct Layers {
     center: [f64; 2],
     /// Grid cells as a GeoJSON FeatureCollection.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     grids: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     points: Option<Vec<MapPoint>>,
@@ -114,6 +116,7 @@ pub fn grid_feature_collection(crs: &str, grids: &[crate::store::places::Grid]) 
 }
 
 /// `GET /api/v1/map/layers?layers=grids,points,cases`.
+#[utoipa::path(get, path = "/api/v1/map/layers", tag = "map", summary = "地图图层：网格、点位、未结问题", params(LayersQuery), responses((status = 200, description = "所要的图层", body = Layers), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn layers(
     State(state): State<AppState>,
     user: ApiUser,

@@ -3,6 +3,7 @@
 pub mod cases;
 pub mod dispatch;
 pub mod map;
+pub mod openapi;
 pub mod places;
 pub mod settings;
 pub mod statistics;

@@ -15,7 +15,8 @@ use crate::places::load_grid_index;
 use crate::store::places::{Point, PointFilter};
 
 /// A location to resolve.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ResolveQuery {
     lon: f64,
     lat: f64,
@@ -24,7 +25,7 @@ pub struct ResolveQuery {
 }
 
 /// Where a location lies.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Resolved {
     /// WGS-84 longitude after conversion.
     pub lon: f64,
@@ -41,6 +42,7 @@ pub struct Resolved {
 }
 
 /// `GET /api/v1/places/resolve?lon=&lat=&crs=`: the grid, community and street of a location.
+#[utoipa::path(get, path = "/api/v1/places/resolve", tag = "places", summary = "一个位置所在的网格、社区和街道", params(ResolveQuery), responses((status = 200, description = "所在网格", body = Resolved), (status = 404, description = "不在本区任何网格内", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn resolve(
     State(state): State<AppState>,
     user: ApiUser,
@@ -75,7 +77,8 @@ pub async fn resolve(
 }
 
 /// Filters and cursor of the point list.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PointsQuery {
     #[serde(rename = "type")]
     point_type: Option<String>,
@@ -85,15 +88,17 @@ pub struct PointsQuery {
 }
 
 /// A page of points and the cursor of the next.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PointsPage {
     /// The points.
+    #[schema(value_type = Vec<Object>)]
     pub items: Vec<Point>,
     /// Pass as `after` for the next page; absent on the last.
     pub next_after: Option<i64>,
 }
 
 /// `GET /api/v1/places/points`.
+#[utoipa::path(get, path = "/api/v1/places/points", tag = "places", summary = "点位列表（键集分页：next_after 传回 after）", params(PointsQuery), responses((status = 200, description = "一页点位", body = PointsPage), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn points(
     State(state): State<AppState>,
     user: ApiUser,
@@ -111,6 +116,7 @@ pub async fn points(
 }
 
 /// `GET /api/v1/places/points/{id}`: one point, if the caller's scope sees it.
+#[utoipa::path(get, path = "/api/v1/places/points/{id}", tag = "places", summary = "一个点位", params(("id" = i64, Path, description = "点位 id")), responses((status = 200, description = "点位", body = Object), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn point(
     State(state): State<AppState>,
     user: ApiUser,

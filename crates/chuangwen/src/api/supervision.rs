@@ -17,13 +17,15 @@ use crate::error::{ApiError, AppError};
 use crate::store::supervision::SupervisionOrder;
 
 /// Filters of the order list.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrdersQuery {
     case_id: Option<i64>,
     limit: Option<i64>,
 }
 
 /// `GET /api/v1/supervision-orders`: orders to the units of the caller's scope.
+#[utoipa::path(get, path = "/api/v1/supervision-orders", tag = "supervision", summary = "督办单（本人数据范围内的单位）", params(OrdersQuery), responses((status = 200, description = "督办单，新者在前", body = [Object]), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn orders(
     State(state): State<AppState>,
     user: ApiUser,
@@ -35,6 +37,7 @@ pub async fn orders(
 }
 
 /// `GET /api/v1/supervision-orders/{id}`: one order; a lead of its unit reading it marks it read.
+#[utoipa::path(get, path = "/api/v1/supervision-orders/{id}", tag = "supervision", summary = "一张督办单；责任单位负责人阅读即标为已读", params(("id" = i64, Path, description = "督办单 id")), responses((status = 200, description = "督办单", body = Object), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn order(
     State(state): State<AppState>,
     user: ApiUser,
@@ -51,7 +54,7 @@ pub async fn order(
 }
 
 /// A manual supervision order.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SuperviseBody {
     // Defaulted so a missing note is answered after authorization, as a field error.
     #[serde(default)]
@@ -60,6 +63,7 @@ pub struct SuperviseBody {
 
 /// `POST /api/v1/cases/{id}/supervise`: the office or a leader raises a
 /// supervision order by hand.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/supervise", tag = "supervision", summary = "创文办或区领导手动督办", request_body = SuperviseBody, params(("id" = i64, Path, description = "案卷 id")), responses((status = 201, description = "督办单", body = Object), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn supervise(
     State(state): State<AppState>,
     user: ApiUser,

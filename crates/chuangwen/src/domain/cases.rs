@@ -362,7 +362,7 @@ impl Alert {
 }
 
 /// What a person supplies with a transition.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransitionInput {
     /// Free text; the reason where one is required.
     #[serde(default)]

@@ -18,7 +18,7 @@ use crate::store::dispatch::OrderBatch;
 use crate::{read, transaction};
 
 /// A case as stored.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Case {
     /// Row id.
     pub id: i64,
@@ -117,7 +117,7 @@ impl Case {
 }
 
 /// A step of a case.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CaseEvent {
     /// Row id.
     pub id: i64,
@@ -1242,7 +1242,7 @@ impl Store {
 }
 
 /// A report merged into another case.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct MergedReport {
     /// The merged case.
     pub id: i64,
@@ -1255,7 +1255,7 @@ pub struct MergedReport {
 }
 
 /// Another case, briefly: for duplicates and merges.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CaseBrief {
     /// Id.
     pub id: i64,

@@ -22,7 +22,8 @@ use crate::store::cases::{Case, CaseFilter};
 use crate::web::{Nav, render};
 
 /// `?from=&to=&preset=`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// First day, YYYY-MM-DD.
     #[serde(default)]

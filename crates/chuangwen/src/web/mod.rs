@@ -2,6 +2,7 @@
 //! time), one module per product module.
 
 pub mod admin;
+pub mod api_docs;
 pub mod cases;
 pub mod dashboard;
 pub mod dispatch;
