@@ -1,6 +1,6 @@
 -- 0010 integration: the clients of the Open311 GeoReport v2 endpoint, each
--- with its own api_key (only its SHA-256 is kept), and the tokens handed back
--- for the requests they file. Same number and meaning as
+-- with its own api_key (only its SHA-256 is kept); the token handed back for
+-- a request is kept with the case as an idempotency key. Same number and meaning as
 -- migrations/postgres/0010_open311.sql.
 
 CREATE TABLE open311_clients (
@@ -15,15 +15,6 @@ CREATE TABLE open311_clients (
     revoked_at   TEXT
 );
 CREATE INDEX open311_clients_district ON open311_clients (district_id, id);
-
--- `GET tokens/{token}`: the request a token stands for.
-CREATE TABLE open311_tokens (
-    token       TEXT PRIMARY KEY,
-    district_id BIGINT NOT NULL REFERENCES districts(id) ON DELETE CASCADE,
-    case_id     BIGINT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
-    client_id   BIGINT NOT NULL REFERENCES open311_clients(id) ON DELETE CASCADE,
-    created_at  TEXT NOT NULL
-);
 
 -- `GET requests` reads a window of report times; `GET servicerequestupdates`
 -- a window of steps.

@@ -570,7 +570,7 @@ async fn add_district(store: &Store, code: &str, name: &str, center: &str) -> an
     Ok(())
 }
 
-/// The district a command acts on: the one named, or the only one.
+/// `chuangwen apikey create|list|revoke`: the clients of the Open311 endpoint.
 async fn apikey(store: &Store, command: ApikeyCommand) -> anyhow::Result<()> {
     let entry = |district_id: i64, action: AuditAction, detail: serde_json::Value| NewAuditEntry {
         district_id: Some(district_id),
@@ -628,7 +628,10 @@ async fn apikey(store: &Store, command: ApikeyCommand) -> anyhow::Result<()> {
         }
         ApikeyCommand::Revoke { id, district } => {
             let district = pick_district(store, district.as_deref()).await?;
-            let audit = entry(district.id, AuditAction::TokenRevoked, serde_json::json!({ "open311_client": id }));
+            let audit = NewAuditEntry {
+                object: format!("open311:{id}"),
+                ..entry(district.id, AuditAction::TokenRevoked, serde_json::json!({ "open311_client": id }))
+            };
             if !store.revoke_open311_client(district.id, id, &audit).await? {
                 bail!("{} 没有编号为 {id} 的有效接入方 / no live client {id}", district.name);
             }
@@ -638,6 +641,7 @@ async fn apikey(store: &Store, command: ApikeyCommand) -> anyhow::Result<()> {
     }
 }
 
+/// The district a command acts on: the one named, or the only one.
 async fn pick_district(store: &Store, code: Option<&str>) -> anyhow::Result<chuangwen::store::org::District> {
     let districts = store.districts().await?;
     Ok(match code {

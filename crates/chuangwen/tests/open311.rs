@@ -97,7 +97,7 @@ on_both_backends!(open311_files_reads_and_refuses_in_the_spec_s_words, |db| {
             ("service_code", "06010".into()),
             ("lat", lat_s.clone()),
             ("long", lon_s.clone()),
-            ("description", "路口东侧成堆垃圾，市民来电反映".into()),
+            ("description", "路口东侧成堆垃圾，市民来电反映，回电 13812345678".into()),
             ("first_name", "张".into()),
             ("last_name", "先生".into()),
         ]
@@ -150,8 +150,11 @@ on_both_backends!(open311_files_reads_and_refuses_in_the_spec_s_words, |db| {
     let with_photo = db.store.cases(district, &Scope::District, None, &all).await.unwrap().remove(0);
     assert_eq!(db.store.case_attachments(with_photo.id).await.unwrap().len(), 1);
 
-    // Reading it back: one request, its token, and a 404 for what is not there.
-    let one = json_of(&anyone.get(&format!("/open311/v2/requests/{number}.json")).await);
+    // Reading it back: untriaged, it is not public; the key sees it, its
+    // caller's phone masked.
+    refusal(&anyone.get(&format!("/open311/v2/requests/{number}.json")).await, StatusCode::NOT_FOUND);
+    let one = json_of(&anyone.get(&format!("/open311/v2/requests/{number}.json?api_key={key}")).await);
+    assert!(one[0]["description"].as_str().unwrap().ends_with("回电 138****5678"), "{one}");
     assert_eq!(one.as_array().unwrap().len(), 1);
     assert_eq!(one[0]["status"], "open");
     assert_eq!(one[0]["status_notes"], "已收到，待创文办受理");
@@ -176,17 +179,31 @@ on_both_backends!(open311_files_reads_and_refuses_in_the_spec_s_words, |db| {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let open = json_of(&anyone.get("/open311/v2/requests.json?status=open").await);
-    let closed = json_of(&anyone.get("/open311/v2/requests.json?status=closed").await);
+    let closed = json_of(&anyone.get(&format!("/open311/v2/requests.json?status=closed&api_key={key}")).await);
+    let public_closed = json_of(&anyone.get("/open311/v2/requests.json?status=closed").await);
+    assert!(public_closed.as_array().unwrap().is_empty(), "a refused report is not public: {public_closed}");
     let numbers = |v: &Value| -> Vec<String> {
         v.as_array().unwrap().iter().map(|r| r["service_request_id"].as_str().unwrap().to_string()).collect()
     };
     assert_eq!(numbers(&open), vec![number.clone()]);
     assert_eq!(numbers(&closed), vec![with_photo.number.clone()]);
     assert_eq!(open[0]["status_notes"], "已立案，待派遣");
-    let both = json_of(&anyone.get("/open311/v2/requests.json?status=open,closed&service_code=06010").await);
+    let both = json_of(
+        &anyone.get(&format!("/open311/v2/requests.json?status=open,closed&service_code=06010&api_key={key}")).await,
+    );
     assert_eq!(both.as_array().unwrap().len(), 2);
-    let paged = json_of(&anyone.get("/open311/v2/requests.json?page=2&page_size=1").await);
+    let paged = json_of(&anyone.get(&format!("/open311/v2/requests.json?page=2&page_size=1&api_key={key}")).await);
     assert_eq!(numbers(&paged), vec![number.clone()], "newest first, one per page");
+    let listed = json_of(
+        &anyone
+            .get(&format!("/open311/v2/requests.json?service_request_id={number},{}&api_key={key}", with_photo.number))
+            .await,
+    );
+    assert_eq!(listed.as_array().unwrap().len(), 2, "ids override the rest");
+    // A `+` left unencoded by the client arrives as a space and still reads.
+    let start = (chrono::Utc::now() - chrono::Duration::days(10)).format("%Y-%m-%dT%H:%M:%S+00:00");
+    let plus = json_of(&anyone.get(&format!("/open311/v2/requests.json?start_date={start}")).await);
+    assert_eq!(numbers(&plus), vec![number.clone()]);
     let none = json_of(&anyone.get("/open311/v2/requests.json?service_code=09006").await);
     assert!(none.as_array().unwrap().is_empty());
     assert!(
@@ -251,6 +268,22 @@ on_both_backends!(open311_files_reads_and_refuses_in_the_spec_s_words, |db| {
     let street_key = new_client(&db, district, "街道网格平台", Some(other_street.id)).await;
     let theirs = json_of(&anyone.get(&format!("/open311/v2/servicerequestupdates.json?api_key={street_key}")).await);
     assert!(theirs.as_array().unwrap().is_empty(), "no case of its street yet: {theirs}");
+    // A case filed in its street: the street's key follows it.
+    let (lon2, lat2) = point_of_street(&db, district, &other_street.name).await;
+    let there = [
+        ("api_key", street_key.clone()),
+        ("service_code", "09006".to_string()),
+        ("lat", lat2.to_string()),
+        ("long", lon2.to_string()),
+    ];
+    let page = post(&mut anyone, "/open311/v2/requests.json", &there).await;
+    assert_eq!(page.status, StatusCode::CREATED, "{}", page.text());
+    let theirs_now = json_of(&page)[0]["service_request_id"].as_str().unwrap().to_string();
+    let seen = json_of(&anyone.get(&format!("/open311/v2/servicerequestupdates.json?api_key={street_key}")).await);
+    let seen: Vec<&str> = seen.as_array().unwrap().iter().map(|u| u["service_request_id"].as_str().unwrap()).collect();
+    assert_eq!(seen, [theirs_now.as_str()], "its own street's case, and only that");
+    let filed = db.store.cases(district, &Scope::District, None, &all).await.unwrap().remove(0);
+    assert!(filed.description.contains("未附描述"), "a request without a description still says what it is");
     let speak = vec![
         ("api_key", street_key.clone()),
         ("service_request_id", number.clone()),
@@ -297,6 +330,14 @@ async fn the_georeport_client_from_pypi_reads_it() {
         numbers.push(json_of(&page)[0]["service_request_id"].as_str().unwrap().to_string());
     }
     numbers.sort();
+    // The public sees reports once the office has accepted them.
+    let mut office = common::as_user(&db, "office01").await;
+    let all = CaseFilter { limit: 10, ..Default::default() };
+    for case in db.store.cases(district, &Scope::District, None, &all).await.unwrap() {
+        let (status, _) =
+            office.json("POST", &format!("/api/v1/cases/{}/accept", case.id), Some(json!({"note": "受理"}))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
 
     // The real server on a loopback port, as the client would meet it.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -151,7 +151,7 @@ fn source_of(user: &CurrentUser, asked: Option<&str>) -> Result<String, AppError
 
 /// `POST /api/v1/cases`: files a report. With an `Idempotency-Key` header a
 /// retried request gets the first answer and files nothing twice.
-#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", summary = "上报问题（可带 Idempotency-Key 头，重试不重复立案）", request_body = ReportBody, params(("Idempotency-Key" = Option<String>, Header, description = "幂等键：同一键的重试得到第一次的答复")), responses((status = 201, description = "已上报", body = CaseView), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", summary = "上报问题（可带 Idempotency-Key 头，重试不重复立案）", request_body = ReportBody, params(("Idempotency-Key" = Option<String>, Header, description = "幂等键：同一键的重试得到第一次的答复")), responses((status = 201, description = "已上报", body = CaseView), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn report(
     State(state): State<AppState>,
     user: ApiUser,
@@ -355,7 +355,7 @@ pub struct DuplicateQuery {
 
 /// `GET /api/v1/cases/duplicates?category=&lon=&lat=`: what a reporter is
 /// shown before submitting, to join an open case instead of filing again.
-#[utoipa::path(get, path = "/api/v1/cases/duplicates", tag = "cases", summary = "上报前查看附近同类未结问题", params(DuplicateQuery), responses((status = 200, description = "附近的同类问题，近者在前", body = [Duplicate]), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/cases/duplicates", tag = "cases", summary = "上报前查看附近同类未结问题", params(DuplicateQuery), responses((status = 200, description = "附近的同类问题，近者在前", body = [Duplicate]), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn duplicates(
     State(state): State<AppState>,
     user: ApiUser,
@@ -443,7 +443,7 @@ pub fn allowed(case: &Case, roles: &[Role], in_unit: bool, calendar: &WorkCalend
 }
 
 /// `GET /api/v1/cases/{id}`.
-#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", summary = "案卷详情、办理过程与可办理的步骤", params(("id" = i64, Path, description = "案卷编号（内部 id）")), responses((status = 200, description = "案卷", body = CaseDetail), (status = 404, description = "不存在或不在数据范围内", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", summary = "案卷详情、办理过程与可办理的步骤", params(("id" = i64, Path, description = "案卷编号（内部 id）")), responses((status = 200, description = "案卷", body = CaseDetail), (status = 404, description = "不存在或不在数据范围内", body = crate::error::ErrorBody), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn case(
     State(state): State<AppState>,
     user: ApiUser,
@@ -500,7 +500,7 @@ pub struct CasePage {
 }
 
 /// `GET /api/v1/cases`.
-#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", summary = "案卷列表（键集分页：next_before 传回 before）", params(ListQuery), responses((status = 200, description = "一页案卷，新者在前", body = CasePage), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", summary = "案卷列表（键集分页：next_before 传回 before）", params(ListQuery), responses((status = 200, description = "一页案卷，新者在前", body = CasePage), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn cases(
     State(state): State<AppState>,
     user: ApiUser,
@@ -549,7 +549,7 @@ pub struct StepBody {
 }
 
 /// `POST /api/v1/cases/{id}/{transition}`: one step of the loop.
-#[utoipa::path(post, path = "/api/v1/cases/{id}/{transition}", tag = "cases", summary = "流转一步：受理、派遣、签收、处置、核查……", request_body = StepBody, params(("id" = i64, Path, description = "案卷 id"), ("transition" = String, Path, description = "步骤代码：accept, reject, merge, dispatch, acknowledge, request_return, approve_return, refuse_return, request_extension, grant_extension, refuse_extension, request_deferral, approve_deferral, refuse_deferral, resume, handle, verify_pass, verify_fail, void")), responses((status = 200, description = "流转后的案卷", body = CaseView), (status = 404, description = "不存在", body = crate::error::ErrorBody), (status = 409, description = "案卷已被他人改动", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(post, path = "/api/v1/cases/{id}/{transition}", tag = "cases", summary = "流转一步：受理、派遣、签收、处置、核查……", request_body = StepBody, params(("id" = i64, Path, description = "案卷 id"), ("transition" = String, Path, description = "步骤代码：accept, reject, merge, dispatch, acknowledge, request_return, approve_return, refuse_return, request_extension, grant_extension, refuse_extension, request_deferral, approve_deferral, refuse_deferral, resume, handle, verify_pass, verify_fail, void")), responses((status = 200, description = "流转后的案卷", body = CaseView), (status = 404, description = "不存在", body = crate::error::ErrorBody), (status = 409, description = "案卷已被他人改动", body = crate::error::ErrorBody), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn step(
     State(state): State<AppState>,
     user: ApiUser,
@@ -664,7 +664,7 @@ fn thumbnail_key(key: &str) -> String {
 
 /// `POST /api/v1/attachments` (multipart `file`, `kind`): stores evidence
 /// after checking its content and size; a refused file leaves nothing behind.
-#[utoipa::path(post, path = "/api/v1/attachments", tag = "cases", summary = "上传照片或 PDF 证据（multipart：file、kind）", request_body(content_type = "multipart/form-data", description = "file：文件；kind：before | after | other"), responses((status = 201, description = "已保存", body = AttachmentView), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(post, path = "/api/v1/attachments", tag = "cases", summary = "上传照片或 PDF 证据（multipart：file、kind）", request_body(content_type = "multipart/form-data", description = "file：文件；kind：before | after | other"), responses((status = 201, description = "已保存", body = AttachmentView), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn upload(State(state): State<AppState>, user: ApiUser, mut form: Multipart) -> Result<Response, ApiError> {
     user.require(Action::WorkCases)?;
     let (mut kind, mut file) = ("other".to_string(), None);
@@ -777,7 +777,7 @@ async fn file_response(state: &AppState, key: &str, content_type: &str) -> Resul
 }
 
 /// `GET /api/v1/attachments/{id}`: the file.
-#[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "cases", summary = "下载证据文件", params(("id" = i64, Path, description = "附件 id")), responses((status = 200, description = "文件本身"), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "cases", summary = "下载证据文件", params(("id" = i64, Path, description = "附件 id")), responses((status = 200, description = "文件本身"), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn attachment(
     State(state): State<AppState>,
     user: ApiUser,
@@ -789,7 +789,7 @@ pub async fn attachment(
 }
 
 /// `GET /api/v1/attachments/{id}/thumbnail`: the photo's thumbnail.
-#[utoipa::path(get, path = "/api/v1/attachments/{id}/thumbnail", tag = "cases", summary = "照片缩略图（JPEG）", params(("id" = i64, Path, description = "附件 id")), responses((status = 200, description = "JPEG 缩略图"), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/attachments/{id}/thumbnail", tag = "cases", summary = "照片缩略图（JPEG）", params(("id" = i64, Path, description = "附件 id")), responses((status = 200, description = "JPEG 缩略图"), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn attachment_thumbnail(
     State(state): State<AppState>,
     user: ApiUser,

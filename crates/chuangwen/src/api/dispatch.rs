@@ -72,7 +72,7 @@ pub async fn suggestions_for(
 }
 
 /// `GET /api/v1/cases/{id}/suggestion`.
-#[utoipa::path(get, path = "/api/v1/cases/{id}/suggestion", tag = "dispatch", summary = "派遣规则建议的责任单位及理由", params(("id" = i64, Path, description = "案卷 id")), responses((status = 200, description = "建议；无规则适用时为 null", body = Option<Suggestion>), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/cases/{id}/suggestion", tag = "dispatch", summary = "派遣规则建议的责任单位及理由", params(("id" = i64, Path, description = "案卷 id")), responses((status = 200, description = "建议；无规则适用时为 null", body = Option<Suggestion>), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn suggestion(
     State(state): State<AppState>,
     user: ApiUser,
@@ -113,7 +113,7 @@ pub struct BatchView {
 
 /// `POST /api/v1/dispatch-batches`: dispatches accepted cases together as one
 /// numbered batch of rectification orders.
-#[utoipa::path(post, path = "/api/v1/dispatch-batches", tag = "dispatch", summary = "批量派遣，生成一批编号的整改通知单", request_body = BatchBody, responses((status = 201, description = "已派遣的批次", body = BatchView), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(post, path = "/api/v1/dispatch-batches", tag = "dispatch", summary = "批量派遣，生成一批编号的整改通知单", request_body = BatchBody, responses((status = 201, description = "已派遣的批次", body = BatchView), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn issue_batch(
     State(state): State<AppState>,
     user: ApiUser,
@@ -195,7 +195,7 @@ pub async fn dispatch_batch(
 }
 
 /// `GET /api/v1/dispatch-batches/{id}`.
-#[utoipa::path(get, path = "/api/v1/dispatch-batches/{id}", tag = "dispatch", summary = "一批整改通知单", params(("id" = i64, Path, description = "批次 id")), responses((status = 200, description = "批次", body = BatchView), (status = 404, description = "不存在", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/dispatch-batches/{id}", tag = "dispatch", summary = "一批整改通知单", params(("id" = i64, Path, description = "批次 id")), responses((status = 200, description = "批次", body = BatchView), (status = 404, description = "不存在", body = crate::error::ErrorBody), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn batch(
     State(state): State<AppState>,
     user: ApiUser,
@@ -213,14 +213,14 @@ pub async fn batch(
 }
 
 /// `GET /api/v1/dispatch-rules`.
-#[utoipa::path(get, path = "/api/v1/dispatch-rules", tag = "dispatch", summary = "派遣规则表", responses((status = 200, description = "规则：分类 × 地点 → 单位", body = [Object]), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/dispatch-rules", tag = "dispatch", summary = "派遣规则表", responses((status = 200, description = "规则：分类 × 地点 → 单位", body = [Object]), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn rules(State(state): State<AppState>, user: ApiUser) -> Result<Json<Vec<Rule>>, ApiError> {
     user.require(Action::ManageDispatchRules)?;
     Ok(Json(state.store.dispatch_rules(user.district_id).await?))
 }
 
 /// `PUT /api/v1/dispatch-rules`: replaces the table; every unit and place must exist.
-#[utoipa::path(put, path = "/api/v1/dispatch-rules", tag = "dispatch", summary = "替换派遣规则表", request_body(content = Vec<Object>, description = "规则行：category_code、place_kind、place_id、unit_id"), responses((status = 200, description = "保存后的规则", body = [Object]), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(put, path = "/api/v1/dispatch-rules", tag = "dispatch", summary = "替换派遣规则表", request_body(content = Vec<Object>, description = "规则行：category_code、place_kind、place_id、unit_id"), responses((status = 200, description = "保存后的规则", body = [Object]), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn replace_rules(
     State(state): State<AppState>,
     user: ApiUser,

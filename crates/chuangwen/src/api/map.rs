@@ -116,7 +116,7 @@ pub fn grid_feature_collection(crs: &str, grids: &[crate::store::places::Grid]) 
 }
 
 /// `GET /api/v1/map/layers?layers=grids,points,cases`.
-#[utoipa::path(get, path = "/api/v1/map/layers", tag = "map", summary = "地图图层：网格、点位、未结问题", params(LayersQuery), responses((status = 200, description = "所要的图层", body = Layers), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/map/layers", tag = "map", summary = "地图图层：网格、点位、未结问题", params(LayersQuery), responses((status = 200, description = "所要的图层", body = Layers), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn layers(
     State(state): State<AppState>,
     user: ApiUser,

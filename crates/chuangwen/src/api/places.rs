@@ -42,7 +42,7 @@ pub struct Resolved {
 }
 
 /// `GET /api/v1/places/resolve?lon=&lat=&crs=`: the grid, community and street of a location.
-#[utoipa::path(get, path = "/api/v1/places/resolve", tag = "places", summary = "一个位置所在的网格、社区和街道", params(ResolveQuery), responses((status = 200, description = "所在网格", body = Resolved), (status = 404, description = "不在本区任何网格内", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/places/resolve", tag = "places", summary = "一个位置所在的网格、社区和街道", params(ResolveQuery), responses((status = 200, description = "所在网格", body = Resolved), (status = 404, description = "不在本区任何网格内", body = crate::error::ErrorBody), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn resolve(
     State(state): State<AppState>,
     user: ApiUser,
@@ -98,7 +98,7 @@ pub struct PointsPage {
 }
 
 /// `GET /api/v1/places/points`.
-#[utoipa::path(get, path = "/api/v1/places/points", tag = "places", summary = "点位列表（键集分页：next_after 传回 after）", params(PointsQuery), responses((status = 200, description = "一页点位", body = PointsPage), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/places/points", tag = "places", summary = "点位列表（键集分页：next_after 传回 after）", params(PointsQuery), responses((status = 200, description = "一页点位", body = PointsPage), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn points(
     State(state): State<AppState>,
     user: ApiUser,
@@ -116,7 +116,7 @@ pub async fn points(
 }
 
 /// `GET /api/v1/places/points/{id}`: one point, if the caller's scope sees it.
-#[utoipa::path(get, path = "/api/v1/places/points/{id}", tag = "places", summary = "一个点位", params(("id" = i64, Path, description = "点位 id")), responses((status = 200, description = "点位", body = Object), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/places/points/{id}", tag = "places", summary = "一个点位", params(("id" = i64, Path, description = "点位 id")), responses((status = 200, description = "点位", body = Object), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn point(
     State(state): State<AppState>,
     user: ApiUser,

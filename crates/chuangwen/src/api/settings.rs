@@ -22,7 +22,7 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 /// `GET /api/v1/settings/categories`: the table in force (the district's, or the shipped one).
-#[utoipa::path(get, path = "/api/v1/settings/categories", tag = "settings", summary = "问题分类与处置时限（TOML）", responses((status = 200, description = "TOML 文本", content_type = "text/plain", body = String), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/settings/categories", tag = "settings", summary = "问题分类与处置时限（TOML）", responses((status = 200, description = "TOML 文本", content_type = "application/toml", body = String), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn categories(State(state): State<AppState>, user: ApiUser) -> Result<Response, ApiError> {
     user.require(Action::WorkCases)?;
     let text = state.store.category_table_text(user.district_id).await?.map(|(_, body)| body);
@@ -32,7 +32,7 @@ pub async fn categories(State(state): State<AppState>, user: ApiUser) -> Result<
 /// `PUT /api/v1/settings/categories`: a new version of the table. It must
 /// parse and check, and carry a version not used before; cases filed
 /// earlier keep the version they were filed under.
-#[utoipa::path(put, path = "/api/v1/settings/categories", tag = "settings", summary = "替换问题分类表（新版本号）", request_body(content = String, content_type = "text/plain", description = "TOML，格式同 crates/chuangwen/data/"), responses((status = 200, description = "保存后的分类表", body = Object), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(put, path = "/api/v1/settings/categories", tag = "settings", summary = "替换问题分类表（新版本号）", request_body(content = String, content_type = "application/toml", description = "TOML，格式同 crates/chuangwen/data/"), responses((status = 200, description = "保存后的分类表（TOML）", content_type = "application/toml", body = String), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn replace_categories(
     State(state): State<AppState>,
     user: ApiUser,
@@ -58,7 +58,7 @@ pub async fn save_categories(state: &AppState, user: &CurrentUser, body: &str) -
 }
 
 /// `GET /api/v1/settings/calendar`: working periods, holidays and make-up days.
-#[utoipa::path(get, path = "/api/v1/settings/calendar", tag = "settings", summary = "工作日历（TOML）", responses((status = 200, description = "TOML 文本", content_type = "text/plain", body = String), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/settings/calendar", tag = "settings", summary = "工作日历（TOML）", responses((status = 200, description = "TOML 文本", content_type = "application/toml", body = String), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn calendar(State(state): State<AppState>, user: ApiUser) -> Result<Response, ApiError> {
     user.require(Action::WorkCases)?;
     let text = state.store.calendar_text(user.district_id).await?;
@@ -67,7 +67,7 @@ pub async fn calendar(State(state): State<AppState>, user: ApiUser) -> Result<Re
 
 /// `PUT /api/v1/settings/calendar`: replaces the calendar (e.g. to add next
 /// year's holidays when the State Council publishes them).
-#[utoipa::path(put, path = "/api/v1/settings/calendar", tag = "settings", summary = "替换工作日历", request_body(content = String, content_type = "text/plain", description = "TOML，格式同 crates/chuangwen/data/"), responses((status = 204, description = "已保存"), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(put, path = "/api/v1/settings/calendar", tag = "settings", summary = "替换工作日历", request_body(content = String, content_type = "application/toml", description = "TOML，格式同 crates/chuangwen/data/"), responses((status = 200, description = "保存后的日历（TOML）", content_type = "application/toml", body = String), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn replace_calendar(
     State(state): State<AppState>,
     user: ApiUser,

@@ -16,7 +16,7 @@ use crate::web::dashboard::{PeriodQuery, focus_of};
 /// `GET /api/v1/statistics?dim=&from=&to=&preset=`: the figures of every
 /// value of a dimension (district-wide roles), or of the caller's own unit
 /// whatever it asks for.
-#[utoipa::path(get, path = "/api/v1/statistics", tag = "statistics", summary = "统计指标：按维度的各项数字与定义", params(crate::web::dashboard::PeriodQuery), responses((status = 200, description = "period、dim、measures（定义）与 rows", body = Object), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/statistics", tag = "statistics", summary = "统计指标：按维度的各项数字与定义", params(crate::web::dashboard::PeriodQuery), responses((status = 200, description = "period、dim、measures（定义）与 rows", body = Object), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn statistics(
     State(state): State<AppState>,
     user: ApiUser,

@@ -25,7 +25,7 @@ pub struct OrdersQuery {
 }
 
 /// `GET /api/v1/supervision-orders`: orders to the units of the caller's scope.
-#[utoipa::path(get, path = "/api/v1/supervision-orders", tag = "supervision", summary = "督办单（本人数据范围内的单位）", params(OrdersQuery), responses((status = 200, description = "督办单，新者在前", body = [Object]), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/supervision-orders", tag = "supervision", summary = "督办单（本人数据范围内的单位）", params(OrdersQuery), responses((status = 200, description = "督办单，新者在前", body = [Object]), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn orders(
     State(state): State<AppState>,
     user: ApiUser,
@@ -37,7 +37,7 @@ pub async fn orders(
 }
 
 /// `GET /api/v1/supervision-orders/{id}`: one order; a lead of its unit reading it marks it read.
-#[utoipa::path(get, path = "/api/v1/supervision-orders/{id}", tag = "supervision", summary = "一张督办单；责任单位负责人阅读即标为已读", params(("id" = i64, Path, description = "督办单 id")), responses((status = 200, description = "督办单", body = Object), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/supervision-orders/{id}", tag = "supervision", summary = "一张督办单；责任单位负责人阅读即标为已读", params(("id" = i64, Path, description = "督办单 id")), responses((status = 200, description = "督办单", body = Object), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn order(
     State(state): State<AppState>,
     user: ApiUser,
@@ -63,7 +63,7 @@ pub struct SuperviseBody {
 
 /// `POST /api/v1/cases/{id}/supervise`: the office or a leader raises a
 /// supervision order by hand.
-#[utoipa::path(post, path = "/api/v1/cases/{id}/supervise", tag = "supervision", summary = "创文办或区领导手动督办", request_body = SuperviseBody, params(("id" = i64, Path, description = "案卷 id")), responses((status = 201, description = "督办单", body = Object), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "输入有误（字段见 error.field）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(post, path = "/api/v1/cases/{id}/supervise", tag = "supervision", summary = "创文办或区领导手动督办", request_body = SuperviseBody, params(("id" = i64, Path, description = "案卷 id")), responses((status = 201, description = "督办单", body = Object), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn supervise(
     State(state): State<AppState>,
     user: ApiUser,

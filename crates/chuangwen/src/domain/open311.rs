@@ -41,7 +41,7 @@ impl Status {
 
 /// How each of our states reads in Open311: the spec's status, mySociety's
 /// extended status and the note shown as `status_notes`. The one table of the
-/// mapping (docs/API.md prints it). A case is `closed` only once it is
+/// mapping (docs/INTEGRATION.md prints it). A case is `closed` only once it is
 /// verified and closed, rejected, merged or voided: a unit's "done" waits for
 /// the inspector, so a fix is never reported before it is checked.
 pub const STATUSES: [(CaseState, Status, &str, &str); 13] = [
@@ -50,7 +50,7 @@ pub const STATUSES: [(CaseState, Status, &str, &str); 13] = [
     (CaseState::Rejected, Status::Closed, "NO_FURTHER_ACTION", "不予立案"),
     (CaseState::Merged, Status::Closed, "DUPLICATE", "与已有问题重复，已合并"),
     (CaseState::Dispatched, Status::Open, "ACTION_SCHEDULED", "已派遣至责任单位"),
-    (CaseState::ReturnRequested, Status::Open, "INTERNAL_REFERRAL", "责任单位申请回退，待重新派遣"),
+    (CaseState::ReturnRequested, Status::Open, "INVESTIGATING", "责任单位申请回退，待重新派遣"),
     (CaseState::InProgress, Status::Open, "IN_PROGRESS", "责任单位整改中"),
     (CaseState::ExtensionRequested, Status::Open, "IN_PROGRESS", "整改中（申请延期）"),
     (CaseState::DeferralRequested, Status::Open, "IN_PROGRESS", "整改中（申请挂账）"),
@@ -101,8 +101,55 @@ pub fn window(
 }
 
 /// Parses a W3C / ISO-8601 datetime with its offset (`2026-11-01T00:00:00+08:00`, `…Z`).
+/// A `+` a client forgot to encode arrives as a space: it is read as `+`.
 pub fn parse_datetime(raw: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(raw.trim()).ok().map(|d| d.with_timezone(&Utc))
+    let raw = raw.trim();
+    let fixed = match raw.rsplit_once(' ') {
+        Some((head, offset)) if offset.len() == 5 && offset.as_bytes()[2] == b':' => format!("{head}+{offset}"),
+        _ => raw.to_string(),
+    };
+    DateTime::parse_from_rfc3339(&fixed).ok().map(|d| d.with_timezone(&Utc))
+}
+
+/// Whether a case is shown to callers without a key: once the office has
+/// accepted it (not while untriaged, nor when refused or voided).
+pub fn is_public(state: CaseState) -> bool {
+    !matches!(state, CaseState::Reported | CaseState::Rejected | CaseState::Voided)
+}
+
+/// Whether the note of a step goes out with an update: only what the
+/// reporter is owed — why a report was refused, merged or voided, how it
+/// was closed — and what the clients themselves said. Internal notes
+/// (returns, extensions, rework) stay inside.
+pub fn note_is_public(action: &str) -> bool {
+    matches!(action, "reject" | "merge" | "void" | "verify_pass" | "external_update")
+}
+
+/// Free text with mobile numbers (11 digits from 1) and ID-card numbers
+/// (18 characters) masked, as everywhere people may read them.
+pub fn mask_personal(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let mut end = i;
+        while end < chars.len() && (chars[end].is_ascii_digit() || (end - i == 17 && matches!(chars[end], 'X' | 'x'))) {
+            end += 1;
+        }
+        let run: String = chars[i..end].iter().collect();
+        match run.len() {
+            11 if run.starts_with('1') => out.push_str(&crate::auth::crypto::mask_phone(&run)),
+            18 => out.push_str(&crate::auth::crypto::mask_id_card(&run)),
+            _ => out.push_str(&run),
+        }
+        i = end;
+    }
+    out
 }
 
 /// The attribute code of a form field `attribute[code]` or `attribute[code][]`.
@@ -162,8 +209,28 @@ mod tests {
             Some(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap())
         );
         assert_eq!(parse_datetime("2026-11-01T00:00:00Z"), Some(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()));
+        assert_eq!(
+            parse_datetime("2026-11-01T08:00:00 08:00"),
+            Some(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()),
+            "an unencoded +"
+        );
         assert_eq!(parse_datetime("2026-11-01"), None);
         assert_eq!(parse_datetime("yesterday"), None);
+    }
+
+    #[test]
+    fn phone_and_id_numbers_are_masked_and_other_numbers_kept() {
+        assert_eq!(mask_personal("张先生 13812345678 来电"), "张先生 138****5678 来电");
+        assert_eq!(mask_personal("身份证120101199001011234"), "身份证1201**********1234");
+        assert_eq!(mask_personal("11010119900101123X"), "1101**********123X");
+        assert_eq!(mask_personal("3 号楼 2026 年 22345678901"), "3 号楼 2026 年 22345678901");
+    }
+
+    #[test]
+    fn untriaged_refused_and_voided_cases_are_not_public() {
+        let hidden: Vec<_> = CaseState::ALL.into_iter().filter(|s| !is_public(*s)).collect();
+        assert_eq!(hidden, [CaseState::Reported, CaseState::Rejected, CaseState::Voided]);
+        assert!(note_is_public("reject") && !note_is_public("approve_return") && !note_is_public("verify_fail"));
     }
 
     #[test]

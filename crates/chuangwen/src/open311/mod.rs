@@ -41,6 +41,13 @@ pub const KEY_PREFIX: &str = "o311_";
 /// The most requests one page of `GET requests` holds.
 const MAX_PAGE_SIZE: i64 = 1000;
 
+/// The most ids one `service_request_id` list may name.
+const MAX_IDS: usize = 100;
+
+/// The most updates one `GET servicerequestupdates` returns; a window with
+/// more is refused, so a client moving its window never misses one.
+const MAX_UPDATES: i64 = 1000;
+
 /// XML (the spec's required format) or JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -91,10 +98,10 @@ impl From<AppError> for Refusal {
             AppError::BadRequest(message) => refuse(StatusCode::BAD_REQUEST, message),
             AppError::NotFound => refuse(StatusCode::NOT_FOUND, "不存在 / not found"),
             AppError::Forbidden | AppError::Unauthenticated => forbidden(),
-            other => {
-                let other = AppError::internal(other);
-                refuse(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())
-            }
+            // Already logged where it was made.
+            AppError::Internal(_) => refuse(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+            // The spec has 400 for every other refusal (a conflict, say).
+            other => refuse(StatusCode::BAD_REQUEST, other.to_string()),
         }
     }
 }
@@ -203,6 +210,22 @@ fn w3c(at: DateTime<Utc>) -> String {
     at.with_timezone(&crate::domain::calendar::beijing()).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
+/// Who reads: with an `api_key`, the key's district and scope, every state;
+/// without one, the asked jurisdiction's public cases only.
+async fn reader(state: &AppState, p: &HashMap<String, String>) -> Result<(i64, Option<Scope>), Refusal> {
+    match p.get("api_key").filter(|k| !k.trim().is_empty()) {
+        Some(_) => {
+            let client = client(state, p.get("api_key"), p.get("jurisdiction_id")).await?;
+            let scope = match client.unit_id {
+                Some(unit) => Scope::Subtree(state.store.unit_by_id(unit).await?.path),
+                None => Scope::District,
+            };
+            Ok((client.district_id, Some(scope)))
+        }
+        None => Ok((jurisdiction(state, p.get("jurisdiction_id")).await?.id, None)),
+    }
+}
+
 /// `GET /open311/v2/discovery.{xml,json}`.
 pub async fn discovery(uri: Uri, headers: axum::http::HeaderMap) -> Response {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
@@ -275,7 +298,7 @@ pub async fn service_definition(State(state): State<AppState>, uri: Uri, Path(fi
                     "variable": true,
                     "code": "condition",
                     "datatype": "singlevaluelist",
-                    "required": category.conditions.len() > 1,
+                    "required": false,
                     "datatype_description": "立案条件，决定处置时限；不填为第一项",
                     "order": 1,
                     "description": "立案条件",
@@ -301,7 +324,7 @@ fn request(case: &Case, table: &CategoryTable, units: &HashMap<i64, String>) -> 
         "status_notes": note,
         "service_name": category.map(|c| c.name.clone()),
         "service_code": case.category_code,
-        "description": case.description,
+        "description": rules::mask_personal(&case.description),
         "agency_responsible": case.unit_id.and_then(|u| units.get(&u).cloned()),
         "service_notice": notice,
         "requested_datetime": w3c(case.reported_at),
@@ -339,8 +362,14 @@ fn window_of(p: &HashMap<String, String>) -> Result<(DateTime<Utc>, DateTime<Utc
 pub async fn requests(State(state): State<AppState>, uri: Uri) -> Response {
     let run = async {
         let p = params(&uri);
-        let district = jurisdiction(&state, p.get("jurisdiction_id")).await?;
-        let (from, to) = window_of(&p)?;
+        let (district_id, scope) = reader(&state, &p).await?;
+        let numbers = list(p.get("service_request_id"));
+        if numbers.len() > MAX_IDS {
+            return Err(bad("service_request_id", format!("一次最多 {MAX_IDS} 个编号 / at most {MAX_IDS} ids")));
+        }
+        // A list of ids overrides every other filter (the spec).
+        let (from, to) =
+            if numbers.is_empty() { window_of(&p).map(|(f, t)| (Some(f), Some(t)))? } else { (None, None) };
         let mut states = Vec::new();
         for raw in list(p.get("status")) {
             let status =
@@ -360,17 +389,18 @@ pub async fn requests(State(state): State<AppState>, uri: Uri) -> Response {
         let page = number("page", 1, 1_000_000)?;
         let page_size = number("page_size", MAX_PAGE_SIZE, MAX_PAGE_SIZE)?;
         let query = RequestQuery {
-            numbers: list(p.get("service_request_id")),
+            numbers,
             categories: list(p.get("service_code")),
             states,
-            from: Some(from),
-            to: Some(to),
+            from,
+            to,
             offset: (page - 1) * page_size,
             limit: page_size,
+            scope,
         };
-        let table = state.store.categories(district.id).await?;
-        let units = unit_names(&state, district.id).await?;
-        let cases = state.store.open311_requests(district.id, &query).await?;
+        let table = state.store.categories(district_id).await?;
+        let units = unit_names(&state, district_id).await?;
+        let cases = state.store.open311_requests(district_id, &query).await?;
         Ok((StatusCode::OK, Value::Array(cases.iter().map(|c| request(c, &table, &units)).collect())))
     };
     reply(Format::of(&uri), "service_requests", run.await)
@@ -383,13 +413,13 @@ pub async fn request_one(State(state): State<AppState>, uri: Uri, Path(file): Pa
         let (number, _) =
             Format::split(&file).ok_or_else(|| refuse(StatusCode::NOT_FOUND, "请以 .xml 或 .json 结尾"))?;
         let p = params(&uri);
-        let district = jurisdiction(&state, p.get("jurisdiction_id")).await?;
-        let query = RequestQuery { numbers: vec![number.to_string()], limit: 1, ..Default::default() };
-        let case = state.store.open311_requests(district.id, &query).await?.pop().ok_or_else(|| {
+        let (district_id, scope) = reader(&state, &p).await?;
+        let query = RequestQuery { numbers: vec![number.to_string()], limit: 1, scope, ..Default::default() };
+        let case = state.store.open311_requests(district_id, &query).await?.pop().ok_or_else(|| {
             refuse(StatusCode::NOT_FOUND, format!("service_request_id: 没有编号为“{number}”的问题 / unknown request"))
         })?;
-        let table = state.store.categories(district.id).await?;
-        let units = unit_names(&state, district.id).await?;
+        let table = state.store.categories(district_id).await?;
+        let units = unit_names(&state, district_id).await?;
         Ok((StatusCode::OK, json!([request(&case, &table, &units)])))
     };
     reply(format, "service_requests", run.await)
@@ -414,13 +444,19 @@ pub async fn token(State(state): State<AppState>, uri: Uri, Path(file): Path<Str
 }
 
 /// The fields of a posted form (url-encoded or multipart) and its `media` file.
-async fn form(state: &AppState, req: Request) -> Result<(HashMap<String, String>, Option<(String, Bytes)>), Refusal> {
+/// Fields of the query string come first (some clients send `api_key`
+/// there); the body's win.
+async fn form(
+    state: &AppState,
+    uri: &Uri,
+    req: Request,
+) -> Result<(HashMap<String, String>, Option<(String, Bytes)>), Refusal> {
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let mut fields: HashMap<String, String> = HashMap::new();
+    let mut fields: HashMap<String, String> = params(uri);
     let mut media = None;
     if multipart {
         let mut parts = axum::extract::Multipart::from_request(req, state).await.map_err(|e| {
@@ -461,7 +497,7 @@ async fn form(state: &AppState, req: Request) -> Result<(HashMap<String, String>
 pub async fn create_request(State(state): State<AppState>, uri: Uri, ClientIp(ip): ClientIp, req: Request) -> Response {
     let format = Format::of(&uri);
     let run = async {
-        let (f, media) = form(&state, req).await?;
+        let (f, media) = form(&state, &uri, req).await?;
         let client = client(&state, f.get("api_key"), f.get("jurisdiction_id")).await?;
         let caller = caller(&state, &client, ip).await?;
         let text = |k: &str| f.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
@@ -486,9 +522,6 @@ pub async fn create_request(State(state): State<AppState>, uri: Uri, ClientIp(ip
         if let Some(url) = text("media_url") {
             description.push_str(&format!("\n照片链接：{url}"));
         }
-        if description.trim().is_empty() {
-            return Err(bad("description", "请描述问题 / required"));
-        }
         let condition = match f.iter().find_map(|(k, v)| (rules::attribute_code(k) == Some("condition")).then_some(v)) {
             None => None,
             Some(raw) => {
@@ -496,8 +529,12 @@ pub async fn create_request(State(state): State<AppState>, uri: Uri, ClientIp(ip
             }
         };
         let table = state.store.categories(client.district_id).await?;
-        if table.category(&code).is_none() {
+        let Some(category) = table.category(&code) else {
             return Err(bad("service_code", format!("未知的问题分类“{code}” / unknown service_code")));
+        };
+        // The spec lets a request come without a description; a case has one.
+        if description.trim().is_empty() {
+            description = format!("{}（{}经 Open311 上报，未附描述）", category.name, client.name);
         }
         let body = ReportBody {
             category: code,
@@ -532,13 +569,27 @@ pub async fn create_request(State(state): State<AppState>, uri: Uri, ClientIp(ip
             None => Vec::new(),
         };
         let audit = caller.audit(AuditAction::CaseReported, "", format!("open311 client {}", client.id));
-        let (case, _, _) = state
-            .store
-            .create_case(client.district_id, &new, &audit, &photos, None, |_| (201, String::new()))
-            .await
-            .map_err(|e| Refusal::from(crate::api::cases::attachment_refused(e)))?;
+        // The token is kept with the case, in its transaction: a request
+        // acknowledged is never half-written.
         let token = random_token();
-        state.store.record_open311_token(client.district_id, &token, case.id, client.id).await?;
+        let (key, actor) = (format!("open311:{token}"), format!("open311:{}", client.id));
+        let filed = state
+            .store
+            .create_case(client.district_id, &new, &audit, &photos, Some((&key, &actor, "")), |case| {
+                (201, case.number.clone())
+            })
+            .await;
+        let case = match filed {
+            Ok((case, _, _)) => case,
+            Err(err) => {
+                // The photo of a request that was not filed must not stay
+                // free for another caller without a user id to take.
+                for id in photos {
+                    let _ = state.store.delete_unlinked_attachment(client.district_id, id).await;
+                }
+                return Err(crate::api::cases::attachment_refused(err).into());
+            }
+        };
         let notice = table
             .category(&case.category_code)
             .and_then(|c| c.conditions.get(case.condition_index as usize))
@@ -560,13 +611,29 @@ pub async fn updates(State(state): State<AppState>, uri: Uri, ClientIp(ip): Clie
         let client = client(&state, p.get("api_key"), p.get("jurisdiction_id")).await?;
         let caller = caller(&state, &client, ip).await?;
         let (from, to) = window_of(&p)?;
-        let rows = state.store.case_updates(client.district_id, &scope_of(&client, &caller), from, to, 1000).await?;
+        let rows = state
+            .store
+            .case_updates(client.district_id, &scope_of(&client, &caller), from, to, MAX_UPDATES + 1)
+            .await?;
+        if rows.len() as i64 > MAX_UPDATES {
+            return Err(bad(
+                "start_date",
+                format!(
+                    "该时段内的更新超过 {MAX_UPDATES} 条，请缩小时间范围 / more than {MAX_UPDATES} updates: narrow the window"
+                ),
+            ));
+        }
         let all: Vec<Value> = rows
             .iter()
             .map(|u| {
                 let state = CaseState::from_code(&u.to_state).unwrap_or(CaseState::Reported);
                 let (_, extended, note) = rules::status_of(state);
-                let description = if u.note.is_empty() { note.to_string() } else { u.note.clone() };
+                // Internal notes stay inside; what the reporter is owed goes out, masked.
+                let description = if u.note.is_empty() || !rules::note_is_public(&u.action) {
+                    note.to_string()
+                } else {
+                    rules::mask_personal(&u.note)
+                };
                 json!({
                     "update_id": u.id.to_string(),
                     "service_request_id": u.number,
@@ -589,7 +656,7 @@ pub async fn updates(State(state): State<AppState>, uri: Uri, ClientIp(ip): Clie
 pub async fn post_update(State(state): State<AppState>, uri: Uri, ClientIp(ip): ClientIp, req: Request) -> Response {
     let format = Format::of(&uri);
     let run = async {
-        let (f, _) = form(&state, req).await?;
+        let (f, _) = form(&state, &uri, req).await?;
         let client = client(&state, f.get("api_key"), f.get("jurisdiction_id")).await?;
         let caller = caller(&state, &client, ip).await?;
         let text = |k: &str| f.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());

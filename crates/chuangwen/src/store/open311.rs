@@ -10,6 +10,7 @@ use super::cases::{CASE_COLUMNS, Case};
 use super::{Store, StoreResult, now};
 use crate::auth::audit::NewAuditEntry;
 use crate::auth::policy::Scope;
+use crate::domain::cases::CaseState;
 use crate::{append_audit, read, transaction};
 
 /// A client of the Open311 endpoint (a city platform, the 12345 hotline, a
@@ -55,6 +56,9 @@ pub struct RequestQuery {
     pub offset: i64,
     /// Rows to return (`page_size`).
     pub limit: i64,
+    /// Whose view: a key's scope sees every state; `None`, a caller without
+    /// a key, sees only public cases (`domain::open311::is_public`).
+    pub scope: Option<Scope>,
 }
 
 /// A step of a case as an update (`servicerequestupdates`).
@@ -163,41 +167,23 @@ impl Store {
         Ok(())
     }
 
-    /// Keeps the token handed back for a filed request.
-    pub async fn record_open311_token(
-        &self,
-        district_id: i64,
-        token: &str,
-        case_id: i64,
-        client_id: i64,
-    ) -> StoreResult<()> {
-        let at = now();
-        transaction!(&self.db, |tx| {
-            sqlx::query(
-                "INSERT INTO open311_tokens (token, district_id, case_id, client_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(token)
-            .bind(district_id)
-            .bind(case_id)
-            .bind(client_id)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        });
-        Ok(())
+    /// The number of the case a token stands for (kept with the case, in
+    /// its transaction, as an idempotency key `open311:<token>`).
+    pub async fn open311_token(&self, district_id: i64, token: &str) -> StoreResult<Option<String>> {
+        Ok(self.idempotent_response(district_id, &format!("open311:{token}")).await?.map(|stored| stored.response))
     }
 
-    /// The number of the case a token stands for.
-    pub async fn open311_token(&self, district_id: i64, token: &str) -> StoreResult<Option<String>> {
-        Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, String>(
-            "SELECT c.number FROM open311_tokens t JOIN cases c ON c.id = t.case_id
-             WHERE t.district_id = $1 AND t.token = $2"
-        )
-        .bind(district_id)
-        .bind(token)
-        .fetch_optional(pool)
-        .await)?)
+    /// Deletes an attachment no case has taken (the photo of a request that
+    /// was not filed).
+    pub async fn delete_unlinked_attachment(&self, district_id: i64, id: i64) -> StoreResult<()> {
+        transaction!(&self.db, |tx| {
+            sqlx::query("DELETE FROM attachments WHERE id = $1 AND district_id = $2 AND case_id IS NULL")
+                .bind(id)
+                .bind(district_id)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
     }
 
     /// The requests of a query, newest first.
@@ -205,6 +191,17 @@ impl Store {
         Ok(read!(&self.db, |pool| {
             let mut q = QueryBuilder::new(CASE_COLUMNS);
             q.push(" WHERE district_id = ").push_bind(district_id);
+            match &query.scope {
+                Some(scope) => super::cases::push_case_scope(&mut q, district_id, scope, None),
+                None => {
+                    q.push(" AND state IN (");
+                    let mut list = q.separated(", ");
+                    for state in CaseState::ALL.into_iter().filter(|s| crate::domain::open311::is_public(*s)) {
+                        list.push_bind(state.code().to_string());
+                    }
+                    q.push(")");
+                }
+            }
             if !query.numbers.is_empty() {
                 q.push(" AND number IN (");
                 let mut list = q.separated(", ");
@@ -217,7 +214,7 @@ impl Store {
                     q.push(" AND reported_at >= ").push_bind(from);
                 }
                 if let Some(to) = query.to {
-                    q.push(" AND reported_at < ").push_bind(to);
+                    q.push(" AND reported_at <= ").push_bind(to);
                 }
                 for (column, values) in [("category_code", &query.categories), ("state", &query.states)] {
                     if !values.is_empty() {
