@@ -466,8 +466,8 @@ async fn world(db: &common::TestDb) -> World {
     for (case, unit) in [(case_here, street.id), (case_elsewhere, street_two.id)] {
         raw(&store, &format!("UPDATE cases SET unit_id = {unit} WHERE id = {case}")).await;
     }
-    let order_here = store.supervise(district, case_here, "督办", Some(victim)).await.unwrap().unwrap();
-    let order_elsewhere = store.supervise(district, case_elsewhere, "督办", Some(victim)).await.unwrap().unwrap();
+    let order_here = store.supervise(district, case_here, "督办", Some(victim), None).await.unwrap().unwrap();
+    let order_elsewhere = store.supervise(district, case_elsewhere, "督办", Some(victim), None).await.unwrap().unwrap();
     let batch_here = batch_of_nothing(&store, district, victim).await;
     // A photo on each case, with its file and thumbnail in the file store.
     let mut photos = Vec::new();

@@ -421,6 +421,26 @@ on_both_backends!(a_case_reworked_twice_and_a_leaders_instruction_raise_supervis
         .await;
     assert_eq!(status, StatusCode::CREATED, "{order}");
     assert_eq!(order["reason"], "manual");
+    // With an Idempotency-Key, a retry gets the same order and raises none.
+    let keyed = |body: &str| {
+        axum::http::Request::post(format!("/api/v1/cases/{id}/supervise"))
+            .header("content-type", "application/json")
+            .header("idempotency-key", "supervise-once-1")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    };
+    let note = r#"{"note": "再次督办：周五前办结"}"#;
+    let first = leader.send(keyed(note)).await;
+    let again = leader.send(keyed(note)).await;
+    assert_eq!((first.status, again.status), (StatusCode::CREATED, StatusCode::CREATED), "{}", again.text());
+    let (first, again): (Value, Value) =
+        (serde_json::from_slice(&first.body).unwrap(), serde_json::from_slice(&again.body).unwrap());
+    assert_eq!(first["id"], again["id"]);
+    let (_, orders) = office.json("GET", &format!("/api/v1/supervision-orders?case_id={id}"), None).await;
+    let manual = orders.as_array().unwrap().iter().filter(|o| o["reason"] == "manual").count();
+    assert_eq!(manual, 2, "the retry raised nothing: {orders}");
+    let other = leader.send(keyed(r#"{"note": "另一件事"}"#)).await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY, "the same key on another request is refused");
     let (status, _) = handler.json("POST", &format!("/api/v1/cases/{id}/supervise"), Some(json!({"note": "x"}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 });

@@ -159,36 +159,29 @@ pub async fn report(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     user.require(Action::ReportCase)?;
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
-    let request_hash: String = Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
-    let actor = match (user.user_id, user.token_id) {
-        (Some(id), _) => format!("user:{id}"),
-        (None, token) => format!("token:{}", token.unwrap_or_default()),
-    };
-    if let Some(key) = key {
-        if key.len() > 128 {
-            return Err(invalid("Idempotency-Key", "幂等键不能超过 128 个字符"));
-        }
-        if let Some(stored) = state.store.idempotent_response(user.district_id, key).await? {
-            return replay(stored, &actor, &request_hash);
-        }
+    let idem = Idempotency::of(&user, &headers, &body)?;
+    let key = idem.as_ref().map(|i| i.key.as_str());
+    if let Some(idem) = &idem
+        && let Some(stored) = state.store.idempotent_response(user.district_id, &idem.key).await?
+    {
+        idem.same_request(&stored)?;
+        return Ok(json_response(stored.status, stored.response));
     }
     let body: ReportBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError(AppError::BadRequest(format!("请求体不是有效的 JSON：{e}"))))?;
     let (new, table) = check_report(&state, &user, &body).await?;
     let audit = user.audit(AuditAction::CaseReported, "", "");
-    let idempotency = key.map(|k| (k, actor.as_str(), request_hash.as_str()));
+    let idempotency = idem.as_ref().map(Idempotency::parts);
     let respond = |case: &Case| (201, serde_json::to_string(&view(case.clone(), &table)).expect("a case serialises"));
     match state.store.create_case(user.district_id, &new, &audit, &[], idempotency, respond).await {
         Ok((_, status, body)) => Ok(json_response(status, body)),
         // The same key raced in from a retry: answer what the first one got.
         Err(StoreError::Duplicate(_)) if key.is_some() => {
-            let stored = state
-                .store
-                .idempotent_response(user.district_id, key.expect("checked"))
-                .await?
-                .ok_or(AppError::NotFound)?;
-            replay(stored, &actor, &request_hash)
+            let idem = idem.as_ref().expect("checked");
+            let stored =
+                state.store.idempotent_response(user.district_id, &idem.key).await?.ok_or(AppError::NotFound)?;
+            idem.same_request(&stored)?;
+            Ok(json_response(stored.status, stored.response))
         }
         Err(err) => Err(err.into()),
     }
@@ -287,11 +280,50 @@ fn json_response(status: i64, body: String) -> Response {
     (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn replay(stored: crate::store::cases::StoredResponse, actor: &str, request_hash: &str) -> Result<Response, ApiError> {
-    if stored.actor != actor || stored.request_hash != request_hash {
-        return Err(invalid("Idempotency-Key", "这个幂等键已用于另一个请求"));
+/// The `Idempotency-Key` of a creation, with who sent it and the hash of
+/// its body: a retry of the same request gets the first answer, the same key
+/// on another request is refused.
+pub struct Idempotency {
+    /// The key.
+    pub key: String,
+    /// `user:ID` or `token:ID`.
+    pub actor: String,
+    /// SHA-256 of the body.
+    pub request_hash: String,
+}
+
+impl Idempotency {
+    /// The request's key, if it has one.
+    pub fn of(user: &CurrentUser, headers: &HeaderMap, body: &[u8]) -> Result<Option<Idempotency>, ApiError> {
+        let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim) else {
+            return Ok(None);
+        };
+        if key.is_empty() {
+            return Ok(None);
+        }
+        if key.len() > 128 {
+            return Err(invalid("Idempotency-Key", "幂等键不能超过 128 个字符"));
+        }
+        let actor = match (user.user_id, user.token_id) {
+            (Some(id), _) => format!("user:{id}"),
+            (None, token) => format!("token:{}", token.unwrap_or_default()),
+        };
+        let request_hash = Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Some(Idempotency { key: key.to_string(), actor, request_hash }))
     }
-    Ok(json_response(stored.status, stored.response))
+
+    /// What the store keeps: (key, actor, hash).
+    pub fn parts(&self) -> (&str, &str, &str) {
+        (&self.key, &self.actor, &self.request_hash)
+    }
+
+    /// Refuses a stored answer that belongs to another request.
+    pub fn same_request(&self, stored: &crate::store::cases::StoredResponse) -> Result<(), ApiError> {
+        if stored.actor != self.actor || stored.request_hash != self.request_hash {
+            return Err(invalid("Idempotency-Key", "这个幂等键已用于另一个请求"));
+        }
+        Ok(())
+    }
 }
 
 /// A likely duplicate: an open case of the same category nearby.

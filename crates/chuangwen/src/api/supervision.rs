@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{ApiJson, ApiPath, ApiQuery};
+use super::{ApiPath, ApiQuery};
 use crate::app::AppState;
 use crate::auth::audit::AuditAction;
 use crate::auth::policy::{Action, Scope};
@@ -63,14 +63,31 @@ pub struct SuperviseBody {
 
 /// `POST /api/v1/cases/{id}/supervise`: the office or a leader raises a
 /// supervision order by hand.
-#[utoipa::path(post, path = "/api/v1/cases/{id}/supervise", tag = "supervision", summary = "创文办或区领导手动督办", request_body = SuperviseBody, params(("id" = i64, Path, description = "案卷 id")), responses((status = 201, description = "督办单", body = Object), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(post, path = "/api/v1/cases/{id}/supervise", tag = "supervision", summary = "创文办或区领导手动督办（可带 Idempotency-Key 头，重试不重复督办）", request_body = SuperviseBody, params(("id" = i64, Path, description = "案卷 id"), ("Idempotency-Key" = Option<String>, Header, description = "幂等键：同一键的重试得到第一次的督办单")), responses((status = 201, description = "督办单", body = Object), (status = 404, description = "不存在或不可见", body = crate::error::ErrorBody), (status = 400, description = "请求无法读取", body = crate::error::ErrorBody), (status = 422, description = "输入有误（error.field 指明字段）", body = crate::error::ErrorBody), (status = 401, description = "未登录或令牌无效", body = crate::error::ErrorBody), (status = 403, description = "角色无权", body = crate::error::ErrorBody)), security(("bearer" = []), ("session" = [])))]
 pub async fn supervise(
     State(state): State<AppState>,
     user: ApiUser,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<SuperviseBody>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let order = supervise_case(&state, &user, id, &body.note).await?;
+    let idem = crate::api::cases::Idempotency::of(&user, &headers, &body)?;
+    if let Some(idem) = &idem
+        && let Some(stored) = state.store.idempotent_response(user.district_id, &idem.key).await?
+    {
+        idem.same_request(&stored)?;
+        let order_id: i64 =
+            stored.response.parse().map_err(|_| AppError::Conflict("这个幂等键已用于另一个请求".into()))?;
+        let order = state
+            .store
+            .supervision_order(user.district_id, &Scope::District, order_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        return Ok((StatusCode::CREATED, Json(order)).into_response());
+    }
+    let body: SuperviseBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError(AppError::BadRequest(format!("请求体不是有效的 JSON：{e}"))))?;
+    let order = supervise_case(&state, &user, id, &body.note, idem.as_ref().map(|i| i.parts())).await?;
     Ok((StatusCode::CREATED, Json(order)).into_response())
 }
 
@@ -80,6 +97,7 @@ pub async fn supervise_case(
     user: &CurrentUser,
     id: i64,
     note: &str,
+    idempotency: Option<(&str, &str, &str)>,
 ) -> Result<SupervisionOrder, AppError> {
     // As with every case step: out of scope is 404, then the role is asked.
     user.require(Action::WorkCases)?;
@@ -93,7 +111,7 @@ pub async fn supervise_case(
     }
     let order = state
         .store
-        .supervise(user.district_id, case.id, note, user.user_id)
+        .supervise(user.district_id, case.id, note, user.user_id, idempotency)
         .await?
         .ok_or_else(|| AppError::Conflict("案卷尚未派遣到责任单位，无法督办".into()))?;
     let entry = user.audit(

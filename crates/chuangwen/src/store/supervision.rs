@@ -158,6 +158,7 @@ impl Store {
         case_id: i64,
         note: &str,
         by: Option<i64>,
+        idempotency: Option<(&str, &str, &str)>,
     ) -> StoreResult<Option<i64>> {
         let at = now();
         let id = transaction!(&self.db, |tx| {
@@ -167,7 +168,7 @@ impl Store {
                     .bind(district_id)
                     .fetch_optional(&mut *tx)
                     .await?;
-            match unit.flatten() {
+            let id = match unit.flatten() {
                 Some(unit) => Some(
                     sqlx::query_scalar::<_, i64>(
                         "INSERT INTO supervision_orders (district_id, case_id, unit_id, reason, stage, note, created_by, created_at)
@@ -184,7 +185,23 @@ impl Store {
                     .await?,
                 ),
                 None => None,
+            };
+            // A retried request finds the order it raised (the API's Idempotency-Key).
+            if let (Some(order), Some((key, actor, request_hash))) = (id, idempotency) {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (district_id, key, actor, request_hash, status, response, created_at)
+                     VALUES ($1, $2, $3, $4, 201, $5, $6)",
+                )
+                .bind(district_id)
+                .bind(key)
+                .bind(actor)
+                .bind(request_hash)
+                .bind(order.to_string())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
             }
+            id
         });
         Ok(id)
     }

@@ -747,7 +747,7 @@ pub async fn supervise(
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     check_csrf(&headers, &text(&form, "csrf"))?;
     let note = form.get("note").cloned().unwrap_or_default();
-    match crate::api::supervision::supervise_case(&state, &user, id, &note).await {
+    match crate::api::supervision::supervise_case(&state, &user, id, &note, None).await {
         Ok(_) => Ok(Redirect::to(&format!("/cases/{id}?done=supervise")).into_response()),
         Err(AppError::Invalid { message, .. } | AppError::Conflict(message)) => {
             let typed = HashMap::from([("supervise_note".to_string(), note)]);
