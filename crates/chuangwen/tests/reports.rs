@@ -19,15 +19,6 @@ use chuangwen::reports::{Block, Cell, Document, build};
 use chuangwen::store::cases::CaseFilter;
 
 /// The demo district with `cases` cases over the past year.
-async fn demo(db: &common::TestDb, cases: u64) -> i64 {
-    let progress = &chuangwen::progress::Silent;
-    chuangwen::demo::create(&db.store, common::DEMO_SEED, Some(common::DEMO_PASSWORD), cases, progress)
-        .await
-        .unwrap()
-        .district
-        .id
-}
-
 fn pdf_text(bytes: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.pdf");
@@ -42,7 +33,7 @@ fn pdf_text(bytes: &[u8]) -> String {
 }
 
 on_both_backends!(the_weekly_report_reads_back_the_same_in_pdf_xlsx_and_docx, |db| {
-    let district = demo(&db, 400).await;
+    let district = db.with_demo_cases(400).await;
     let today = beijing_day(Utc::now());
     let doc = build::weekly(&db.store, district, today).await.unwrap();
     let table = doc
@@ -90,7 +81,7 @@ on_both_backends!(the_weekly_report_reads_back_the_same_in_pdf_xlsx_and_docx, |d
 });
 
 on_both_backends!(a_unit_reads_its_own_daily_sheet_and_nobody_elses, |db| {
-    let district = demo(&db, 400).await;
+    let district = db.with_demo_cases(400).await;
     let street = db.store.unit_by_code(district, "120199001").await.unwrap().unwrap(); // handler046's
     let mut office = common::as_user(&db, "office01").await;
     let csrf = office.csrf();

@@ -191,17 +191,7 @@ async fn assert_equal_to_recount(store: &Store, district: i64) {
 }
 
 on_both_backends!(every_figure_equals_a_recount_after_random_sequences_of_events, |db| {
-    let district = chuangwen::demo::create(
-        &db.store,
-        common::DEMO_SEED,
-        Some(common::DEMO_PASSWORD),
-        300,
-        &chuangwen::progress::Silent,
-    )
-    .await
-    .unwrap()
-    .district
-    .id;
+    let district = db.with_demo_cases(300).await;
     let mut units = Vec::new();
     for code in ["120199001", "120199002", "D003", "D005", "120199001001", "D010", "D012", "120199003"] {
         if let Some(unit) = db.store.unit_by_code(district, code).await.unwrap() {
@@ -272,17 +262,7 @@ on_both_backends!(a_step_taken_on_a_copy_read_before_the_overdue_mark_counts_the
     // The watcher marks a case overdue without changing its version; a step
     // taken on a copy read before the mark must count the mark once, as the
     // row has it (the store reads the row it locks, not the caller's copy).
-    let district = chuangwen::demo::create(
-        &db.store,
-        common::DEMO_SEED,
-        Some(common::DEMO_PASSWORD),
-        300,
-        &chuangwen::progress::Silent,
-    )
-    .await
-    .unwrap()
-    .district
-    .id;
+    let district = db.with_demo_cases(300).await;
     let clock = db
         .store
         .running_clocks(0, 10_000)

@@ -57,8 +57,13 @@ impl TestDb {
 
     /// Creates the demo district; returns its id.
     pub async fn with_demo(&self) -> i64 {
+        self.with_demo_cases(0).await
+    }
+
+    /// Creates the demo district with `cases` generated cases; returns its id.
+    pub async fn with_demo_cases(&self, cases: u64) -> i64 {
         let created =
-            chuangwen::demo::create(&self.store, DEMO_SEED, Some(DEMO_PASSWORD), 0, &Silent).await.expect("demo");
+            chuangwen::demo::create(&self.store, DEMO_SEED, Some(DEMO_PASSWORD), cases, &Silent).await.expect("demo");
         created.district.id
     }
 }
