@@ -75,6 +75,8 @@ pub async fn supervise(
     if let Some(idem) = &idem
         && let Some(stored) = state.store.idempotent_response(user.district_id, &idem.key).await?
     {
+        // A retry is answered only to a caller who may still supervise.
+        user.require(Action::Supervise)?;
         idem.same_request(&stored)?;
         let order_id: i64 =
             stored.response.parse().map_err(|_| AppError::Conflict("这个幂等键已用于另一个请求".into()))?;

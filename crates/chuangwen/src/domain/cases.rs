@@ -169,6 +169,17 @@ pub enum Transition {
     Void,
 }
 
+/// What a case's history calls one of its events: a step's label, 上报 for
+/// the report, 外部补充说明 for what an outside system said (Open311
+/// `servicerequestupdates`, which never moves the case).
+pub fn event_label(action: &str) -> &'static str {
+    match action {
+        "report" => "上报",
+        "external_update" => "外部补充说明",
+        other => Transition::from_code(other).map(Transition::label).unwrap_or("其他"),
+    }
+}
+
 /// Who may take a transition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Who {
@@ -604,6 +615,16 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn every_event_of_a_history_has_its_label() {
+        assert_eq!(event_label("report"), "上报");
+        assert_eq!(event_label("external_update"), "外部补充说明");
+        for t in Transition::ALL {
+            assert_eq!(event_label(t.code()), t.label());
+        }
+        assert_eq!(event_label("something_new"), "其他");
+    }
     use crate::domain::calendar::Clock;
     use chrono::TimeZone;
 

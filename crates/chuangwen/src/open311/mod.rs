@@ -216,11 +216,8 @@ async fn reader(state: &AppState, p: &HashMap<String, String>) -> Result<(i64, O
     match p.get("api_key").filter(|k| !k.trim().is_empty()) {
         Some(_) => {
             let client = client(state, p.get("api_key"), p.get("jurisdiction_id")).await?;
-            let scope = match client.unit_id {
-                Some(unit) => Scope::Subtree(state.store.unit_by_id(unit).await?.path),
-                None => Scope::District,
-            };
-            Ok((client.district_id, Some(scope)))
+            let caller = caller(state, &client, String::new()).await?;
+            Ok((client.district_id, Some(scope_of(&client, &caller))))
         }
         None => Ok((jurisdiction(state, p.get("jurisdiction_id")).await?.id, None)),
     }
@@ -665,15 +662,10 @@ pub async fn post_update(State(state): State<AppState>, uri: Uri, ClientIp(ip): 
         if description.chars().count() > rules::MAX_DESCRIPTION {
             return Err(bad("description", "不能超过 4000 字 / at most 4000 characters"));
         }
-        let query = RequestQuery { numbers: vec![number.clone()], limit: 1, ..Default::default() };
-        let case = state.store.open311_requests(client.district_id, &query).await?.pop();
-        let scope = scope_of(&client, &caller);
-        let visible = match (&case, &scope) {
-            (Some(c), Scope::Subtree(_)) => state.store.case(client.district_id, &scope, None, c.id).await?.is_some(),
-            (Some(_), Scope::District) => true,
-            (None, _) => false,
-        };
-        let case = case.filter(|_| visible).ok_or_else(|| {
+        // Only a case the key's scope sees may be spoken of.
+        let scope = Some(scope_of(&client, &caller));
+        let query = RequestQuery { numbers: vec![number.clone()], limit: 1, scope, ..Default::default() };
+        let case = state.store.open311_requests(client.district_id, &query).await?.pop().ok_or_else(|| {
             refuse(StatusCode::NOT_FOUND, format!("service_request_id: 没有编号为“{number}”的问题 / unknown request"))
         })?;
         let said = match text("status") {

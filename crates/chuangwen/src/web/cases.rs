@@ -598,11 +598,7 @@ async fn case_page(
         .into_iter()
         .map(|e| {
             let at = local(e.at);
-            let label = match e.action.as_str() {
-                // What an outside system said (Open311 `servicerequestupdates`).
-                "external_update" => "外部补充说明",
-                action => Transition::from_code(action).map(Transition::label).unwrap_or("上报"),
-            };
+            let label = crate::domain::cases::event_label(&e.action);
             (e, at, label)
         })
         .collect();
