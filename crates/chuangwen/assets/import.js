@@ -7,7 +7,8 @@
   var bar = document.getElementById("bar");
   var status = document.getElementById("status");
   function poll() {
-    fetch("/places/imports/" + box.dataset.id + "/progress", { credentials: "same-origin" })
+    var url = box.dataset.progress || "/places/imports/" + box.dataset.id + "/progress";
+    fetch(url, { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (p) {
         bar.style.width = p.percent + "%";

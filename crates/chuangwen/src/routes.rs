@@ -49,6 +49,14 @@ fn table() -> Table {
         .get("/cases/{id}", web::cases::case)
         .post("/cases/{id}/supervise", web::cases::supervise)
         .get("/supervision", web::cases::supervision)
+        // M12 bulk intake: third-party evaluation findings and 12345 hotline exports become cases.
+        .get("/intake", web::intake::index)
+        .add("POST", "/intake", post(web::intake::upload).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
+        .get("/intake/template.xlsx", web::intake::template)
+        .get("/intake/batches/{id}", web::intake::batch)
+        .post("/intake/batches/{id}/run", web::intake::run)
+        .get("/intake/batches/{id}/progress", web::intake::progress)
+        .post("/intake/batches/{id}/undo", web::intake::undo)
         .get("/map", web::map::page)
         .add(
             "POST",

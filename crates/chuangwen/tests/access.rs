@@ -58,6 +58,8 @@ enum Object {
     Webhook,
     /// A webhook delivery; the other one belongs to another district.
     Delivery,
+    /// A bulk intake batch; the other one belongs to another district.
+    Intake,
 }
 
 const ALL: &[Role] = &Role::ALL;
@@ -112,6 +114,25 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
             "/places/imports/{id}/progress",
             Rule::Roles(IMPORTERS),
             Some(Object::Import),
+        ),
+        ("GET", "/intake", "/intake", Rule::Roles(IMPORTERS), None),
+        ("POST", "/intake", "/intake", Rule::Roles(IMPORTERS), None),
+        ("GET", "/intake/template.xlsx", "/intake/template.xlsx", Rule::Roles(IMPORTERS), None),
+        ("GET", "/intake/batches/{id}", "/intake/batches/{id}", Rule::Roles(IMPORTERS), Some(Object::Intake)),
+        ("POST", "/intake/batches/{id}/run", "/intake/batches/{id}/run", Rule::Roles(IMPORTERS), Some(Object::Intake)),
+        (
+            "GET",
+            "/intake/batches/{id}/progress",
+            "/intake/batches/{id}/progress",
+            Rule::Roles(IMPORTERS),
+            Some(Object::Intake),
+        ),
+        (
+            "POST",
+            "/intake/batches/{id}/undo",
+            "/intake/batches/{id}/undo",
+            Rule::Roles(IMPORTERS),
+            Some(Object::Intake),
         ),
         ("GET", "/settings", "/settings", Rule::Roles(IMPORTERS), None),
         ("POST", "/settings/categories", "/settings/categories", Rule::Roles(ADMIN), None),
@@ -276,6 +297,8 @@ struct World {
     webhook_elsewhere: i64,
     delivery_here: i64,
     delivery_elsewhere: i64,
+    intake_here: i64,
+    intake_elsewhere: i64,
     district: i64,
 }
 
@@ -347,6 +370,27 @@ async fn world(db: &common::TestDb) -> World {
         }
     };
     let import_here = new_import(district, victim).await;
+    // A bulk intake batch waiting for its mapping in each district, with its file.
+    db.files
+        .put("intake/walk.csv", bytes::Bytes::from_static("编号,问题描述\nA1,暴露垃圾\n".as_bytes()))
+        .await
+        .unwrap();
+    let new_intake = |district: i64| {
+        let store = store.clone();
+        async move {
+            let new = chuangwen::store::intake::NewIntakeBatch {
+                source: "hotline",
+                file_name: "walk.csv",
+                file_key: "intake/walk.csv",
+                format: "csv",
+                mapping: "{}",
+                created_by: None,
+                created_by_name: "测试",
+            };
+            store.create_intake_batch(district, &new).await.unwrap()
+        }
+    };
+    let intake_here = new_intake(district).await;
 
     // A second district with a user, an import and a token of its own.
     let other = store.create_district("120198", "邻区", (117.3, 39.2), false).await.unwrap();
@@ -379,6 +423,7 @@ async fn world(db: &common::TestDb) -> World {
         .await
         .unwrap()[0];
     let import_elsewhere = new_import(other.id, other_user).await;
+    let intake_elsewhere = new_intake(other.id).await;
     let token_elsewhere = new_token(&store, other.id, other_root.id, other_user).await.0;
     let batch_elsewhere = batch_of_nothing(&store, other.id, other_user).await;
     let sheet = |district: i64, unit: i64, kind: &'static str| {
@@ -503,6 +548,8 @@ async fn world(db: &common::TestDb) -> World {
         point_elsewhere,
         import_here,
         import_elsewhere,
+        intake_here,
+        intake_elsewhere,
         user_elsewhere: other_user,
         token_elsewhere,
         case_here,
@@ -596,6 +643,10 @@ async fn call(db: &common::TestDb, world: &World, user: Option<i64>, method: &st
         let fields = [("csrf", csrf.as_str()), ("transition", "accept")];
         return browser.upload_to(path, &fields, "photo", "x.bin", b"").await;
     }
+    if path == "/intake" {
+        let fields = [("csrf", csrf.as_str()), ("source", "hotline")];
+        return browser.upload_to(path, &fields, "file", "x.csv", "编号,问题描述\nA1,暴露垃圾\n".as_bytes()).await;
+    }
     if path == "/places/import" {
         return browser.upload(&[("csrf", &csrf), ("kind", "points"), ("crs", "wgs84")], "x.csv", b"not a file").await;
     }
@@ -676,6 +727,7 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
             let mine = match object {
                 Some(Object::Point) => world.point_here,
                 Some(Object::Import) => world.import_here,
+                Some(Object::Intake) => world.intake_here,
                 Some(Object::User) => world.victim,
                 Some(Object::Token) => new_token(&world.store, world.district, world.street_unit, world.victim).await.0,
                 Some(Object::Case) => world.case_here,
@@ -696,6 +748,7 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
             let theirs = match object {
                 Object::Point => world.point_elsewhere,
                 Object::Import => world.import_elsewhere,
+                Object::Intake => world.intake_elsewhere,
                 Object::User => world.user_elsewhere,
                 Object::Token => world.token_elsewhere,
                 Object::Case => world.case_elsewhere,

@@ -42,11 +42,13 @@ pub enum Action {
     ManageReports,
     /// Add and stop webhooks; read their delivery log.
     ManageWebhooks,
+    /// Take in spreadsheets of findings (third-party evaluation, 12345 hotline) and undo a batch.
+    ImportCases,
 }
 
 impl Action {
     /// Every action (the route walk and the tests iterate it).
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::ViewDistrict,
         Action::ViewPlaces,
         Action::ImportPlaces,
@@ -64,6 +66,7 @@ impl Action {
         Action::ViewDistrictStatistics,
         Action::ManageReports,
         Action::ManageWebhooks,
+        Action::ImportCases,
     ];
 }
 
@@ -90,6 +93,8 @@ fn role_allows(role: Role, action: Action) -> bool {
         // Categories and time limits bind every unit: the administrator's.
         ManageSettings => matches!(role, Admin),
         ImportPlaces => matches!(role, Admin | Office),
+        // Findings from outside enter the loop through the office, which accepts them.
+        ImportCases => matches!(role, Admin | Office),
         ExportPlaces => role.is_district_wide(),
         // 等保 2.0: accounts are the system administrator's business.
         ManageUsers | ManageTokens | ViewAudit => matches!(role, Admin),

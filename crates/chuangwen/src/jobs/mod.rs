@@ -4,6 +4,7 @@
 //! period, then released for another node to take up.
 
 pub mod deadlines;
+pub mod intake;
 pub mod places_import;
 pub mod reports;
 
@@ -128,6 +129,7 @@ pub async fn run_one(ctx: JobContext, job: ClaimedJob) {
 async fn run_and_record(ctx: JobContext, job: ClaimedJob) {
     let outcome = match job.kind.as_str() {
         "places_import" => places_import::run(&ctx, &job.payload).await,
+        "intake" => intake::run(&ctx, &job.payload).await,
         "deadline_watch" => deadlines::run(&ctx).await,
         "daily_sheets" => reports::run_daily_sheets(&ctx).await,
         "webhook_delivery" => reports::run_delivery(&ctx, &job.payload, job.attempts).await,

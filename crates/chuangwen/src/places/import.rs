@@ -4,11 +4,8 @@
 //! Every bad row is reported with its row number, the field and the reason,
 //! in Chinese; the caller decides whether anything is written.
 
-use std::collections::HashMap;
-use std::io::Cursor;
-
-use calamine::{Data, Reader};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 use super::spatial::GridIndex;
 use crate::domain::coords::Crs;
@@ -167,7 +164,8 @@ pub struct RowError {
 }
 
 impl RowError {
-    fn new(row: usize, field: &str, reason: impl Into<String>) -> RowError {
+    /// A problem with one field of one row.
+    pub fn new(row: usize, field: &str, reason: impl Into<String>) -> RowError {
         RowError { row, field: field.to_string(), reason: reason.into() }
     }
     /// A problem with the file as a whole.
@@ -241,34 +239,9 @@ fn read_geojson(kind: PlaceKind, bytes: &[u8]) -> Result<Vec<Record>, RowError> 
     Ok(records)
 }
 
-fn cell_text(cell: &Data) -> String {
-    match cell {
-        Data::Empty => String::new(),
-        Data::String(s) => s.clone(),
-        Data::Float(f) => {
-            if f.fract() == 0.0 && f.abs() < 1e15 {
-                format!("{}", *f as i64)
-            } else {
-                f.to_string()
-            }
-        }
-        Data::Int(i) => i.to_string(),
-        Data::Bool(b) => b.to_string(),
-        other => other.to_string(),
-    }
-}
-
 fn read_xlsx(kind: PlaceKind, bytes: &[u8]) -> Result<Vec<Record>, RowError> {
-    let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec()))
-        .map_err(|_| RowError::file("无法打开 Excel 文件：文件可能已损坏，或不是 .xlsx 格式"))?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(|| RowError::file("Excel 文件中没有工作表"))?
-        .map_err(|_| RowError::file("无法读取第一个工作表"))?;
-    let mut rows = range.rows();
-    let header = rows.next().ok_or_else(|| RowError::file("工作表是空的：第 1 行应为表头"))?;
-    let (first_row, _) = range.start().unwrap_or((0, 0));
-    let columns: Vec<Option<&'static Field>> = header.iter().map(|c| match_field(kind, &cell_text(c))).collect();
+    let table = crate::sheet::read_table(bytes).map_err(RowError::file)?;
+    let columns: Vec<Option<&'static Field>> = table.headers.iter().map(|h| match_field(kind, h)).collect();
     let missing: Vec<&str> = kind
         .fields()
         .iter()
@@ -278,20 +251,15 @@ fn read_xlsx(kind: PlaceKind, bytes: &[u8]) -> Result<Vec<Record>, RowError> {
     if !missing.is_empty() {
         return Err(RowError::file(format!("表头缺少必填列：{}", missing.join("、"))));
     }
-    let mut records = Vec::new();
-    for (i, row) in rows.enumerate() {
-        if row.iter().all(|c| matches!(c, Data::Empty)) {
-            continue;
-        }
-        let mut values = HashMap::new();
-        for (cell, column) in row.iter().zip(&columns) {
-            if let Some(f) = column {
-                values.insert(f.key, cell_text(cell));
-            }
-        }
-        // Spreadsheet row number as people see it: header is row first_row + 1.
-        records.push(Record { row: first_row as usize + i + 2, values, geometry: None });
-    }
+    let records = table
+        .rows
+        .into_iter()
+        .map(|row| {
+            let values =
+                row.cells.into_iter().zip(&columns).filter_map(|(cell, c)| Some((c.as_ref()?.key, cell))).collect();
+            Record { row: row.row, values, geometry: None }
+        })
+        .collect();
     Ok(records)
 }
 

@@ -104,6 +104,12 @@ pub struct Case {
     pub handle_count: i64,
     /// Working minutes from the last dispatch to the handling that passed (set at closing).
     pub handling_minutes: Option<i64>,
+    /// The bulk intake batch that filed it (导入批次).
+    pub intake_batch_id: Option<i64>,
+    /// The source's own number for it (工单编号, 问题编号).
+    pub external_ref: Option<String>,
+    /// When the source found it, if it said.
+    pub found_at: Option<DateTime<Utc>>,
 }
 
 impl Case {
@@ -264,6 +270,8 @@ pub struct CaseFilter {
     pub campaign: Option<String>,
     /// Only from this source.
     pub source: Option<String>,
+    /// Only filed by this bulk intake batch.
+    pub intake_batch_id: Option<i64>,
     /// Only reported at or after this instant.
     pub from: Option<DateTime<Utc>>,
     /// Only reported before this instant.
@@ -292,7 +300,8 @@ macro_rules! case_fields {
     condition_index, campaign, limit_amount, limit_clock, description, address, lon, lat, grid_id, community_id,
     street_id, point_id, reporter_id, reporter_name, unit_id, co_unit_ids, deadline, rework_count, duplicate_of,
     deferred_until, reported_at, dispatched_at, handled_at, closed_at, updated_at, clock_started_at, amber_at,
-    overdue_at, batch_id, accepted_at, dispatch_count, return_count, handle_count, handling_minutes"
+    overdue_at, batch_id, accepted_at, dispatch_count, return_count, handle_count, handling_minutes, intake_batch_id,
+    external_ref, found_at"
     };
 }
 
@@ -382,6 +391,9 @@ where
     }
     if let Some(campaign) = &filter.campaign {
         q.push(" AND campaign = ").push_bind(campaign.clone());
+    }
+    if let Some(batch) = filter.intake_batch_id {
+        q.push(" AND intake_batch_id = ").push_bind(batch);
     }
     if let Some(source) = &filter.source {
         q.push(" AND source = ").push_bind(source.clone());

@@ -18,7 +18,7 @@ use crate::error::AppError;
 use crate::store::audit::AuditFilter;
 use crate::store::org::Unit;
 use crate::store::users::{ApiToken, NewUser, UserFilter, UserRow};
-use crate::web::{Nav, render};
+use crate::web::{Nav, field, form_pairs, render};
 
 const PAGE: i64 = 50;
 
@@ -28,15 +28,6 @@ fn beijing(at: DateTime<Utc>) -> String {
 
 fn role_labels(codes: &str) -> String {
     codes.split(',').filter_map(Role::parse).map(Role::label).collect::<Vec<_>>().join("、")
-}
-
-/// A form body as repeated key/value pairs (role checkboxes repeat a key).
-fn form_pairs(raw: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
-}
-
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).unwrap_or("")
 }
 
 fn roles_in(pairs: &[(String, String)]) -> Vec<String> {

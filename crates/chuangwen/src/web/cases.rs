@@ -91,6 +91,9 @@ pub struct ListQuery {
     campaign: String,
     #[serde(default)]
     source: String,
+    /// A bulk intake batch's id.
+    #[serde(default)]
+    intake: String,
     /// First day, `YYYY-MM-DD` (Beijing time).
     #[serde(default)]
     from: String,
@@ -122,6 +125,7 @@ impl ListQuery {
             ("category", &self.category),
             ("campaign", &self.campaign),
             ("source", &self.source),
+            ("intake", &self.intake),
             ("from", &self.from),
             ("to", &self.to),
             ("q", &self.q),
@@ -191,6 +195,7 @@ fn filter_of(q: &ListQuery, user: &CurrentUser, limit: i64) -> CaseFilter {
         category: some(&q.category),
         campaign: some(&q.campaign),
         source: some(&q.source),
+        intake_batch_id: q.intake.parse().ok(),
         from: day_start(&q.from, 0),
         to: day_start(&q.to, 1),
         overdue: q.overdue == "1",
@@ -503,6 +508,8 @@ struct CasePage {
     street: String,
     unit: String,
     reported: String,
+    /// When the source found it (imported findings), Beijing time.
+    found: String,
     deadline: String,
     time_left: String,
     alert: &'static str,
@@ -634,6 +641,7 @@ async fn case_page(
         street: case.street_id.and_then(|s| names.get(&s).cloned()).unwrap_or_default(),
         unit: case.unit_id.and_then(|u| names.get(&u).cloned()).unwrap_or_default(),
         reported: local(case.reported_at),
+        found: case.found_at.map(local).unwrap_or_default(),
         deadline: case.deadline.map(local).unwrap_or_default(),
         time_left,
         alert: case.alert().css(),

@@ -7,6 +7,7 @@ pub mod cases;
 pub mod dashboard;
 pub mod dispatch;
 pub mod home;
+pub mod intake;
 pub mod map;
 pub mod places;
 pub mod reports;
@@ -74,6 +75,8 @@ pub struct Nav {
     pub csrf: String,
     /// Show the import link.
     pub can_import: bool,
+    /// Show the bulk intake link.
+    pub can_intake: bool,
     /// Show the administration link.
     pub can_admin: bool,
     /// Show the batch-dispatch link.
@@ -96,6 +99,7 @@ impl Nav {
             roles: user.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join("、"),
             csrf: csrf_token(headers),
             can_import: user.may(Action::ImportPlaces),
+            can_intake: user.may(Action::ImportCases),
             can_admin: user.may(Action::ManageUsers),
             can_dispatch: crate::domain::cases::Transition::Dispatch.may_take(&user.roles, false),
             can_configure: user.may(Action::ManageDispatchRules) || user.may(Action::ManageSettings),
@@ -123,6 +127,17 @@ pub fn error_page(status: StatusCode, message: &str) -> String {
         _ => "出错了",
     };
     ErrorPage { nav: None, status: status.as_u16(), heading, message }.render().unwrap_or_else(|_| message.to_string())
+}
+
+/// A form body as repeated key/value pairs (role checkboxes repeat a key;
+/// the mapping step names its fields).
+pub fn form_pairs(raw: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+/// The first value of a form field, trimmed; empty when absent.
+pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).unwrap_or("")
 }
 
 /// Renders a template into a response.
