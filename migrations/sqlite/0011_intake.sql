@@ -41,4 +41,5 @@ ALTER TABLE cases ADD COLUMN intake_batch_id BIGINT REFERENCES intake_batches(id
 ALTER TABLE cases ADD COLUMN external_ref TEXT;    -- the ticket or finding number in the source's own system
 ALTER TABLE cases ADD COLUMN found_at TEXT;        -- when the source found it, if it said
 CREATE INDEX cases_intake_batch ON cases (intake_batch_id) WHERE intake_batch_id IS NOT NULL;
-CREATE INDEX cases_external_ref ON cases (district_id, source, external_ref) WHERE external_ref IS NOT NULL;
+-- One source's number is filed once: two batches racing with the same rows cannot both file them.
+CREATE UNIQUE INDEX cases_external_ref ON cases (district_id, source, external_ref) WHERE external_ref IS NOT NULL;

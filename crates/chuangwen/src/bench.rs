@@ -9,6 +9,12 @@
 //! `chuangwen bench stats`: the office dashboard's figures and the rankings
 //! from the kept sums, against 20 ms, beside the direct recount of the same
 //! figures from the cases on the same database (issue W1-E).
+//!
+//! `chuangwen bench intake`: a spreadsheet of findings taken in whole — read
+//! for its mapping, kept, checked row by row, its duplicates looked up and
+//! its cases filed by the intake job — against the 5 s a 10,000-row file
+//! must stay under (issue W1-G); then the batch undone, so the database is
+//! the same for the next round.
 
 use std::time::{Duration, Instant};
 
@@ -282,4 +288,121 @@ pub async fn stats(state: &AppState, rounds: usize, recount_rounds: usize) -> an
         });
     }
     Ok(out)
+}
+
+/// The ceiling of taking in a 10,000-row spreadsheet (issue W1-G).
+pub const INTAKE_CEILING: Duration = Duration::from_secs(5);
+
+/// The rounds of one intake benchmark.
+pub struct IntakeTiming {
+    /// Rows in the file.
+    pub rows: usize,
+    /// Bytes of the file.
+    pub bytes: usize,
+    /// Reading the workbook alone (what the upload does to propose a mapping).
+    pub read: Vec<Duration>,
+    /// Upload to batch done: read, kept, checked, filed.
+    pub whole: Vec<Duration>,
+    /// Undoing the batch.
+    pub undo: Vec<Duration>,
+}
+
+/// The median of some timings.
+pub fn median(times: &[Duration]) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    percentile(&sorted, 0.5)
+}
+
+/// A workbook of `rows` findings inside the district's grid cells, each
+/// with its own number, a category of the district's table and a time.
+pub async fn findings_workbook(state: &AppState, district: i64, rows: usize) -> anyhow::Result<Vec<u8>> {
+    let cells = crate::places::load_grid_index(&state.store, district).await?;
+    let spots: Vec<(f64, f64)> = cells.cells().iter().map(|c| c.polygon.centroid()).collect();
+    anyhow::ensure!(!spots.is_empty(), "the district has no grid cells");
+    let categories = state.store.categories(district).await?;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["问题编号", "问题分类", "问题描述", "经度", "纬度", "发现时间"].iter().enumerate()
+    {
+        sheet.write_string(0, c as u16, *h)?;
+    }
+    let batch = uuid::Uuid::new_v4().simple().to_string();
+    for i in 0..rows {
+        let r = i as u32 + 1;
+        let (lon, lat) = spots[i % spots.len()];
+        let category = &categories.categories[i % categories.categories.len()];
+        sheet.write_string(r, 0, format!("B{}-{i:05}", &batch[..8]))?;
+        sheet.write_string(r, 1, &category.code)?;
+        sheet.write_string(r, 2, format!("测评发现：{}（第 {i} 条）", category.name))?;
+        sheet.write_number(r, 3, lon)?;
+        sheet.write_number(r, 4, lat)?;
+        sheet.write_string(r, 5, "2026-11-20 09:30")?;
+    }
+    Ok(book.save_to_buffer()?)
+}
+
+/// Takes in a fresh workbook of `rows` findings `rounds` times, as a
+/// third-party evaluation company's, and undoes each.
+pub async fn intake(state: &AppState, rows: usize, rounds: usize) -> anyhow::Result<IntakeTiming> {
+    use crate::intake::check::Mapping;
+    use crate::store::intake::{IntakeJob, NewIntakeBatch};
+    anyhow::ensure!(rounds > 0 && rows > 0, "rounds and rows must be at least 1");
+    let store = &state.store;
+    let district =
+        store.districts().await?.into_iter().find(|d| d.is_demo).ok_or_else(|| anyhow::anyhow!("no demo district"))?;
+    let audit = crate::auth::audit::NewAuditEntry {
+        district_id: Some(district.id),
+        actor_id: None,
+        actor: "bench".into(),
+        action: crate::auth::audit::AuditAction::DataImported,
+        object: String::new(),
+        detail: String::new(),
+        ip: String::new(),
+    };
+    let mut timing = IntakeTiming { rows, bytes: 0, read: vec![], whole: vec![], undo: vec![] };
+    for _ in 0..rounds {
+        let bytes = findings_workbook(state, district.id, rows).await?;
+        timing.bytes = bytes.len();
+        let started = Instant::now();
+        let table = crate::sheet::read_table(&bytes).map_err(|e| anyhow::anyhow!(e))?;
+        timing.read.push(started.elapsed());
+        let mapping = serde_json::to_string(&Mapping::propose(&table.headers, None))?;
+        let key = format!("intake/{}/bench-{}.xlsx", district.id, uuid::Uuid::new_v4());
+        state.files.put(&key, bytes.into()).await?;
+        let new = NewIntakeBatch {
+            source: "third_party",
+            file_name: "bench.xlsx",
+            file_key: &key,
+            format: "xlsx",
+            mapping: &mapping,
+            created_by: None,
+            created_by_name: "bench",
+        };
+        let id = store.create_intake_batch(district.id, &new).await?;
+        let job = IntakeJob {
+            batch_id: id,
+            actor_id: None,
+            actor: "bench".into(),
+            ip: String::new(),
+            duplicate_radius_m: state.config.duplicate_radius_m,
+            duplicate_days: state.config.duplicate_days,
+        };
+        store.queue_intake_batch(district.id, &mapping, false, false, &job).await?;
+        crate::jobs::drain(&state.job_context()).await;
+        timing.whole.push(started.elapsed());
+        let batch = store.intake_batch(district.id, id).await?.ok_or_else(|| anyhow::anyhow!("batch gone"))?;
+        anyhow::ensure!(
+            batch.state == "done" && batch.imported == rows as i64,
+            "the batch ended {} with {} of {rows} cases: {}",
+            batch.state,
+            batch.imported,
+            batch.report.unwrap_or_default()
+        );
+        let started = Instant::now();
+        store.undo_intake_batch(district.id, id, "bench", &audit).await?;
+        timing.undo.push(started.elapsed());
+        state.files.delete(&key).await.ok();
+    }
+    Ok(timing)
 }

@@ -130,6 +130,21 @@ enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// 批量导入一份问题清单的耗时（读取、检查、查重、立案）及撤销 / taking in a spreadsheet of findings, and undoing it
+    Intake {
+        /// 演示区的案卷数 / cases in the demo district
+        #[arg(long, default_value_t = 20_000)]
+        cases: u64,
+        /// 清单行数 / rows in the spreadsheet
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+        /// 测量次数 / measurements
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -398,6 +413,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Stats { cases, rounds, recount_rounds, database_url }) => {
             bench_stats(config, cases, rounds, recount_rounds, database_url).await
         }
+        Command::Bench(BenchCommand::Intake { cases, rows, rounds, database_url }) => {
+            bench_intake(config, cases, rows, rounds, database_url).await
+        }
     }
 }
 
@@ -532,6 +550,42 @@ async fn bench_stats(
         ms(worst),
         STATS_CEILING.as_millis(),
         worst.as_secs_f64() / STATS_CEILING.as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn bench_intake(
+    config: Config,
+    cases: u64,
+    rows: usize,
+    rounds: usize,
+    url: Option<String>,
+) -> anyhow::Result<()> {
+    use chuangwen::bench::{INTAKE_CEILING, intake, median};
+    let state = bench_state(config, cases, url).await?;
+    println!(
+        "bench intake: a {rows}-row xlsx of findings into a district of {cases} cases ({}), {rounds} rounds, each undone",
+        state.store.backend()
+    );
+    let t = intake(&state, rows, rounds).await?;
+    let s = |d: std::time::Duration| format!("{:.2} s", d.as_secs_f64());
+    let worst = t.whole.iter().max().copied().unwrap_or_default();
+    println!("file: {} KB", t.bytes / 1024);
+    println!("{}{}slowest", pad("step", 44), pad("median", 10));
+    println!(
+        "{}{}{}",
+        pad("read the workbook (the upload)", 44),
+        pad(&s(median(&t.read)), 10),
+        s(*t.read.iter().max().unwrap())
+    );
+    println!("{}{}{}", pad("upload to done (read, keep, check, file)", 44), pad(&s(median(&t.whole)), 10), s(worst));
+    println!("{}{}{}", pad("undo the batch", 44), pad(&s(median(&t.undo)), 10), s(*t.undo.iter().max().unwrap()));
+    println!(
+        "upload to done: median {} against the {} s ceiling: {:.2} of it (slowest {:.2})",
+        s(median(&t.whole)),
+        INTAKE_CEILING.as_secs(),
+        median(&t.whole).as_secs_f64() / INTAKE_CEILING.as_secs_f64(),
+        worst.as_secs_f64() / INTAKE_CEILING.as_secs_f64()
     );
     Ok(())
 }

@@ -70,6 +70,12 @@ pub struct Table {
     pub rows: Vec<TableRow>,
 }
 
+/// Reads a table away from the request and job threads (a large workbook
+/// takes a while to unpack).
+pub async fn read_table_blocking(bytes: bytes::Bytes) -> Result<Table, String> {
+    tokio::task::spawn_blocking(move || read_table(&bytes)).await.unwrap_or_else(|_| Err("文件读取中断".into()))
+}
+
 /// Reads the first sheet of a workbook, or a CSV file.
 pub fn read_table(bytes: &[u8]) -> Result<Table, String> {
     match TableFormat::sniff(bytes) {
@@ -111,15 +117,22 @@ fn read_workbook(bytes: &[u8]) -> Result<Table, String> {
         .ok_or_else(|| "Excel 文件中没有工作表".to_string())?
         .map_err(|_| "无法读取第一个工作表".to_string())?;
     let (first_row, _) = range.start().unwrap_or((0, 0));
-    let mut rows = range.rows();
-    let header = rows.next().ok_or_else(|| "工作表是空的：第 1 行应为表头".to_string())?;
-    let headers = header.iter().map(cell_text).collect();
-    let rows = rows
+    let rows = range
+        .rows()
         .enumerate()
-        .map(|(i, row)| TableRow { row: first_row as usize + i + 2, cells: row.iter().map(cell_text).collect() })
-        .filter(|r| r.cells.iter().any(|c| !c.is_empty()))
-        .collect();
-    Ok(Table { format: TableFormat::Xlsx, headers, rows })
+        .map(|(i, row)| TableRow { row: first_row as usize + i + 1, cells: row.iter().map(cell_text).collect() });
+    table_of(TableFormat::Xlsx, rows).ok_or_else(|| "工作表是空的：应有一行表头".to_string())
+}
+
+/// The header is the first row with two or more filled cells: a title row
+/// above it ("2026 年 11 月 12345 工单明细", one merged cell) is passed over.
+/// Wholly empty rows below it are left out.
+fn table_of(format: TableFormat, rows: impl Iterator<Item = TableRow>) -> Option<Table> {
+    let filled = |r: &TableRow| r.cells.iter().filter(|c| !c.is_empty()).count();
+    let mut rows = rows.skip_while(|r| filled(r) < 2);
+    let header = rows.next()?;
+    let rows = rows.filter(|r| filled(r) > 0).collect();
+    Some(Table { format, headers: header.cells, rows })
 }
 
 /// UTF-16LE with its byte-order mark (Excel's "Unicode 文本"), UTF-8 (with
@@ -147,22 +160,26 @@ fn read_csv(bytes: &[u8]) -> Result<Table, String> {
     let delimiter = if first_line.contains('\t') && !first_line.contains(',') { b'\t' } else { b',' };
     let mut reader =
         csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let header = match records.next() {
-        Some(Ok(h)) => h,
-        Some(Err(e)) => return Err(format!("CSV 表头无法读取：{}", csv_reason(&e))),
-        None => return Err("CSV 文件是空的：第 1 行应为表头".into()),
+    // A record's row is the line it starts on, as Excel shows the file:
+    // blank lines, which the reader passes over, are rows there too.
+    let (mut rows, mut seen_byte, mut line) = (Vec::new(), 0usize, 1usize);
+    let mut line_at = |byte: usize| {
+        // The reader's position may sit before the blank lines it passed over.
+        let skipped = text.as_bytes()[byte.min(text.len())..].iter().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+        let byte = (byte + skipped).min(text.len());
+        line += text.as_bytes()[seen_byte.min(byte)..byte].iter().filter(|b| **b == b'\n').count();
+        seen_byte = seen_byte.max(byte);
+        line
     };
-    let headers = header.iter().map(|h| h.trim().to_string()).collect();
-    let mut rows = Vec::new();
-    for (i, record) in records.enumerate() {
-        let record = record.map_err(|e| format!("CSV 第 {} 行无法读取：{}", i + 2, csv_reason(&e)))?;
-        let cells: Vec<String> = record.iter().map(|c| c.trim().to_string()).collect();
-        if cells.iter().any(|c| !c.is_empty()) {
-            rows.push(TableRow { row: i + 2, cells });
-        }
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| line_at(p.byte() as usize)).unwrap_or(0);
+            format!("CSV 第 {line} 行无法读取：{}", csv_reason(&e))
+        })?;
+        let row = record.position().map(|p| line_at(p.byte() as usize)).unwrap_or(rows.len() + 1);
+        rows.push(TableRow { row, cells: record.iter().map(|c| c.trim().to_string()).collect() });
     }
-    Ok(Table { format: TableFormat::Csv, headers, rows })
+    table_of(TableFormat::Csv, rows.into_iter()).ok_or_else(|| "CSV 文件是空的：应有一行表头".to_string())
 }
 
 fn csv_reason(err: &csv::Error) -> String {
@@ -187,6 +204,14 @@ mod tests {
         assert_eq!(table.rows[0], TableRow { row: 2, cells: vec!["A1".into(), "垃圾堆放，未清理".into()] });
         assert_eq!(table.rows[1].row, 4);
         assert_eq!(table.rows[1].cell(5), "");
+    }
+
+    #[test]
+    fn a_title_row_above_the_header_is_passed_over_and_rows_keep_their_numbers() {
+        let text = "2026年11月12345工单明细,,\n\n工单编号,诉求内容,地址\nRX-1,路灯不亮,某路\n\nRX-2,垃圾满溢,某街\n";
+        let table = read_table(text.as_bytes()).unwrap();
+        assert_eq!(table.headers, ["工单编号", "诉求内容", "地址"]);
+        assert_eq!(table.rows.iter().map(|r| r.row).collect::<Vec<_>>(), [4, 6]);
     }
 
     #[test]

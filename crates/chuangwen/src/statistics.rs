@@ -42,7 +42,7 @@ impl Names {
             Dim::Unit | Dim::Street => self.units.get(value).map(|u| u.0.clone()),
             Dim::Category => self.categories.get(value).cloned(),
             Dim::Campaign => self.campaigns.get(value).cloned(),
-            Dim::Source => crate::api::cases::SOURCES.iter().find(|(c, _)| *c == value).map(|(_, l)| l.to_string()),
+            Dim::Source => crate::domain::cases::source_label(value).map(str::to_string),
             Dim::Reporter => Some(format!("上报人 {value}")),
             Dim::Grid | Dim::Point => None,
         };

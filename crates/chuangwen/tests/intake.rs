@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use chuangwen::auth::audit::{AuditAction, NewAuditEntry};
 use chuangwen::auth::policy::Scope;
-use chuangwen::domain::stats::{Dim, Period, beijing_day};
+use chuangwen::domain::stats::{Dim, Period, Tally, beijing_day};
 use chuangwen::intake::IntakeReport;
 use chuangwen::intake::check::{DuplicateKind, Mapping};
 use chuangwen::places::load_grid_index;
@@ -109,6 +109,24 @@ async fn reported(db: &common::TestDb, district: i64, source: &str) -> i64 {
     db.store.stats_total(district, Dim::Source, source, &whole).await.unwrap().reported
 }
 
+/// Every kept figure of the district over the last 800 days, by dimension, zeros left out.
+async fn figures(db: &common::TestDb, district: i64) -> Vec<Vec<(String, Tally)>> {
+    let today = beijing_day(Utc::now());
+    let whole = Period::new(today - Duration::days(800), today).unwrap();
+    let mut all = Vec::new();
+    for dim in Dim::ALL {
+        let mut kept = db.store.stats_by(district, dim, &whole, None).await.unwrap();
+        kept.retain(|(_, t)| !t.is_zero());
+        kept.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut recount = db.store.recount_by(district, dim, &whole).await.unwrap();
+        recount.retain(|(_, t)| !t.is_zero());
+        recount.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(kept, recount, "the kept {dim:?} figures equal a recount from the cases");
+        all.push(kept);
+    }
+    all
+}
+
 fn audit(district: i64) -> NewAuditEntry {
     NewAuditEntry {
         district_id: Some(district),
@@ -148,6 +166,7 @@ on_both_backends!(ten_thousand_findings_with_fifty_bad_rows_are_refused_then_fil
         })
         .collect();
     assert_eq!(expected_bad.len(), 50);
+    let before = figures(&db, district).await;
     let id = upload(&db, district, "third_party", xlsx(&HEADER, &rows)).await;
 
     // All or nothing: the report names exactly the 50 bad rows, and nothing is filed.
@@ -162,6 +181,15 @@ on_both_backends!(ten_thousand_findings_with_fifty_bad_rows_are_refused_then_fil
     assert_eq!(db.store.intake_batch(district, id).await.unwrap().unwrap().state, "refused");
     assert!(batch_cases(&db, district, id).await.is_empty());
     assert_eq!(reported(&db, district, "third_party").await, 0);
+    // The office reads the same on the batch's page, with one click to skip them.
+    let mut office = common::as_user(&db, "office01").await;
+    let page = office.get(&format!("/intake/batches/{id}")).await.text();
+    let table = page.split("id=\"errors\"").nth(1).unwrap().split("</table>").next().unwrap();
+    assert_eq!(table.matches("<tr>").count(), 1 + 50, "a header and one line per bad row");
+    for row in &expected_bad {
+        assert!(table.contains(&format!("<td class=\"num\">{row}</td>")), "row {row} is on the page");
+    }
+    assert!(page.contains("跳过这 50 个错误行，导入其余各行"));
 
     // Skipping bad rows: the other 9,950 become reported cases, numbered in a run.
     let filed = run(&db, district, id, true, false).await;
@@ -174,6 +202,10 @@ on_both_backends!(ten_thousand_findings_with_fifty_bad_rows_are_refused_then_fil
     numbers.sort();
     let (first, last) = filed.numbers.clone().unwrap();
     assert_eq!((numbers[0], numbers[9_949]), (first.as_str(), last.as_str()));
+    let (year, start) = first.split_once('-').unwrap();
+    let start: usize = start.parse().unwrap();
+    let run: Vec<String> = (start..start + 9_950).map(|n| format!("{year}-{n:06}")).collect();
+    assert_eq!(numbers, run, "numbered in one unbroken run");
     let refs: BTreeSet<&str> = cases.iter().filter_map(|c| c.external_ref.as_deref()).collect();
     assert_eq!(refs.len(), 9_950, "every number kept");
     assert!(!refs.contains("CP-00007"), "a bad row is not filed");
@@ -181,6 +213,8 @@ on_both_backends!(ten_thousand_findings_with_fifty_bad_rows_are_refused_then_fil
     assert_eq!(one.found_at, Some("2026-11-20T01:30:00Z".parse().unwrap()), "found at 09:30 Beijing time");
     assert_eq!(db.store.case_events(one.id).await.unwrap().len(), 1, "each case has its report event");
     assert_eq!(reported(&db, district, "third_party").await, 9_950);
+    let filed_figures = figures(&db, district).await;
+    assert_ne!(filed_figures, before);
     let batch = db.store.intake_batch(district, id).await.unwrap().unwrap();
     assert_eq!((batch.state.as_str(), batch.imported), ("done", 9_950));
 
@@ -189,14 +223,12 @@ on_both_backends!(ten_thousand_findings_with_fifty_bad_rows_are_refused_then_fil
     assert_eq!(removed, 9_950);
     assert!(batch_cases(&db, district, id).await.is_empty());
     assert_eq!(reported(&db, district, "third_party").await, 0);
-    let today = beijing_day(Utc::now());
-    let whole = Period::new(today - Duration::days(800), today).unwrap();
-    assert!(db.store.stats_total(district, Dim::All, "", &whole).await.unwrap().is_zero(), "no sum left behind");
+    assert_eq!(figures(&db, district).await, before, "every figure as before the import");
     let batch = db.store.intake_batch(district, id).await.unwrap().unwrap();
     assert_eq!((batch.state.as_str(), batch.undone_by_name.as_deref()), ("undone", Some("创文办")));
     assert!(matches!(
         db.store.undo_intake_batch(district, id, "创文办", &audit(district)).await,
-        Err(UndoRefusal::NotDone)
+        Err(UndoRefusal::Undone)
     ));
 });
 
@@ -268,6 +300,33 @@ on_both_backends!(a_batch_is_not_undone_once_a_case_moved_on_or_after_a_day, |db
     let undo = browser.post_form(&format!("/intake/batches/{id}/undo"), &[("csrf", &browser.csrf())]).await;
     assert_eq!(undo.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(undo.text().contains("已有 1 件案卷开始办理"), "{}", undo.text());
+
+    // A note from outside (Open311 servicerequestupdates) also makes a case moved on.
+    let noted =
+        upload(&db, district, "third_party", xlsx(&HEADER, &[good_row(7, spots[7]), good_row(8, spots[8])])).await;
+    run(&db, district, noted, false, false).await;
+    let case = &batch_cases(&db, district, noted).await[0];
+    db.store.add_external_update(case, "市平台", "群众补充：仍未清理", "{}", &audit(district)).await.unwrap();
+    let refused = db.store.undo_intake_batch(district, noted, "创文办", &audit(district)).await;
+    assert!(matches!(refused, Err(UndoRefusal::MovedOn(1))), "{refused:?}");
+    assert_eq!(batch_cases(&db, district, noted).await.len(), 2);
+    assert_eq!(
+        db.store.intake_batch(district, noted).await.unwrap().unwrap().state,
+        "done",
+        "a refused undo leaves the batch as it was"
+    );
+
+    // So does another report merged into one of its cases.
+    let target = upload(&db, district, "third_party", xlsx(&HEADER, &[good_row(11, spots[11])])).await;
+    run(&db, district, target, false, false).await;
+    let other = upload(&db, district, "hotline", xlsx(&HEADER, &[good_row(12, spots[12])])).await;
+    run(&db, district, other, false, false).await;
+    let (x, y) = (batch_cases(&db, district, target).await[0].id, batch_cases(&db, district, other).await[0].id);
+    let (status, body) =
+        browser.json("POST", &format!("/api/v1/cases/{y}/merge"), Some(serde_json::json!({"duplicate_of": x}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let refused = db.store.undo_intake_batch(district, target, "创文办", &audit(district)).await;
+    assert!(matches!(refused, Err(UndoRefusal::MovedOn(1))), "{refused:?}");
 
     // A day later, a fresh batch cannot be undone either.
     let late = upload(&db, district, "third_party", xlsx(&HEADER, &[good_row(9, spots[9])])).await;

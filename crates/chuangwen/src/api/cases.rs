@@ -106,20 +106,7 @@ pub struct ReportBody {
     pub source: Option<String>,
 }
 
-/// Sources of reports (PRODUCT.md M3).
-pub const SOURCES: &[(&str, &str)] = &[
-    ("inspection", "督察组"),
-    ("supervisor", "监督员"),
-    ("third_party", "第三方测评"),
-    ("eval_round", "模拟测评"),
-    ("citizen", "市民随手拍"),
-    ("hotline", "12345 热线"),
-    ("leader", "领导批示"),
-    ("media", "媒体曝光"),
-    ("open311", "Open311 接入"),
-    ("office", "创文办"),
-    ("volunteer", "志愿者"),
-];
+pub use crate::domain::cases::SOURCES;
 
 fn source_of(user: &CurrentUser, asked: Option<&str>) -> Result<String, AppError> {
     let office = user.roles.iter().any(|r| matches!(r, Role::Office | Role::Admin));

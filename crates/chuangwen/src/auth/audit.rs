@@ -92,11 +92,13 @@ pub enum AuditAction {
     ReportMade,
     /// 外部系统补充说明 (Open311 `servicerequestupdates`).
     CaseNoted,
+    /// 撤销批量导入: a bulk intake batch's cases taken back out.
+    ImportUndone,
 }
 
 impl AuditAction {
     /// Every action, for the audit page's filter.
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 23] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Lockout,
@@ -119,6 +121,7 @@ impl AuditAction {
         AuditAction::SettingsChanged,
         AuditAction::ReportMade,
         AuditAction::CaseNoted,
+        AuditAction::ImportUndone,
     ];
 
     /// The stored code.
@@ -146,6 +149,7 @@ impl AuditAction {
             AuditAction::SettingsChanged => "settings_changed",
             AuditAction::ReportMade => "report_made",
             AuditAction::CaseNoted => "case_noted",
+            AuditAction::ImportUndone => "import_undone",
         }
     }
 
@@ -174,6 +178,7 @@ impl AuditAction {
             AuditAction::SettingsChanged => "配置变更",
             AuditAction::ReportMade => "生成报告",
             AuditAction::CaseNoted => "外部补充说明",
+            AuditAction::ImportUndone => "撤销批量导入",
         }
     }
 

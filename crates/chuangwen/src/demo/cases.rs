@@ -92,7 +92,7 @@ pub fn case(seed: u64, n: u64, total: u64, setting: &Setting<'_>) -> BulkCase {
     let condition = &category.conditions[condition_index];
     let limit = condition.time_limit();
     let source: &'static str = pick_weighted(&mut rng, &SOURCES).unwrap_or("supervisor");
-    let reporter_name = crate::api::cases::SOURCES.iter().find(|(c, _)| *c == source).map_or(source, |(_, l)| l);
+    let reporter_name = crate::domain::cases::source_label(source).unwrap_or(source);
 
     let cell = rng.pick(setting.cells);
     let (min_lon, min_lat, max_lon, max_lat) = cell.polygon.bbox();

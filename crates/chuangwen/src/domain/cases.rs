@@ -595,6 +595,26 @@ pub fn apply(
     Ok(outcome)
 }
 
+/// Sources of reports (PRODUCT.md M3).
+pub const SOURCES: &[(&str, &str)] = &[
+    ("inspection", "督察组"),
+    ("supervisor", "监督员"),
+    ("third_party", "第三方测评"),
+    ("eval_round", "模拟测评"),
+    ("citizen", "市民随手拍"),
+    ("hotline", "12345 热线"),
+    ("leader", "领导批示"),
+    ("media", "媒体曝光"),
+    ("open311", "Open311 接入"),
+    ("office", "创文办"),
+    ("volunteer", "志愿者"),
+];
+
+/// The Chinese name of a source, e.g. `hotline` → 12345 热线.
+pub fn source_label(code: &str) -> Option<&'static str> {
+    SOURCES.iter().find(|(c, _)| *c == code).map(|(_, label)| *label)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -27,7 +27,7 @@ pub const SOURCES: &[&str] = &["third_party", "hotline"];
 
 /// The Chinese name of a source.
 pub fn source_label(code: &str) -> &'static str {
-    crate::api::cases::SOURCES.iter().find(|(c, _)| *c == code).map(|(_, label)| *label).unwrap_or("其他来源")
+    crate::domain::cases::source_label(code).unwrap_or("其他来源")
 }
 
 /// A field of a finding: its key, its Chinese name, the headers that name it
@@ -243,25 +243,30 @@ pub fn check_rows(
         ctx.categories.categories.iter().flat_map(|c| [(c.code.as_str(), c), (c.name.as_str(), c)]).collect();
     let points: HashMap<&str, &PointRef> =
         ctx.points.iter().flat_map(|p| [(p.code.as_str(), p), (p.name.as_str(), p)]).collect();
+    // A number repeated in the file is an error on its later good rows: a
+    // bad row does not keep its number from the corrected copy below it.
     let mut first_row_of: HashMap<&str, usize> = HashMap::new();
     let (mut findings, mut errors) = (Vec::with_capacity(table.rows.len()), Vec::new());
     for (i, row) in table.rows.iter().enumerate() {
         let before = errors.len();
         let external_ref = columns.text(row, "external_ref");
-        if !external_ref.is_empty() {
-            if external_ref.chars().count() > 64 {
-                errors.push(RowError::new(row.row, "外部编号", "不超过 64 个字符"));
-            } else if let Some(first) = first_row_of.get(external_ref) {
-                errors.push(RowError::new(row.row, "外部编号", format!("与第 {first} 行的编号“{external_ref}”相同")));
-            } else {
-                first_row_of.insert(external_ref, row.row);
-            }
+        if external_ref.chars().count() > 64 {
+            errors.push(RowError::new(row.row, "外部编号", "不超过 64 个字符"));
         }
         let finding = check_row(row, columns, ctx, &categories, &points, &mut errors);
         if errors.len() == before
+            && !external_ref.is_empty()
+            && let Some(first) = first_row_of.get(external_ref)
+        {
+            errors.push(RowError::new(row.row, "外部编号", format!("与第 {first} 行的编号“{external_ref}”相同")));
+        }
+        if errors.len() == before
             && let Some(case) = finding
         {
-            let found_at = parse_found_at(columns.text(row, "found_at")).ok().flatten();
+            if !external_ref.is_empty() {
+                first_row_of.insert(external_ref, row.row);
+            }
+            let found_at = parse_found_at(&halfwidth(columns.text(row, "found_at"))).ok().flatten();
             let external_ref = (!external_ref.is_empty()).then(|| external_ref.to_string());
             findings.push(Finding { row: row.row, external_ref, found_at, case });
         }
@@ -271,6 +276,21 @@ pub fn check_rows(
     }
     progress.advance((table.rows.len() % 1000) as u64);
     (findings, errors)
+}
+
+/// Full-width digits and signs (１１４．０５, typed with a Chinese input
+/// method) as their ASCII forms.
+pub fn halfwidth(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .collect()
 }
 
 fn check_row(
@@ -283,6 +303,7 @@ fn check_row(
 ) -> Option<NewCase> {
     let n = row.row;
     let text = |key| columns.text(row, key);
+    let number = |key| halfwidth(columns.text(row, key));
     let mut fail = |field: &str, reason: String| {
         errors.push(RowError::new(n, field, reason));
     };
@@ -293,9 +314,14 @@ fn check_row(
             None
         }
         raw => {
-            // "01001", "暴露垃圾" or "01001 暴露垃圾".
-            let code = raw.split_whitespace().next().unwrap_or(raw);
-            let found = categories.get(raw).or_else(|| categories.get(code)).copied();
+            // "01001", "暴露垃圾" or "01001 暴露垃圾"; Excel keeps 01001 typed as a number as 1001.
+            let first = halfwidth(raw.split_whitespace().next().unwrap_or(raw)).into_owned();
+            let code = if !first.is_empty() && first.len() < 5 && first.bytes().all(|b| b.is_ascii_digit()) {
+                format!("{first:0>5}")
+            } else {
+                first
+            };
+            let found = categories.get(raw).or_else(|| categories.get(code.as_str())).copied();
             if found.is_none() {
                 fail("问题分类", format!("未知的分类“{raw}”：请填写分类编码或分类名称"));
             }
@@ -306,7 +332,7 @@ fn check_row(
         let raw = text("condition");
         let index = if raw.is_empty() {
             Some(0)
-        } else if let Ok(k) = raw.parse::<usize>() {
+        } else if let Ok(k) = number("condition").parse::<usize>() {
             k.checked_sub(1).filter(|k| *k < c.conditions.len())
         } else {
             c.conditions.iter().position(|k| k.name == raw)
@@ -330,7 +356,7 @@ fn check_row(
     if reporter.chars().count() > 50 {
         fail("上报人", "不超过 50 字".into());
     }
-    if let Err(reason) = parse_found_at(text("found_at")).and_then(|t| match t {
+    if let Err(reason) = parse_found_at(&number("found_at")).and_then(|t| match t {
         Some(t) if t > ctx.now + chrono::Duration::minutes(10) => Err("晚于现在".to_string()),
         _ => Ok(()),
     }) {
@@ -346,7 +372,8 @@ fn check_row(
             found
         }
     };
-    let location = match (text("lon"), text("lat")) {
+    let (lon_text, lat_text) = (number("lon"), number("lat"));
+    let location = match (lon_text.as_ref(), lat_text.as_ref()) {
         ("", "") => point.map(|p| (p.lon, p.lat)),
         (lon, lat) if lon.is_empty() || lat.is_empty() => {
             let missing = if lon.is_empty() { "经度" } else { "纬度" };
@@ -409,8 +436,20 @@ pub fn parse_found_at(raw: &str) -> Result<Option<DateTime<Utc>>, String> {
     if raw.is_empty() {
         return Ok(None);
     }
-    const WITH_TIME: &[&str] =
-        &["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%dT%H:%M:%S"];
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(Some(at.with_timezone(&Utc)));
+    }
+    const WITH_TIME: &[&str] = &[
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y/%m/%d %H:%M:%S%.f",
+        "%Y/%m/%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y年%m月%d日 %H:%M:%S",
+        "%Y年%m月%d日 %H:%M",
+        "%Y年%m月%d日 %H时%M分",
+        "%Y年%m月%d日%H时%M分",
+    ];
     const DATE_ONLY: &[&str] = &["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y.%m.%d"];
     let local = WITH_TIME.iter().find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok()).or_else(|| {
         DATE_ONLY
@@ -664,12 +703,47 @@ mod tests {
     }
 
     #[test]
+    fn full_width_digits_and_a_code_excel_made_a_number_are_read() {
+        let c = &crate::domain::categories::shipped().categories[0];
+        let as_number = c.code.trim_start_matches('0');
+        let (findings, errors) = check(
+            HEADER,
+            &[
+                &["T1", as_number, "a", "１１４．０５", "２２．５５", "", "", "２０２６－１１－２０", "１"],
+                &["T2", &format!("{} {}", as_number, c.name), "b", "", "", "P001", "", "", ""],
+            ],
+        );
+        assert_eq!(errors, []);
+        assert_eq!(findings[0].case.category_code, c.code);
+        assert_eq!(findings[0].case.location, Some((114.05, 22.55)));
+        assert!(findings[0].found_at.is_some());
+        assert_eq!(findings[1].case.category_code, c.code);
+    }
+
+    #[test]
+    fn a_corrected_copy_of_a_bad_row_keeps_its_number() {
+        let code = crate::domain::categories::shipped().categories[0].code.as_str();
+        let (findings, errors) = check(
+            HEADER,
+            &[
+                &["T1", "99999", "错的分类", "114.05", "22.55", "", "", "", ""],
+                &["T1", code, "改正后", "114.05", "22.55", "", "", "", ""],
+            ],
+        );
+        assert_eq!(errors.iter().map(|e| (e.row, e.field.as_str())).collect::<Vec<_>>(), [(2, "问题分类")]);
+        assert_eq!(findings.iter().map(|f| f.row).collect::<Vec<_>>(), [3]);
+    }
+
+    #[test]
     fn parses_the_times_people_write() {
         let utc = |d, h| Some(Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap());
         // Beijing is eight hours ahead of UTC.
         assert_eq!(parse_found_at("2026-11-20 08:00").unwrap(), utc(20, 0));
         assert_eq!(parse_found_at("2026/11/20 8:00:00").unwrap(), utc(20, 0));
         assert_eq!(parse_found_at("2026年11月20日").unwrap(), utc(19, 16));
+        assert_eq!(parse_found_at("2026年11月20日 08时00分").unwrap(), utc(20, 0));
+        assert_eq!(parse_found_at("2026-11-20 08:00:00.0").unwrap(), utc(20, 0));
+        assert_eq!(parse_found_at("2026-11-20T00:00:00Z").unwrap(), utc(20, 0));
         assert_eq!(parse_found_at(" ").unwrap(), None);
         assert!(parse_found_at("1999-01-01").unwrap_err().contains("2000"));
         assert!(parse_found_at("11/20").is_err());

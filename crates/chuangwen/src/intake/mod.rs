@@ -19,8 +19,8 @@ use crate::auth::audit::NewAuditEntry;
 use crate::places::import::RowError;
 use crate::places::load_grid_index;
 use crate::progress::Progress;
-use crate::sheet::read_table;
-use crate::store::intake::IntakeBatch;
+use crate::sheet::read_table_blocking;
+use crate::store::intake::{IntakeBatch, UNDO_WINDOW, UndoRefusal};
 use crate::store::{Store, StoreError};
 use check::{Context, Duplicate, DuplicateKind, Mapping};
 
@@ -55,7 +55,8 @@ impl IntakeReport {
         let skipped_duplicates = self.duplicates.len() - self.duplicates_filed;
         if self.refused {
             if self.bad_rows == 0 {
-                return "导入未执行：文件无法读取，未写入任何数据。".into();
+                let why = self.errors.first().map(|e| e.reason.as_str()).unwrap_or("文件无法读取");
+                return format!("导入未执行：{why}。未写入任何数据。");
             }
             return format!(
                 "导入未执行：{} 行中有 {} 行有误，未写入任何数据。请修正后重新上传，或选择“跳过错误行”导入其余各行。",
@@ -92,7 +93,7 @@ pub fn bad_rows(errors: &[RowError]) -> usize {
 pub async fn run_batch(
     store: &Store,
     batch: &IntakeBatch,
-    bytes: &[u8],
+    bytes: bytes::Bytes,
     duplicate_radius_m: f64,
     duplicate_days: u32,
     audit: &NewAuditEntry,
@@ -120,13 +121,13 @@ pub async fn run_batch(
 async fn check_batch(
     store: &Store,
     batch: &IntakeBatch,
-    bytes: &[u8],
+    bytes: bytes::Bytes,
     duplicate_radius_m: f64,
     duplicate_days: u32,
     progress: &dyn Progress,
 ) -> Result<(IntakeReport, Vec<check::Finding>), StoreError> {
     progress.step("读取文件");
-    let table = match read_table(bytes) {
+    let table = match read_table_blocking(bytes).await {
         Ok(t) => t,
         Err(reason) => return Ok((IntakeReport::refused(vec![RowError::file(reason)]), vec![])),
     };
@@ -180,13 +181,15 @@ async fn check_batch(
     Ok((report, to_file))
 }
 
-/// Whether a batch may still be undone now, and if not, why (in Chinese).
-pub fn undo_blocked(batch: &IntakeBatch, now: chrono::DateTime<chrono::Utc>) -> Option<&'static str> {
+/// Why a batch cannot be undone now, if it cannot: the page and the store
+/// ask the same question. Whether a case has moved on is the store's to say,
+/// in the undoing transaction.
+pub fn undo_refusal(batch: &IntakeBatch, now: chrono::DateTime<chrono::Utc>) -> Option<UndoRefusal> {
     match (batch.state.as_str(), batch.finished_at) {
-        ("done", _) if batch.imported == 0 => Some("本批次没有立案，无需撤销"),
-        ("done", Some(at)) if now - at <= crate::store::intake::UNDO_WINDOW => None,
-        ("done", _) => Some("已超过 24 小时，不能撤销"),
-        ("undone", _) => Some("已撤销"),
-        _ => Some("只有已完成的导入可以撤销"),
+        ("undone", _) => Some(UndoRefusal::Undone),
+        ("done", _) if batch.imported == 0 => Some(UndoRefusal::NothingFiled),
+        ("done", Some(at)) if now - at <= UNDO_WINDOW => None,
+        ("done", _) => Some(UndoRefusal::TooLate),
+        _ => Some(UndoRefusal::NotDone),
     }
 }

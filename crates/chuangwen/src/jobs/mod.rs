@@ -26,6 +26,33 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// A job claimed longer ago than this belongs to a node that died.
 pub const STALE_AFTER: Duration = Duration::from_secs(15 * 60);
 
+/// Copies a job's counters to the database every 250 ms for its page to
+/// poll, until dropped — also when the job fails or panics.
+pub struct Ticker(tokio::task::JoinHandle<()>);
+
+impl Ticker {
+    /// Starts ticking: `record(done, total)` writes the counters.
+    pub fn start<F, Fut>(counters: Arc<crate::progress::Counters>, record: F) -> Ticker
+    where
+        F: Fn(i64, i64) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        Ticker(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let (done, total) = counters.get();
+                record(done as i64, total as i64).await;
+            }
+        }))
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// What a job needs to run.
 #[derive(Clone, Debug)]
 pub struct JobContext {
@@ -129,7 +156,7 @@ pub async fn run_one(ctx: JobContext, job: ClaimedJob) {
 async fn run_and_record(ctx: JobContext, job: ClaimedJob) {
     let outcome = match job.kind.as_str() {
         "places_import" => places_import::run(&ctx, &job.payload).await,
-        "intake" => intake::run(&ctx, &job.payload).await,
+        "intake" => intake::run(&ctx, &job.payload, job.attempts >= MAX_ATTEMPTS).await,
         "deadline_watch" => deadlines::run(&ctx).await,
         "daily_sheets" => reports::run_daily_sheets(&ctx).await,
         "webhook_delivery" => reports::run_delivery(&ctx, &job.payload, job.attempts).await,

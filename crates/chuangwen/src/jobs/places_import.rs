@@ -2,7 +2,6 @@
 //! file, checks and writes it, and keeps the progress the page shows.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::JobContext;
 use crate::domain::coords::Crs;
@@ -29,20 +28,18 @@ pub async fn run(ctx: &JobContext, payload: &str) -> Result<(), String> {
     let bytes = ctx.files.get(&run.file_key).await.map_err(|e| e.to_string())?;
     store.set_place_import_progress(run.id, "running", 0, 0).await.map_err(|e| e.to_string())?;
 
-    // A ticker copies the counters to the database for the page to poll.
     let counters = Arc::new(Counters::default());
     let ticker = {
-        let (store, counters, id) = (store.clone(), counters.clone(), run.id);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                let (done, total) = counters.get();
-                let _ = store.set_place_import_progress(id, "running", done as i64, total as i64).await;
+        let (store, id) = (store.clone(), run.id);
+        super::Ticker::start(counters.clone(), move |done, total| {
+            let store = store.clone();
+            async move {
+                let _ = store.set_place_import_progress(id, "running", done, total).await;
             }
         })
     };
     let result = import_places(store, &district, kind, &bytes, crs, run.skip_bad_rows, counters.as_ref()).await;
-    ticker.abort();
+    drop(ticker);
     let report: ImportReport = result.map_err(|e| e.to_string())?;
     let state = if report.refused { "refused" } else { "done" };
     let json = serde_json::to_string(&report).expect("a report serialises");

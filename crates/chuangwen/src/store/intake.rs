@@ -104,9 +104,15 @@ pub struct IntakeJob {
 /// Why a batch cannot be undone.
 #[derive(Debug, thiserror::Error)]
 pub enum UndoRefusal {
-    /// Not a finished batch that filed cases.
+    /// Not a finished batch.
     #[error("只有已完成的导入可以撤销")]
     NotDone,
+    /// Already undone.
+    #[error("本批次已撤销")]
+    Undone,
+    /// The batch filed no case.
+    #[error("本批次没有立案，无需撤销")]
+    NothingFiled,
     /// Older than the window.
     #[error("导入已超过 24 小时，不能撤销")]
     TooLate,
@@ -181,7 +187,7 @@ impl Store {
         })?)
     }
 
-    /// Sets a batch waiting for its mapping (or refused) running with this
+    /// Sets a batch waiting for its mapping (or refused, or failed) running with this
     /// mapping and these choices, and queues its job, in one transaction.
     /// False when the batch was in no state to run (already queued, done…).
     pub async fn queue_intake_batch(
@@ -197,7 +203,7 @@ impl Store {
             let changed = sqlx::query(
                 "UPDATE intake_batches SET state = 'queued', mapping = $1, skip_bad_rows = $2, import_duplicates = $3,
                  done_rows = 0, report = NULL, finished_at = NULL
-                 WHERE district_id = $4 AND id = $5 AND state IN ('mapping', 'refused')",
+                 WHERE district_id = $4 AND id = $5 AND state IN ('mapping', 'refused', 'failed')",
             )
             .bind(mapping)
             .bind(skip_bad_rows)
@@ -244,13 +250,14 @@ impl Store {
         Ok(())
     }
 
-    /// Records a batch's end (`refused` or `failed`) when it filed nothing.
+    /// Records a batch's end (`refused` or `failed`) when it filed nothing;
+    /// only a batch still queued or running (a stale retry changes nothing).
     pub async fn finish_intake_batch(&self, id: i64, state: &str, total: i64, report: &str) -> StoreResult<()> {
         let at = now();
         transaction!(&self.db, |tx| {
             sqlx::query(
                 "UPDATE intake_batches SET state = $1, total_rows = $2, done_rows = $2, imported = 0, report = $3,
-                 finished_at = $4 WHERE id = $5",
+                 finished_at = $4 WHERE id = $5 AND state IN ('queued', 'running')",
             )
             .bind(state)
             .bind(total)
@@ -470,12 +477,10 @@ impl Store {
     ) -> Result<i64, UndoRefusal> {
         let (algorithm, at) = (self.audit_hash, now());
         let Some(batch) = self.intake_batch(district_id, batch_id).await? else { return Err(UndoRefusal::NotDone) };
-        if batch.state != "done" {
-            return Err(UndoRefusal::NotDone);
+        if let Some(refusal) = crate::intake::undo_refusal(&batch, at) {
+            return Err(refusal);
         }
-        if batch.finished_at.is_none_or(|f| at - f > UNDO_WINDOW) {
-            return Err(UndoRefusal::TooLate);
-        }
+        let postgres = matches!(self.db, super::Db::Postgres(_));
         let removed = transaction!(&self.db, |tx| {
             // Claims the batch first: a second undo waits here, then finds it undone.
             let claimed = sqlx::query(
@@ -490,7 +495,17 @@ impl Store {
             .await?
             .rows_affected();
             if claimed != 1 {
-                return Err(UndoRefusal::NotDone);
+                return Err(UndoRefusal::Undone);
+            }
+            if postgres {
+                // Backend-specific: PostgreSQL lets another transaction add a step or a note
+                // (an event referencing the case) between this check and the delete; the row
+                // locks make it wait and then fail, so nothing it was told is kept is lost.
+                // SQLite's BEGIN IMMEDIATE already keeps every other writer out.
+                sqlx::query("SELECT id FROM cases WHERE intake_batch_id = $1 FOR UPDATE")
+                    .bind(batch_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
             }
             let moved: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM cases c WHERE c.intake_batch_id = $1 AND (c.state <> 'reported'

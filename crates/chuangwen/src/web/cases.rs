@@ -270,7 +270,7 @@ pub async fn list(
         units: of_kind(|k| !k.is_community_level() && k != UnitKind::District),
         categories: table.categories.iter().map(|c| (c.code.clone(), format!("{} {}", c.code, c.name))).collect(),
         campaigns: table.campaigns.iter().map(|c| (c.code.clone(), c.name.clone())).collect(),
-        sources: crate::api::cases::SOURCES.iter().map(|(c, l)| (c.to_string(), l.to_string())).collect(),
+        sources: crate::domain::cases::SOURCES.iter().map(|(c, l)| (c.to_string(), l.to_string())).collect(),
     };
     render(&CasesPage {
         nav: Some(Nav::of(&state, &user, &headers).await?),
@@ -834,11 +834,7 @@ pub async fn export(
             c.street_id.and_then(|s| names.get(&s).cloned()).unwrap_or_default(),
             c.unit_id.and_then(|u| names.get(&u).cloned()).unwrap_or_default(),
             c.reporter_name.clone(),
-            crate::api::cases::SOURCES
-                .iter()
-                .find(|(code, _)| *code == c.source)
-                .map(|(_, l)| l.to_string())
-                .unwrap_or_default(),
+            crate::domain::cases::source_label(&c.source).unwrap_or_default().to_string(),
             local(c.reported_at),
             c.deadline.map(local).unwrap_or_default(),
         ];

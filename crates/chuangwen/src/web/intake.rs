@@ -16,9 +16,9 @@ use crate::auth::policy::Action;
 use crate::auth::{CurrentUser, check_csrf, csrf_token};
 use crate::error::AppError;
 use crate::intake::check::{self, DuplicateKind, FIELDS, Mapping, source_label};
-use crate::intake::{IntakeReport, undo_blocked};
+use crate::intake::{IntakeReport, undo_refusal};
 use crate::places::import::RowError;
-use crate::sheet::read_table;
+use crate::sheet::read_table_blocking;
 use crate::store::intake::{IntakeBatch, IntakeJob, NewIntakeBatch, UndoRefusal};
 use crate::web::{Nav, field, form_pairs, render};
 
@@ -143,7 +143,7 @@ pub async fn upload(
         return intake_page(&state, &user, &headers, source, Some("请选择要导入的文件".into())).await;
     };
     // Read now, so an unreadable file is said at once and nothing is kept.
-    let table = match read_table(&bytes) {
+    let table = match read_table_blocking(bytes.clone()).await {
         Ok(t) => t,
         Err(reason) => return intake_page(&state, &user, &headers, source, Some(reason)).await,
     };
@@ -213,7 +213,7 @@ struct BatchPage {
     errors: Vec<RowError>,
     bad_rows: usize,
     duplicates: Vec<DuplicateRow>,
-    undo_blocked: Option<&'static str>,
+    undo_blocked: Option<String>,
     undo_error: Option<String>,
 }
 
@@ -226,10 +226,10 @@ async fn batch_page(
     undo_error: Option<String>,
 ) -> Result<Response, AppError> {
     let mapping: Mapping = serde_json::from_str(&batch.mapping).unwrap_or_default();
-    let mapping_open = matches!(batch.state.as_str(), "mapping" | "refused");
+    let mapping_open = matches!(batch.state.as_str(), "mapping" | "refused" | "failed");
     let (file_headers, samples) = if mapping_open {
         let bytes = state.files.get(&batch.file_key).await.map_err(AppError::internal)?;
-        match read_table(&bytes) {
+        match read_table_blocking(bytes).await {
             Ok(table) => {
                 let samples = table.rows.iter().take(SAMPLES).map(|r| r.cells.clone()).collect();
                 (table.headers, samples)
@@ -285,7 +285,7 @@ async fn batch_page(
         bad_rows: report.as_ref().map(|r| r.bad_rows).unwrap_or(0),
         errors: report.map(|r| r.errors).unwrap_or_default(),
         duplicates,
-        undo_blocked: undo_blocked(&batch, chrono::Utc::now()),
+        undo_blocked: undo_refusal(&batch, chrono::Utc::now()).map(|r| r.to_string()),
         undo_error,
         batch,
     };
@@ -334,7 +334,7 @@ pub async fn run(
         crs: value("crs").to_string(),
     };
     let bytes = state.files.get(&batch.file_key).await.map_err(AppError::internal)?;
-    let file_headers = read_table(&bytes).map(|t| t.headers).unwrap_or_default();
+    let file_headers = read_table_blocking(bytes).await.map(|t| t.headers).unwrap_or_default();
     if let Err(reason) = mapping.columns_in(&file_headers) {
         let batch = IntakeBatch { mapping: serde_json::to_string(&mapping).expect("a mapping serialises"), ..batch };
         return batch_page(&state, &user, &headers, batch, Some(reason), None).await;
@@ -407,7 +407,7 @@ pub async fn undo(
     user.require(Action::ImportCases)?;
     check_csrf(&headers, field(&form_pairs(&raw), "csrf"))?;
     let batch = state.store.intake_batch(user.district_id, id).await?.ok_or(AppError::NotFound)?;
-    let audit = user.audit(AuditAction::DataImported, format!("intake:{id}"), String::new());
+    let audit = user.audit(AuditAction::ImportUndone, format!("intake:{id}"), String::new());
     match state.store.undo_intake_batch(user.district_id, id, &user.display_name, &audit).await {
         Ok(_) => Ok(Redirect::to(&format!("/intake/batches/{id}")).into_response()),
         Err(UndoRefusal::Store(err)) => Err(err.into()),
