@@ -388,7 +388,8 @@ pub async fn intake(state: &AppState, rows: usize, rounds: usize) -> anyhow::Res
             duplicate_radius_m: state.config.duplicate_radius_m,
             duplicate_days: state.config.duplicate_days,
         };
-        store.queue_intake_batch(district.id, &mapping, false, false, &job).await?;
+        // A finding near an open case is filed too, so every round files the same number of cases.
+        store.queue_intake_batch(district.id, &mapping, false, true, &job).await?;
         crate::jobs::drain(&state.job_context()).await;
         timing.whole.push(started.elapsed());
         let batch = store.intake_batch(district.id, id).await?.ok_or_else(|| anyhow::anyhow!("batch gone"))?;
