@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod evaluation;
 pub mod files;
 pub mod intake;
 pub mod jobs;

@@ -94,11 +94,15 @@ pub enum AuditAction {
     CaseNoted,
     /// 撤销批量导入: a bulk intake batch's cases taken back out.
     ImportUndone,
+    /// 测评体系或测评轮次变更: a system loaded, a round planned, entered scores, a round closed.
+    EvaluationChanged,
+    /// 测评作答: an evaluator's answers at a point.
+    EvaluationAnswered,
 }
 
 impl AuditAction {
     /// Every action, for the audit page's filter.
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 25] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::Lockout,
@@ -122,6 +126,8 @@ impl AuditAction {
         AuditAction::ReportMade,
         AuditAction::CaseNoted,
         AuditAction::ImportUndone,
+        AuditAction::EvaluationChanged,
+        AuditAction::EvaluationAnswered,
     ];
 
     /// The stored code.
@@ -150,6 +156,8 @@ impl AuditAction {
             AuditAction::ReportMade => "report_made",
             AuditAction::CaseNoted => "case_noted",
             AuditAction::ImportUndone => "import_undone",
+            AuditAction::EvaluationChanged => "evaluation_changed",
+            AuditAction::EvaluationAnswered => "evaluation_answered",
         }
     }
 
@@ -179,6 +187,8 @@ impl AuditAction {
             AuditAction::ReportMade => "生成报告",
             AuditAction::CaseNoted => "外部补充说明",
             AuditAction::ImportUndone => "撤销批量导入",
+            AuditAction::EvaluationChanged => "测评体系或轮次变更",
+            AuditAction::EvaluationAnswered => "测评作答",
         }
     }
 

@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod cases;
 pub mod dispatch;
+pub mod evaluation;
 pub mod intake;
 pub mod jobs;
 pub mod open311;
