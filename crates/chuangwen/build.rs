@@ -35,6 +35,7 @@ const OWN_FILES: &[(&str, &str)] = &[
     ("map.js", "text/javascript; charset=utf-8"),
     ("dispatch.js", "text/javascript; charset=utf-8"),
     ("dashboard.js", "text/javascript; charset=utf-8"),
+    ("evaluation.js", "text/javascript; charset=utf-8"),
 ];
 
 fn main() {

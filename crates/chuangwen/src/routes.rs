@@ -49,6 +49,20 @@ fn table() -> Table {
         .get("/cases/{id}", web::cases::case)
         .post("/cases/{id}/supervise", web::cases::supervise)
         .get("/supervision", web::cases::supervision)
+        // M6 evaluation: the indicator tree, rounds, the evaluator's checklist, the score.
+        .get("/evaluation", web::evaluation::tree)
+        .get("/evaluation/rounds", web::evaluation::rounds)
+        .post("/evaluation/rounds", web::evaluation::plan)
+        .get("/evaluation/rounds/{id}", web::evaluation::round)
+        .post("/evaluation/rounds/{id}/entered", web::evaluation::enter)
+        .post("/evaluation/rounds/{id}/close", web::evaluation::close)
+        .get("/evaluation/rounds/{id}/score", web::evaluation::score)
+        .get("/evaluation/rounds/{id}/points/{point}", web::evaluation::point)
+        .add(
+            "POST",
+            "/evaluation/rounds/{id}/points/{point}",
+            post(web::evaluation::answer).layer(DefaultBodyLimit::max(4 * api::cases::MAX_EVIDENCE_BYTES + 64 * 1024)),
+        )
         // M12 bulk intake: third-party evaluation findings and 12345 hotline exports become cases.
         .get("/intake", web::intake::index)
         .add("POST", "/intake", post(web::intake::upload).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))

@@ -60,12 +60,15 @@ enum Object {
     Delivery,
     /// A bulk intake batch; the other one belongs to another district.
     Intake,
+    /// A round of evaluation; the other one belongs to another district.
+    Round,
 }
 
 const ALL: &[Role] = &Role::ALL;
 const DISTRICT_WIDE: &[Role] = &[Role::Admin, Role::Office, Role::Inspector, Role::Leader];
 const IMPORTERS: &[Role] = &[Role::Admin, Role::Office];
 const ADMIN: &[Role] = &[Role::Admin];
+const EVALUATION_READERS: &[Role] = &[Role::Admin, Role::Office, Role::Inspector, Role::Leader, Role::Evaluator];
 
 /// Every route the application serves, with who may call it. A route the
 /// application gains without a line here fails the walk.
@@ -114,6 +117,53 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
             "/places/imports/{id}/progress",
             Rule::Roles(IMPORTERS),
             Some(Object::Import),
+        ),
+        ("GET", "/evaluation", "/evaluation", Rule::Roles(EVALUATION_READERS), None),
+        ("GET", "/evaluation/rounds", "/evaluation/rounds", Rule::Roles(EVALUATION_READERS), None),
+        ("POST", "/evaluation/rounds", "/evaluation/rounds", Rule::Roles(IMPORTERS), None),
+        (
+            "GET",
+            "/evaluation/rounds/{id}",
+            "/evaluation/rounds/{id}",
+            Rule::Roles(EVALUATION_READERS),
+            Some(Object::Round),
+        ),
+        (
+            "GET",
+            "/evaluation/rounds/{id}/score",
+            "/evaluation/rounds/{id}/score",
+            Rule::Roles(DISTRICT_WIDE),
+            Some(Object::Round),
+        ),
+        // The walkers are assigned no point: an evaluator or inspector answers only at their own.
+        (
+            "GET",
+            "/evaluation/rounds/{id}/points/{point}",
+            "/evaluation/rounds/{id}/points/{point}",
+            Rule::Roles(IMPORTERS),
+            Some(Object::Round),
+        ),
+        (
+            "POST",
+            "/evaluation/rounds/{id}/points/{point}",
+            "/evaluation/rounds/{id}/points/{point}",
+            Rule::Roles(IMPORTERS),
+            Some(Object::Round),
+        ),
+        (
+            "POST",
+            "/evaluation/rounds/{id}/entered",
+            "/evaluation/rounds/{id}/entered",
+            Rule::Roles(IMPORTERS),
+            Some(Object::Round),
+        ),
+        // Last of the round's routes: after it the round takes no answers.
+        (
+            "POST",
+            "/evaluation/rounds/{id}/close",
+            "/evaluation/rounds/{id}/close",
+            Rule::Roles(IMPORTERS),
+            Some(Object::Round),
         ),
         ("GET", "/intake", "/intake", Rule::Roles(IMPORTERS), None),
         ("POST", "/intake", "/intake", Rule::Roles(IMPORTERS), None),
@@ -299,6 +349,9 @@ struct World {
     delivery_elsewhere: i64,
     intake_here: i64,
     intake_elsewhere: i64,
+    round_here: i64,
+    round_elsewhere: i64,
+    round_point: i64,
     district: i64,
 }
 
@@ -424,6 +477,41 @@ async fn world(db: &common::TestDb) -> World {
         .unwrap()[0];
     let import_elsewhere = new_import(other.id, other_user).await;
     let intake_elsewhere = new_intake(other.id).await;
+    // A round of evaluation in each district (the other district's draws nothing: it has no points).
+    let round_in = |district: i64| {
+        let store = store.clone();
+        async move {
+            let sample = chuangwen::domain::evaluation::shipped();
+            let audit = NewAuditEntry {
+                district_id: Some(district),
+                actor_id: None,
+                actor: "test".into(),
+                action: AuditAction::EvaluationChanged,
+                object: String::new(),
+                detail: String::new(),
+                ip: String::new(),
+            };
+            if store.evaluation_system(district, sample.year as i64).await.unwrap().is_none() {
+                let body = chuangwen::domain::evaluation::SHIPPED;
+                store
+                    .save_evaluation_system(district, sample.year as i64, "t", body, "测试", Some(&audit))
+                    .await
+                    .unwrap();
+            }
+            let stored = store.evaluation_system(district, sample.year as i64).await.unwrap().unwrap();
+            let plan = chuangwen::evaluation::Plan {
+                kind: "simulated".into(),
+                name: "巡查模拟测评".into(),
+                seed: 1,
+                quotas: [("main_road".to_string(), 1)].into(),
+                evaluators: vec![],
+            };
+            chuangwen::evaluation::plan_round(&store, district, &stored, &plan, "测试", &audit).await.unwrap().0
+        }
+    };
+    let round_here = round_in(district).await;
+    let round_elsewhere = round_in(other.id).await;
+    let round_point = store.round_points(round_here).await.unwrap()[0].point_id;
     let token_elsewhere = new_token(&store, other.id, other_root.id, other_user).await.0;
     let batch_elsewhere = batch_of_nothing(&store, other.id, other_user).await;
     let sheet = |district: i64, unit: i64, kind: &'static str| {
@@ -550,6 +638,9 @@ async fn world(db: &common::TestDb) -> World {
         import_elsewhere,
         intake_here,
         intake_elsewhere,
+        round_here,
+        round_elsewhere,
+        round_point,
         user_elsewhere: other_user,
         token_elsewhere,
         case_here,
@@ -618,6 +709,7 @@ async fn new_token(store: &Store, district: i64, unit: i64, by: i64) -> (i64, St
 
 /// Sends one request as a user (a fresh session each time, since some routes end it).
 async fn call(db: &common::TestDb, world: &World, user: Option<i64>, method: &str, path: &str) -> Page {
+    let path = &path.replace("{point}", &world.round_point.to_string());
     let mut browser = Browser::new(db.state());
     let csrf = random_token();
     browser.cookies.push(("cw_csrf".into(), csrf.clone()));
@@ -642,6 +734,9 @@ async fn call(db: &common::TestDb, world: &World, user: Option<i64>, method: &st
     if path.starts_with("/cases/") && path != "/cases/dispatch" && !path.ends_with("/supervise") {
         let fields = [("csrf", csrf.as_str()), ("transition", "accept")];
         return browser.upload_to(path, &fields, "photo", "x.bin", b"").await;
+    }
+    if path.starts_with("/evaluation/rounds/") && path.contains("/points/") {
+        return browser.upload_to(path, &[("csrf", csrf.as_str())], "photos", "x.jpg", b"").await;
     }
     if path == "/intake" {
         let fields = [("csrf", csrf.as_str()), ("source", "hotline")];
@@ -728,6 +823,7 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Some(Object::Point) => world.point_here,
                 Some(Object::Import) => world.import_here,
                 Some(Object::Intake) => world.intake_here,
+                Some(Object::Round) => world.round_here,
                 Some(Object::User) => world.victim,
                 Some(Object::Token) => new_token(&world.store, world.district, world.street_unit, world.victim).await.0,
                 Some(Object::Case) => world.case_here,
@@ -749,6 +845,7 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 Object::Point => world.point_elsewhere,
                 Object::Import => world.import_elsewhere,
                 Object::Intake => world.intake_elsewhere,
+                Object::Round => world.round_elsewhere,
                 Object::User => world.user_elsewhere,
                 Object::Token => world.token_elsewhere,
                 Object::Case => world.case_elsewhere,
@@ -762,6 +859,13 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
             let page = call(&db, &world, Some(*user), method, &path.replace("{id}", &theirs.to_string())).await;
             let expected = match (allowed, object) {
                 (_, Object::Case | Object::Order | Object::Attachment) if !role.is_district_wide() => {
+                    StatusCode::NOT_FOUND
+                }
+                // Evaluators and inspectors answer at the points they are given: an
+                // unassigned one is refused here, and another district's round is not theirs to see.
+                (false, Object::Round)
+                    if route.contains("/points/") && matches!(role, Role::Inspector | Role::Evaluator) =>
+                {
                     StatusCode::NOT_FOUND
                 }
                 (false, _) => StatusCode::FORBIDDEN,

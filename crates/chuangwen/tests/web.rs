@@ -313,7 +313,7 @@ on_both_backends!(every_form_route_refuses_a_post_without_its_csrf_token, |db| {
             continue;
         }
         // A forged token, and otherwise a form that would pass: the token alone is wrong.
-        let path = route.replace("{id}", "1");
+        let path = route.replace("{id}", "1").replace("{point}", "1");
         let fields = [
             ("csrf", "forged"),
             ("body", chuangwen::domain::assessment::SHIPPED),
@@ -324,7 +324,15 @@ on_both_backends!(every_form_route_refuses_a_post_without_its_csrf_token, |db| {
             ("name", "市平台"),
             ("url", "http://127.0.0.1:9/hook"),
         ];
-        let page = if ["/cases/new", "/cases/{id}/step", "/places/import", "/intake"].contains(&route) {
+        let page = if [
+            "/cases/new",
+            "/cases/{id}/step",
+            "/places/import",
+            "/intake",
+            "/evaluation/rounds/{id}/points/{point}",
+        ]
+        .contains(&route)
+        {
             browser.upload_to(&path, &fields, "file", "p.jpg", b"{}").await
         } else {
             browser.post_form(&path, &fields).await

@@ -44,11 +44,17 @@ pub enum Action {
     ManageWebhooks,
     /// Take in spreadsheets of findings (third-party evaluation, 12345 hotline) and undo a batch.
     ImportCases,
+    /// See the evaluation system, the rounds and their scores.
+    ViewEvaluation,
+    /// Load a system, plan rounds, enter scores, close rounds.
+    ManageEvaluation,
+    /// Answer checklists at the points of a round one is assigned.
+    EvaluatePoints,
 }
 
 impl Action {
     /// Every action (the route walk and the tests iterate it).
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 21] = [
         Action::ViewDistrict,
         Action::ViewPlaces,
         Action::ImportPlaces,
@@ -67,6 +73,9 @@ impl Action {
         Action::ManageReports,
         Action::ManageWebhooks,
         Action::ImportCases,
+        Action::ViewEvaluation,
+        Action::ManageEvaluation,
+        Action::EvaluatePoints,
     ];
 }
 
@@ -95,6 +104,11 @@ fn role_allows(role: Role, action: Action) -> bool {
         ImportPlaces => matches!(role, Admin | Office),
         // Findings from outside enter the loop through the office, which accepts them.
         ImportCases => matches!(role, Admin | Office),
+        // 模拟测评: the office plans and scores; leaders and inspectors read the scores;
+        // evaluators (and inspectors sent as such) answer at the points they are given.
+        ViewEvaluation => role.is_district_wide() || matches!(role, Evaluator),
+        ManageEvaluation => matches!(role, Admin | Office),
+        EvaluatePoints => matches!(role, Admin | Office | Inspector | Evaluator),
         ExportPlaces => role.is_district_wide(),
         // 等保 2.0: accounts are the system administrator's business.
         ManageUsers | ManageTokens | ViewAudit => matches!(role, Admin),

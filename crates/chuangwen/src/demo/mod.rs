@@ -6,7 +6,6 @@ pub mod generate;
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::auth::audit::NewAuditEntry;
 use crate::auth::password;
 use crate::domain::org::Role;
 use crate::progress::Progress;
@@ -165,19 +164,8 @@ pub async fn create(
 
     // The sample evaluation system (测评体系（示例）), loaded for its year.
     let system = crate::domain::evaluation::shipped();
-    let loaded = NewAuditEntry {
-        district_id: Some(district.id),
-        actor_id: None,
-        actor: "demo".into(),
-        action: crate::auth::audit::AuditAction::EvaluationChanged,
-        object: String::new(),
-        detail: String::new(),
-        ip: String::new(),
-    };
     let shipped = crate::domain::evaluation::SHIPPED;
-    store
-        .save_evaluation_system(district.id, system.year as i64, &system.version, shipped, "演示数据", &loaded)
-        .await?;
+    store.save_evaluation_system(district.id, system.year as i64, &system.version, shipped, "演示数据", None).await?;
 
     if cases > 0 {
         progress.step("案卷");

@@ -184,7 +184,8 @@ pub struct NewRound<'a> {
 }
 
 impl Store {
-    /// Keeps a version of a district's system for a year.
+    /// Keeps a version of a district's system for a year, audited unless
+    /// it is the demo's own data (`audit` none).
     pub async fn save_evaluation_system(
         &self,
         district_id: i64,
@@ -192,7 +193,7 @@ impl Store {
         version: &str,
         body: &str,
         by_name: &str,
-        audit: &NewAuditEntry,
+        audit: Option<&NewAuditEntry>,
     ) -> StoreResult<i64> {
         let (algorithm, at) = (self.audit_hash, now());
         Ok(transaction!(&self.db, |tx| {
@@ -208,12 +209,14 @@ impl Store {
             .bind(at)
             .fetch_one(&mut *tx)
             .await?;
-            let entry = NewAuditEntry {
-                object: format!("evaluation_system:{id}"),
-                detail: serde_json::json!({ "year": year, "version": version }).to_string(),
-                ..audit.clone()
-            };
-            append_audit!(tx, algorithm, &entry);
+            if let Some(audit) = audit {
+                let entry = NewAuditEntry {
+                    object: format!("evaluation_system:{id}"),
+                    detail: serde_json::json!({ "year": year, "version": version }).to_string(),
+                    ..audit.clone()
+                };
+                append_audit!(tx, algorithm, &entry);
+            }
             id
         }))
     }

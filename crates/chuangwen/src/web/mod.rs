@@ -6,6 +6,7 @@ pub mod api_docs;
 pub mod cases;
 pub mod dashboard;
 pub mod dispatch;
+pub mod evaluation;
 pub mod home;
 pub mod intake;
 pub mod map;
@@ -77,6 +78,8 @@ pub struct Nav {
     pub can_import: bool,
     /// Show the bulk intake link.
     pub can_intake: bool,
+    /// Show the evaluation link.
+    pub can_evaluate: bool,
     /// Show the administration link.
     pub can_admin: bool,
     /// Show the batch-dispatch link.
@@ -100,6 +103,7 @@ impl Nav {
             csrf: csrf_token(headers),
             can_import: user.may(Action::ImportPlaces),
             can_intake: user.may(Action::ImportCases),
+            can_evaluate: user.may(Action::ViewEvaluation),
             can_admin: user.may(Action::ManageUsers),
             can_dispatch: crate::domain::cases::Transition::Dispatch.may_take(&user.roles, false),
             can_configure: user.may(Action::ManageDispatchRules) || user.may(Action::ManageSettings),

@@ -1,0 +1,833 @@
+//! Evaluation pages (测评, PRODUCT.md M6): the indicator tree, rounds and
+//! their planning, the evaluator's checklist at a point (made for a phone),
+//! and the score report with every lost point traced to a unit.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, RawForm, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Datelike;
+
+use crate::app::AppState;
+use crate::auth::audit::AuditAction;
+use crate::auth::policy::Action;
+use crate::auth::{CurrentUser, check_csrf, csrf_token};
+use crate::domain::evaluation::{Basis, EvaluationSystem, RoundScore};
+use crate::domain::org::Role;
+use crate::error::AppError;
+use crate::evaluation::{Plan, PointAnswer, ROUND_KINDS, Visit, answer_of, kind_label, plan_round, system_of};
+use crate::store::evaluation::{Round, RoundPointRow, StoredSystem};
+use crate::web::{Nav, field, form_pairs, render};
+
+fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&crate::domain::calendar::beijing()).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Points as people read them: no trailing zeros.
+pub fn score_text(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The district's current system: this year's, else the newest.
+async fn current_system(
+    state: &AppState,
+    district_id: i64,
+) -> Result<Option<(StoredSystem, std::sync::Arc<EvaluationSystem>)>, AppError> {
+    let year = chrono::Utc::now().with_timezone(&crate::domain::calendar::beijing()).year() as i64;
+    if let Some(found) = system_of(&state.store, district_id, year).await? {
+        return Ok(Some(found));
+    }
+    match state.store.evaluation_systems(district_id).await?.into_iter().next() {
+        Some(stored) => {
+            let system = crate::evaluation::parse(&stored)?;
+            Ok(Some((stored, system)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A standard as the tree page shows it.
+struct StandardRow {
+    code: String,
+    text: String,
+    points: String,
+    method: &'static str,
+    lead: String,
+    co: String,
+}
+
+/// A content of the tree page: code, name, its standards.
+type ContentRows = (String, String, Vec<StandardRow>);
+/// A project of the tree page: code, name, its points, its contents.
+type ProjectRows = (String, String, String, Vec<ContentRows>);
+/// A checklist item on the tree page: code, criterion, standard, weight.
+type ItemText = (String, String, String, String);
+
+#[derive(Template)]
+#[template(path = "evaluation.html")]
+struct TreePage {
+    nav: Option<Nav>,
+    title: String,
+    year: i64,
+    version: String,
+    sample: bool,
+    total: String,
+    projects: Vec<ProjectRows>,
+    checklists: Vec<(String, Vec<ItemText>)>,
+}
+
+/// `GET /evaluation`: the indicator tree and the checklists.
+pub async fn tree(State(state): State<AppState>, user: CurrentUser, headers: HeaderMap) -> Result<Response, AppError> {
+    user.require(Action::ViewEvaluation)?;
+    let Some((stored, system)) = current_system(&state, user.district_id).await? else {
+        return Err(AppError::NotFound);
+    };
+    let units: HashMap<String, String> =
+        state.store.units(user.district_id).await?.into_iter().map(|u| (u.code, u.name)).collect();
+    let unit = |code: &str| units.get(code).cloned().unwrap_or_else(|| code.to_string());
+    let projects = system
+        .projects
+        .iter()
+        .map(|p| {
+            let sum: f64 = p.contents.iter().flat_map(|c| &c.standards).map(|s| s.points).sum();
+            let contents = p
+                .contents
+                .iter()
+                .map(|c| {
+                    let standards = c
+                        .standards
+                        .iter()
+                        .map(|s| StandardRow {
+                            code: s.code.clone(),
+                            text: s.text.clone(),
+                            points: score_text(s.points),
+                            method: s.method.label(),
+                            lead: unit(&s.lead),
+                            co: s.co.iter().map(|c| unit(c)).collect::<Vec<_>>().join("、"),
+                        })
+                        .collect();
+                    (c.code.clone(), c.name.clone(), standards)
+                })
+                .collect();
+            (p.code.clone(), p.name.clone(), score_text(sum), contents)
+        })
+        .collect();
+    let checklists = system
+        .checklists
+        .iter()
+        .map(|c| {
+            let name = crate::domain::places::point_type(&c.point_type).map(|t| t.name.clone()).unwrap_or_default();
+            let items = c
+                .items
+                .iter()
+                .map(|i| (i.code.clone(), i.criterion.clone(), i.standard.clone(), score_text(i.weight)))
+                .collect();
+            (name, items)
+        })
+        .collect();
+    let page = TreePage {
+        nav: Some(Nav::of(&state, &user, &headers).await?),
+        title: system.title.clone(),
+        year: stored.year,
+        version: stored.version.clone(),
+        sample: stored.version.contains("示例"),
+        total: score_text(system.total_points()),
+        projects,
+        checklists,
+    };
+    render(&page)
+}
+
+/// A round as the list shows it.
+struct RoundRow {
+    id: i64,
+    name: String,
+    kind: &'static str,
+    state: &'static str,
+    points: i64,
+    done: i64,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "evaluation_rounds.html")]
+struct RoundsPage {
+    nav: Option<Nav>,
+    csrf: String,
+    rounds: Vec<RoundRow>,
+    can_manage: bool,
+    kinds: Vec<(&'static str, &'static str)>,
+    types: Vec<(String, String, usize)>,
+    evaluators: Vec<(i64, String, String)>,
+    seed: u64,
+    error: Option<String>,
+}
+
+async fn rounds_page(
+    state: &AppState,
+    user: &CurrentUser,
+    headers: &HeaderMap,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let rounds = state
+        .store
+        .rounds(user.district_id)
+        .await?
+        .into_iter()
+        .map(|r| RoundRow {
+            id: r.id,
+            name: r.name,
+            kind: kind_label(&r.kind),
+            state: if r.state == "open" { "进行中" } else { "已结束" },
+            points: r.points,
+            done: r.done,
+            created: when(r.created_at),
+        })
+        .collect();
+    let system = current_system(state, user.district_id).await?;
+    let types = match &system {
+        Some((_, s)) => s
+            .checklists
+            .iter()
+            .map(|c| {
+                let name = crate::domain::places::point_type(&c.point_type).map(|t| t.name.clone()).unwrap_or_default();
+                (c.point_type.clone(), name, 0)
+            })
+            .collect(),
+        None => vec![],
+    };
+    let evaluators = evaluators_of(state, user.district_id).await?;
+    let page = RoundsPage {
+        nav: Some(Nav::of(state, user, headers).await?),
+        csrf: csrf_token(headers),
+        rounds,
+        can_manage: user.may(Action::ManageEvaluation) && system.is_some(),
+        kinds: ROUND_KINDS.to_vec(),
+        types,
+        evaluators,
+        seed: u64::from_le_bytes(*uuid::Uuid::new_v4().as_bytes().first_chunk().expect("16 bytes")) % 1_000_000,
+        error,
+    };
+    let status =
+        if page.error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+    Ok((status, render(&page)?).into_response())
+}
+
+/// Who may be sent to evaluate: the district's evaluators (第三方测评) and
+/// inspectors (督察组): (id, name, username).
+async fn evaluators_of(state: &AppState, district_id: i64) -> Result<Vec<(i64, String, String)>, AppError> {
+    let mut out = Vec::new();
+    for role in [Role::Evaluator, Role::Inspector] {
+        let filter =
+            crate::store::users::UserFilter { role: Some(role.code().into()), limit: 500, ..Default::default() };
+        for u in state.store.users_page(district_id, &filter).await? {
+            if !u.disabled {
+                out.push((u.id, u.display_name, u.username));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `GET /evaluation/rounds`.
+pub async fn rounds(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    user.require(Action::ViewEvaluation)?;
+    rounds_page(&state, &user, &headers, None).await
+}
+
+/// `POST /evaluation/rounds`: plans a round and draws its points.
+pub async fn plan(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    RawForm(raw): RawForm,
+) -> Result<Response, AppError> {
+    user.require(Action::ManageEvaluation)?;
+    let pairs = form_pairs(&raw);
+    check_csrf(&headers, field(&pairs, "csrf"))?;
+    let Some((stored, system)) = current_system(&state, user.district_id).await? else {
+        return Err(AppError::NotFound);
+    };
+    let name = field(&pairs, "name").to_string();
+    let kind = field(&pairs, "kind").to_string();
+    let mut problems = Vec::new();
+    if name.is_empty() || name.chars().count() > 60 {
+        problems.push("请填写测评名称（不超过 60 字）".to_string());
+    }
+    if !ROUND_KINDS.iter().any(|(c, _)| *c == kind) {
+        problems.push("请选择测评类型".into());
+    }
+    let seed = field(&pairs, "seed").parse::<u64>();
+    if seed.is_err() {
+        problems.push("随机种子应为非负整数".into());
+    }
+    let mut quotas = BTreeMap::new();
+    for list in &system.checklists {
+        let raw = field(&pairs, &format!("quota_{}", list.point_type));
+        match raw.parse::<usize>() {
+            Ok(0) => {}
+            Ok(n) if n <= 500 => {
+                quotas.insert(list.point_type.clone(), n);
+            }
+            _ if raw.is_empty() => {}
+            _ => problems.push(format!("抽样数“{raw}”应为 0～500 的整数")),
+        }
+    }
+    if quotas.is_empty() {
+        problems.push("请至少为一类点位填写抽样数".into());
+    }
+    let evaluators: Vec<i64> =
+        pairs.iter().filter(|(k, _)| k == "evaluator").filter_map(|(_, v)| v.parse().ok()).collect();
+    let known = evaluators_of(&state, user.district_id).await?;
+    if evaluators.iter().any(|id| !known.iter().any(|u| u.0 == *id)) {
+        problems.push("测评员不存在".into());
+    }
+    if !problems.is_empty() {
+        return rounds_page(&state, &user, &headers, Some(problems.join("；"))).await;
+    }
+    let plan = Plan { kind, name, seed: seed.unwrap_or_default(), quotas, evaluators };
+    let audit = user.audit(AuditAction::EvaluationChanged, "", "");
+    let (id, _) = plan_round(&state.store, user.district_id, &stored, &plan, &user.display_name, &audit).await?;
+    Ok(Redirect::to(&format!("/evaluation/rounds/{id}")).into_response())
+}
+
+/// A point on the round page.
+struct PointRow {
+    id: i64,
+    code: String,
+    name: String,
+    type_name: String,
+    unit: String,
+    evaluator: String,
+    state: &'static str,
+    state_class: &'static str,
+    mine: bool,
+}
+
+#[derive(Template)]
+#[template(path = "evaluation_round.html")]
+struct RoundPage {
+    nav: Option<Nav>,
+    csrf: String,
+    round: Round,
+    kind: &'static str,
+    seed: u64,
+    quotas: String,
+    points: Vec<PointRow>,
+    failed: usize,
+    can_manage: bool,
+    can_score: bool,
+    entered: Vec<(String, String, String, String)>,
+    message: Option<String>,
+}
+
+async fn round_of(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<(Round, std::sync::Arc<EvaluationSystem>), AppError> {
+    let round = state.store.round(user.district_id, id).await?.ok_or(AppError::NotFound)?;
+    let stored =
+        state.store.evaluation_system_by_id(user.district_id, round.system_id).await?.ok_or(AppError::NotFound)?;
+    let system = crate::evaluation::parse(&stored)?;
+    Ok((round, system))
+}
+
+/// `GET /evaluation/rounds/{id}`: progress, the points and who evaluates each.
+pub async fn round(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    user.require(Action::ViewEvaluation)?;
+    let (round, system) = round_of(&state, &user, id).await?;
+    let rows = state.store.round_points(round.id).await?;
+    let manage = user.may(Action::ManageEvaluation);
+    let points: Vec<PointRow> = rows
+        .iter()
+        .map(|p| PointRow {
+            id: p.point_id,
+            code: p.code.clone(),
+            name: p.name.clone(),
+            type_name: crate::domain::places::point_type(&p.point_type).map(|t| t.name.clone()).unwrap_or_default(),
+            unit: p.unit_name.clone(),
+            evaluator: p.evaluator_name.clone().unwrap_or_else(|| "未分配".into()),
+            state: match (p.done_at, p.failed) {
+                (None, _) => "待测评",
+                (Some(_), 0) => "合格",
+                (Some(_), _) => "有不合格",
+            },
+            state_class: match (p.done_at, p.failed) {
+                (None, _) => "pending",
+                (Some(_), 0) => "done",
+                (Some(_), _) => "failed",
+            },
+            mine: round.state == "open" && may_answer(&user, p),
+        })
+        .collect();
+    let entered_values: HashMap<String, f64> = serde_json::from_str(&round.entered).unwrap_or_default();
+    let entered = system
+        .standards()
+        .filter(|s| s.method != crate::domain::evaluation::Method::Field)
+        .map(|s| {
+            let value = entered_values.get(&s.code).map(|v| score_text(*v)).unwrap_or_default();
+            (s.code.clone(), format!("{}（{}）", s.text, s.method.label()), score_text(s.points), value)
+        })
+        .collect();
+    let page = RoundPage {
+        nav: Some(Nav::of(&state, &user, &headers).await?),
+        csrf: csrf_token(&headers),
+        kind: kind_label(&round.kind),
+        seed: round.seed as u64,
+        quotas: quotas_text(&round.quotas),
+        failed: rows.iter().filter(|p| p.failed > 0).count(),
+        points,
+        can_manage: manage,
+        can_score: user.may(Action::ViewDistrictStatistics),
+        entered,
+        message: query.get("cases").and_then(|n| n.parse::<usize>().ok()).map(|n| match n {
+            0 => "已提交测评结果：全部合格".to_string(),
+            n => format!("已提交测评结果：{n} 个不合格项已生成问题案卷，派遣至责任单位"),
+        }),
+        round,
+    };
+    render(&page)
+}
+
+fn quotas_text(json: &str) -> String {
+    let quotas: BTreeMap<String, usize> = serde_json::from_str(json).unwrap_or_default();
+    quotas
+        .iter()
+        .map(|(t, n)| {
+            let name = crate::domain::places::point_type(t).map(|p| p.name.clone()).unwrap_or_else(|| t.clone());
+            format!("{name} {n} 个")
+        })
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+/// Whether the caller may answer at this point: its evaluator, or the office.
+fn may_answer(user: &CurrentUser, point: &RoundPointRow) -> bool {
+    user.may(Action::EvaluatePoints)
+        && (user.may(Action::ManageEvaluation) || (user.user_id.is_some() && point.evaluator_id == user.user_id))
+}
+
+/// An item on the checklist page.
+struct ItemRow {
+    code: String,
+    criterion: String,
+    standard: String,
+    weight: String,
+    per_occurrence: bool,
+    chosen: String,
+    occurrences: i64,
+    note: String,
+}
+
+#[derive(Template)]
+#[template(path = "evaluation_point.html")]
+struct PointPage {
+    nav: Option<Nav>,
+    csrf: String,
+    round_id: i64,
+    round_name: String,
+    point: RoundPointRow,
+    type_name: String,
+    items: Vec<ItemRow>,
+    error: Option<String>,
+    open: bool,
+}
+
+async fn point_of(
+    state: &AppState,
+    user: &CurrentUser,
+    round_id: i64,
+    point_id: i64,
+) -> Result<(Round, std::sync::Arc<EvaluationSystem>, RoundPointRow), AppError> {
+    user.require(Action::EvaluatePoints)?;
+    let (round, system) = round_of(state, user, round_id).await?;
+    let point = state
+        .store
+        .round_points(round.id)
+        .await?
+        .into_iter()
+        .find(|p| p.point_id == point_id)
+        .ok_or(AppError::NotFound)?;
+    if !may_answer(user, &point) {
+        return Err(AppError::Forbidden);
+    }
+    Ok((round, system, point))
+}
+
+async fn point_page(
+    state: &AppState,
+    user: &CurrentUser,
+    headers: &HeaderMap,
+    (round, system, point): (Round, std::sync::Arc<EvaluationSystem>, RoundPointRow),
+    given: HashMap<String, (String, i64, String)>,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let stored: HashMap<String, (String, i64, String)> = state
+        .store
+        .round_answers(round.id)
+        .await?
+        .into_iter()
+        .filter(|a| a.point_id == point.point_id)
+        .map(|a| (a.item_code, (a.result, a.occurrences, a.note)))
+        .collect();
+    let items = system
+        .checklist(&point.point_type)
+        .map(|c| c.items.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|i| {
+            let (chosen, occurrences, note) =
+                given.get(&i.code).or_else(|| stored.get(&i.code)).cloned().unwrap_or_default();
+            ItemRow {
+                code: i.code.clone(),
+                criterion: i.criterion.clone(),
+                standard: i.standard.clone(),
+                weight: score_text(i.weight),
+                per_occurrence: matches!(i.rule, crate::domain::evaluation::Rule::PerOccurrence { .. }),
+                chosen,
+                occurrences: occurrences.max(1),
+                note,
+            }
+        })
+        .collect();
+    let page = PointPage {
+        nav: Some(Nav::of(state, user, headers).await?),
+        csrf: csrf_token(headers),
+        round_id: round.id,
+        round_name: round.name.clone(),
+        type_name: crate::domain::places::point_type(&point.point_type).map(|t| t.name.clone()).unwrap_or_default(),
+        open: round.state == "open",
+        point,
+        items,
+        error,
+    };
+    let status =
+        if page.error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+    Ok((status, render(&page)?).into_response())
+}
+
+/// `GET /evaluation/rounds/{id}/points/{point}`: the checklist, for a phone.
+pub async fn point(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path((round_id, point_id)): Path<(i64, i64)>,
+) -> Result<Response, AppError> {
+    let found = point_of(&state, &user, round_id, point_id).await?;
+    point_page(&state, &user, &headers, found, HashMap::new(), None).await
+}
+
+/// `POST /evaluation/rounds/{id}/points/{point}`: the answers, photos and
+/// location; each failed item raises a dispatched case.
+pub async fn answer(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path((round_id, point_id)): Path<(i64, i64)>,
+    mut form: Multipart,
+) -> Result<Response, AppError> {
+    user.require(Action::EvaluatePoints)?;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut files = Vec::new();
+    while let Some(part) = form.next_field().await.map_err(|e| AppError::BadRequest(format!("表单有误：{e}")))? {
+        let name = part.name().unwrap_or_default().to_string();
+        if name == "photos" {
+            let file_name = part.file_name().unwrap_or("photo.jpg").to_string();
+            let bytes = part.bytes().await.map_err(|_| AppError::BadRequest("照片上传中断或超过 20 MB".into()))?;
+            if !bytes.is_empty() {
+                files.push((file_name, bytes));
+            }
+        } else {
+            fields.push((name, part.text().await.unwrap_or_default()));
+        }
+    }
+    check_csrf(&headers, field(&fields, "csrf"))?;
+    let found = point_of(&state, &user, round_id, point_id).await?;
+    let (round, system, point) = (&found.0, &found.1, &found.2);
+    let items = system.checklist(&point.point_type).map(|c| c.items.clone()).unwrap_or_default();
+    let mut answers = Vec::new();
+    let mut given = HashMap::new();
+    for item in &items {
+        let result = field(&fields, &format!("result_{}", item.code)).to_string();
+        let occurrences = field(&fields, &format!("count_{}", item.code)).parse::<i64>().unwrap_or(1).clamp(1, 999);
+        let note = field(&fields, &format!("note_{}", item.code)).to_string();
+        given.insert(item.code.clone(), (result.clone(), occurrences, note.clone()));
+        if let Some(answer) = answer_of(&result, occurrences) {
+            answers.push(PointAnswer { item_code: item.code.clone(), answer, note });
+        }
+    }
+    let location = match (field(&fields, "lon").parse::<f64>(), field(&fields, "lat").parse::<f64>()) {
+        (Ok(lon), Ok(lat)) if crate::domain::geometry::valid_position(lon, lat) => Some((lon, lat)),
+        _ => None,
+    };
+    let mut photos = Vec::new();
+    for (name, bytes) in files {
+        match crate::api::cases::store_evidence(&state, &user, "before", &name, bytes).await {
+            Ok(view) => photos.push(view.id),
+            Err(AppError::Invalid { message, .. }) => {
+                return point_page(&state, &user, &headers, found, given, Some(message)).await;
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if answers.iter().any(|a| a.answer.failed()) && photos.is_empty() {
+        let message = "有不合格项时，请拍摄现场照片".to_string();
+        return point_page(&state, &user, &headers, found, given, Some(message)).await;
+    }
+    let visit = Visit { answers, photos, location };
+    match crate::evaluation::submit_point(&state, &user, round, point, system, &visit).await {
+        Ok(raised) => {
+            let to = format!("/evaluation/rounds/{}?done={}&cases={}", round.id, point.point_id, raised.len());
+            Ok(Redirect::to(&to).into_response())
+        }
+        Err(AppError::Invalid { message, .. }) => {
+            point_page(&state, &user, &headers, found, given, Some(message)).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// `POST /evaluation/rounds/{id}/entered`: the office's scores for the
+/// standards not measured in the field.
+pub async fn enter(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    RawForm(raw): RawForm,
+) -> Result<Response, AppError> {
+    user.require(Action::ManageEvaluation)?;
+    let pairs = form_pairs(&raw);
+    check_csrf(&headers, field(&pairs, "csrf"))?;
+    let (round, system) = round_of(&state, &user, id).await?;
+    let mut entered = BTreeMap::new();
+    for s in system.standards().filter(|s| s.method != crate::domain::evaluation::Method::Field) {
+        let raw = field(&pairs, &format!("score_{}", s.code));
+        if raw.is_empty() {
+            continue;
+        }
+        match raw.parse::<f64>() {
+            Ok(v) if (0.0..=s.points).contains(&v) => {
+                entered.insert(s.code.clone(), v);
+            }
+            _ => {
+                return Err(AppError::Invalid {
+                    field: format!("score_{}", s.code),
+                    message: format!("“{}”的得分应在 0～{} 之间", s.text, score_text(s.points)),
+                });
+            }
+        }
+    }
+    let json = serde_json::to_string(&entered).expect("scores serialise");
+    state.store.set_round_entered(user.district_id, round.id, &json).await?;
+    let detail = serde_json::json!({ "entered": entered.len() }).to_string();
+    state
+        .store
+        .audit(&user.audit(AuditAction::EvaluationChanged, format!("evaluation_round:{}", round.id), detail))
+        .await?;
+    Ok(Redirect::to(&format!("/evaluation/rounds/{}", round.id)).into_response())
+}
+
+/// `POST /evaluation/rounds/{id}/close`: no answers after.
+pub async fn close(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    RawForm(raw): RawForm,
+) -> Result<Response, AppError> {
+    user.require(Action::ManageEvaluation)?;
+    check_csrf(&headers, field(&form_pairs(&raw), "csrf"))?;
+    let (round, _) = round_of(&state, &user, id).await?;
+    if state.store.close_round(user.district_id, round.id).await? {
+        state
+            .store
+            .audit(&user.audit(
+                AuditAction::EvaluationChanged,
+                format!("evaluation_round:{}", round.id),
+                "{\"closed\":true}",
+            ))
+            .await?;
+    }
+    Ok(Redirect::to(&format!("/evaluation/rounds/{}", round.id)).into_response())
+}
+
+/// A line of the score report's tree.
+struct ScoreLine {
+    level: u8,
+    code: String,
+    name: String,
+    points: String,
+    score: String,
+    lost: String,
+    basis: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "evaluation_score.html")]
+struct ScorePage {
+    nav: Option<Nav>,
+    round: Round,
+    kind: &'static str,
+    total: String,
+    total_points: String,
+    projected: String,
+    measured: String,
+    entered: String,
+    unassessed: String,
+    missing: usize,
+    lines: Vec<ScoreLine>,
+    by_unit: Vec<(String, String)>,
+    by_street: Vec<(String, String)>,
+    by_point: Vec<(String, String, String)>,
+    losses: Vec<(String, String, String, String, String)>,
+    earlier: Vec<(i64, String, String, String)>,
+}
+
+fn basis_label(basis: Basis) -> &'static str {
+    match basis {
+        Basis::Measured => "实测",
+        Basis::Entered => "录入",
+        Basis::Unassessed => "未评",
+    }
+}
+
+fn score_lines(system: &EvaluationSystem, score: &RoundScore) -> Vec<ScoreLine> {
+    let mut lines = Vec::new();
+    for p in &system.projects {
+        let (s, l) = score.under(&p.code);
+        let pts: f64 = p.contents.iter().flat_map(|c| &c.standards).map(|s| s.points).sum();
+        lines.push(ScoreLine {
+            level: 1,
+            code: p.code.clone(),
+            name: p.name.clone(),
+            points: score_text(pts),
+            score: score_text(s),
+            lost: score_text(l),
+            basis: "",
+        });
+        for c in &p.contents {
+            let (s, l) = score.under(&c.code);
+            let pts: f64 = c.standards.iter().map(|s| s.points).sum();
+            lines.push(ScoreLine {
+                level: 2,
+                code: c.code.clone(),
+                name: c.name.clone(),
+                points: score_text(pts),
+                score: score_text(s),
+                lost: score_text(l),
+                basis: "",
+            });
+            for st in &c.standards {
+                let Some(found) = score.standard(&st.code) else { continue };
+                lines.push(ScoreLine {
+                    level: 3,
+                    code: st.code.clone(),
+                    name: st.text.clone(),
+                    points: score_text(st.points),
+                    score: found.score.map(score_text).unwrap_or_else(|| "—".into()),
+                    lost: score_text(found.lost),
+                    basis: basis_label(found.basis),
+                });
+            }
+        }
+    }
+    lines
+}
+
+/// `GET /evaluation/rounds/{id}/score`: the predicted total, the tree's
+/// scores, and the lost points by unit, street and point.
+pub async fn score(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    user.require(Action::ViewEvaluation)?;
+    user.require(Action::ViewDistrictStatistics)?;
+    let (round, system) = round_of(&state, &user, id).await?;
+    let score = crate::evaluation::score(&state.store, &round, &system).await?;
+    let units: HashMap<i64, String> =
+        state.store.units(user.district_id).await?.into_iter().map(|u| (u.id, u.name)).collect();
+    let name = |id: &i64| units.get(id).cloned().unwrap_or_default();
+    let rows = state.store.round_points(round.id).await?;
+    let point_names: HashMap<i64, String> =
+        rows.iter().map(|p| (p.point_id, format!("{}（{}）", p.name, p.code))).collect();
+    let by_unit = score.lost_by(|l| l.unit_id).iter().map(|(u, v)| (name(u), score_text(*v))).collect();
+    let by_street = score
+        .lost_by(|l| l.street_id.unwrap_or(0))
+        .iter()
+        .map(|(s, v)| (if *s == 0 { "（无街道）".to_string() } else { name(s) }, score_text(*v)))
+        .collect();
+    let point_unit: HashMap<i64, i64> = rows.iter().map(|p| (p.point_id, p.unit_id)).collect();
+    let by_point = score
+        .lost_by(|l| l.point_id)
+        .iter()
+        .map(|(p, v)| {
+            (
+                point_names.get(p).cloned().unwrap_or_default(),
+                name(&point_unit.get(p).copied().unwrap_or(0)),
+                score_text(*v),
+            )
+        })
+        .collect();
+    let items: HashMap<&str, &str> = system.items().map(|i| (i.code.as_str(), i.criterion.as_str())).collect();
+    let losses = score
+        .losses
+        .iter()
+        .map(|l| {
+            (
+                point_names.get(&l.point_id).cloned().unwrap_or_default(),
+                items.get(l.item.as_str()).copied().unwrap_or_default().to_string(),
+                l.standard.clone(),
+                name(&l.unit_id),
+                score_text(l.lost),
+            )
+        })
+        .collect();
+    // Earlier rounds under the same system, for comparison.
+    let mut earlier = Vec::new();
+    for r in state
+        .store
+        .rounds(user.district_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.id != round.id && r.system_id == round.system_id)
+    {
+        let s = crate::evaluation::score(&state.store, &r, &system).await?;
+        earlier.push((r.id, r.name.clone(), score_text(s.total), score_text(s.lost())));
+    }
+    let page = ScorePage {
+        nav: Some(Nav::of(&state, &user, &headers).await?),
+        kind: kind_label(&round.kind),
+        total: score_text(score.total),
+        total_points: score_text(score.total_points),
+        projected: score.projected().map(score_text).unwrap_or_else(|| "—".into()),
+        measured: score_text(score.measured_points),
+        entered: score_text(score.entered_points),
+        unassessed: score_text(score.unassessed_points),
+        missing: score.missing,
+        lines: score_lines(&system, &score),
+        by_unit,
+        by_street,
+        by_point,
+        losses,
+        earlier,
+        round,
+    };
+    render(&page)
+}
