@@ -51,12 +51,19 @@ fn table() -> Table {
         .get("/supervision", web::cases::supervision)
         // M6 evaluation: the indicator tree, rounds, the evaluator's checklist, the score.
         .get("/evaluation", web::evaluation::tree)
+        .get("/evaluation/system/download", web::evaluation::export_system)
+        .add(
+            "POST",
+            "/evaluation/system",
+            post(web::evaluation::import_system).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
         .get("/evaluation/rounds", web::evaluation::rounds)
         .post("/evaluation/rounds", web::evaluation::plan)
         .get("/evaluation/rounds/{id}", web::evaluation::round)
         .post("/evaluation/rounds/{id}/entered", web::evaluation::enter)
         .post("/evaluation/rounds/{id}/close", web::evaluation::close)
         .get("/evaluation/rounds/{id}/score", web::evaluation::score)
+        .get("/evaluation/rounds/{id}/score/download", web::evaluation::download)
         .get("/evaluation/rounds/{id}/points/{point}", web::evaluation::point)
         .add(
             "POST",

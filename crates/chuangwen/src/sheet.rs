@@ -135,6 +135,24 @@ fn table_of(format: TableFormat, rows: impl Iterator<Item = TableRow>) -> Option
     Some(Table { format, headers: header.cells, rows })
 }
 
+/// Reads every sheet of a workbook, each with its name.
+pub fn read_sheets(bytes: &[u8]) -> Result<Vec<(String, Table)>, String> {
+    let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
+        .map_err(|_| "无法打开 Excel 文件：文件可能已损坏，或不是 .xlsx/.xls 格式".to_string())?;
+    let mut out = Vec::new();
+    for (name, range) in book.worksheets() {
+        let (first_row, _) = range.start().unwrap_or((0, 0));
+        let rows = range
+            .rows()
+            .enumerate()
+            .map(|(i, row)| TableRow { row: first_row as usize + i + 1, cells: row.iter().map(cell_text).collect() });
+        if let Some(table) = table_of(TableFormat::Xlsx, rows) {
+            out.push((name, table));
+        }
+    }
+    Ok(out)
+}
+
 /// UTF-16LE with its byte-order mark (Excel's "Unicode 文本"), UTF-8 (with
 /// or without a byte-order mark), else GB18030.
 fn decode_text(bytes: &[u8]) -> Result<String, String> {

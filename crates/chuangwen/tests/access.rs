@@ -120,6 +120,14 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
         ),
         ("GET", "/evaluation", "/evaluation", Rule::Roles(EVALUATION_READERS), None),
         ("GET", "/evaluation/rounds", "/evaluation/rounds", Rule::Roles(EVALUATION_READERS), None),
+        (
+            "GET",
+            "/evaluation/system/download",
+            "/evaluation/system/download?format=xlsx",
+            Rule::Roles(EVALUATION_READERS),
+            None,
+        ),
+        ("POST", "/evaluation/system", "/evaluation/system", Rule::Roles(IMPORTERS), None),
         ("POST", "/evaluation/rounds", "/evaluation/rounds", Rule::Roles(IMPORTERS), None),
         (
             "GET",
@@ -132,6 +140,13 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
             "GET",
             "/evaluation/rounds/{id}/score",
             "/evaluation/rounds/{id}/score",
+            Rule::Roles(DISTRICT_WIDE),
+            Some(Object::Round),
+        ),
+        (
+            "GET",
+            "/evaluation/rounds/{id}/score/download",
+            "/evaluation/rounds/{id}/score/download?format=xlsx",
             Rule::Roles(DISTRICT_WIDE),
             Some(Object::Round),
         ),
@@ -737,6 +752,9 @@ async fn call(db: &common::TestDb, world: &World, user: Option<i64>, method: &st
     }
     if path.starts_with("/evaluation/rounds/") && path.contains("/points/") {
         return browser.upload_to(path, &[("csrf", csrf.as_str())], "photos", "x.jpg", b"").await;
+    }
+    if path == "/evaluation/system" {
+        return browser.upload_to(path, &[("csrf", csrf.as_str())], "file", "x.toml", b"year = ").await;
     }
     if path == "/intake" {
         let fields = [("csrf", csrf.as_str()), ("source", "hotline")];

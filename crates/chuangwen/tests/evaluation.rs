@@ -168,3 +168,85 @@ on_both_backends!(failed_items_become_cases_dispatched_to_the_points_unit_and_th
     let late = submit_point(&state, &evaluator, &round, &point, &system, &visit).await;
     assert!(matches!(late, Err(AppError::Conflict(_))), "{late:?}");
 });
+
+on_both_backends!(a_district_loads_its_own_system_and_downloads_the_score, |db| {
+    let district = db.with_demo().await;
+    let mut office = common::as_user(&db, "office01").await;
+    let tree = office.get("/evaluation").await.text();
+    assert!(tree.contains("这是示例测评体系"), "the sample says so on screen");
+    assert!(tree.contains("公共秩序") && tree.contains("区城市管理委员会"));
+
+    // The sample goes out as a workbook and comes back as the district's own version.
+    let exported = office.get("/evaluation/system/download?format=xlsx").await;
+    assert_eq!(exported.status, axum::http::StatusCode::OK);
+    let mut system = chuangwen::evaluation::workbook::import(&exported.body).unwrap();
+    system.version = "2026.2-本区".into();
+    system.projects[0].contents[0].standards[0].lead = "D999".into();
+    let csrf = office.csrf();
+    let bad = chuangwen::evaluation::workbook::export(&system).unwrap();
+    let refused = office.upload_to("/evaluation/system", &[("csrf", &csrf)], "file", "测评体系.xlsx", &bad).await;
+    assert_eq!(refused.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().contains("责任单位编码“D999”在本区不存在"), "{}", refused.text());
+    system.projects[0].contents[0].standards[0].lead = "D006".into();
+    let good = chuangwen::evaluation::workbook::export(&system).unwrap();
+    let csrf = office.csrf();
+    let loaded = office.upload_to("/evaluation/system", &[("csrf", &csrf)], "file", "测评体系.xlsx", &good).await;
+    assert_eq!(loaded.status, axum::http::StatusCode::SEE_OTHER, "{}", loaded.text());
+    let tree = office.get("/evaluation").await.text();
+    assert!(tree.contains("2026.2-本区") && !tree.contains("这是示例测评体系"));
+    let csrf = office.csrf();
+    let again = office.upload_to("/evaluation/system", &[("csrf", &csrf)], "file", "测评体系.xlsx", &good).await;
+    assert!(again.text().contains("版本“2026.2-本区”已存在"));
+
+    // Last year's round lost most in 市容环境: this year's report flags it.
+    let mut last_year = chuangwen::domain::evaluation::shipped().clone();
+    last_year.year = 2025;
+    last_year.version = "2025.1".into();
+    let body = toml::to_string(&last_year).unwrap();
+    db.store.save_evaluation_system(district, 2025, "2025.1", &body, "创文办", Some(&audit(district))).await.unwrap();
+    let old = db.store.evaluation_system(district, 2025).await.unwrap().unwrap();
+    let evaluator = caller(&db, "evaluator01", Role::Evaluator).await;
+    let (old_round, _) =
+        plan_round(&db.store, district, &old, &plan(3, &[("main_road", 1)], vec![]), "创文办", &audit(district))
+            .await
+            .unwrap();
+    let old_round = db.store.round(district, old_round).await.unwrap().unwrap();
+    let point = db.store.round_points(old_round.id).await.unwrap().remove(0);
+    let all = |failing: &str| -> Vec<PointAnswer> {
+        last_year
+            .checklist("main_road")
+            .unwrap()
+            .items
+            .iter()
+            .map(|i| PointAnswer {
+                item_code: i.code.clone(),
+                answer: if i.code == failing { Answer::Serious } else { Answer::Pass },
+                note: String::new(),
+            })
+            .collect()
+    };
+    let visit = Visit { answers: all("ZG-01"), ..Visit::default() };
+    let state = db.state();
+    submit_point(&state, &evaluator, &old_round, &point, &last_year, &visit).await.unwrap();
+    let (current, _) = system_of(&db.store, district, 2026).await.unwrap().unwrap();
+    let (round_id, _) =
+        plan_round(&db.store, district, &current, &plan(4, &[("main_road", 1)], vec![]), "创文办", &audit(district))
+            .await
+            .unwrap();
+    let page = office.get(&format!("/evaluation/rounds/{round_id}/score")).await.text();
+    assert!(page.contains("与去年比较"), "{page}");
+    let flagged = page.split("level1 flagged").count() - 1;
+    assert_eq!(flagged, 1, "one project lost points last year");
+    assert!(page.split("level1 flagged").nth(1).unwrap().contains("市容环境"));
+
+    // The report downloads as PDF and Excel.
+    let pdf = office.get(&format!("/evaluation/rounds/{round_id}/score/download?format=pdf")).await;
+    assert!(pdf.body.starts_with(b"%PDF"));
+    let xlsx = office.get(&format!("/evaluation/rounds/{round_id}/score/download?format=xlsx")).await;
+    let sheets = chuangwen::sheet::read_sheets(&xlsx.body).unwrap();
+    let scores = sheets.iter().find(|(name, _)| name == "各项得分").map(|(_, t)| t).expect("a sheet of scores");
+    assert_eq!(scores.headers[..3], ["编码", "测评项目 / 内容 / 标准", "分值"]);
+    assert!(scores.rows.iter().any(|r| r.cell(1).contains("去年丢分较多")));
+    let bad_format = office.get(&format!("/evaluation/rounds/{round_id}/score/download?format=exe")).await;
+    assert_eq!(bad_format.status, axum::http::StatusCode::BAD_REQUEST);
+});

@@ -648,6 +648,12 @@ mod tests {
     }
 
     #[test]
+    fn a_system_written_back_as_toml_reads_the_same() {
+        let text = toml::to_string(shipped()).unwrap();
+        assert_eq!(&EvaluationSystem::parse(&text).unwrap(), shipped());
+    }
+
+    #[test]
     fn a_system_with_mistakes_names_each_one() {
         let text = r#"
             year = 2026

@@ -4,6 +4,8 @@
 //! dispatched to the point's responsible unit through the closed loop — and
 //! scoring the round (rules in `domain::evaluation`).
 
+pub mod workbook;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 

@@ -70,6 +70,9 @@ type ItemText = (String, String, String, String);
 #[template(path = "evaluation.html")]
 struct TreePage {
     nav: Option<Nav>,
+    csrf: String,
+    can_manage: bool,
+    error: Option<String>,
     title: String,
     year: i64,
     version: String,
@@ -82,7 +85,16 @@ struct TreePage {
 /// `GET /evaluation`: the indicator tree and the checklists.
 pub async fn tree(State(state): State<AppState>, user: CurrentUser, headers: HeaderMap) -> Result<Response, AppError> {
     user.require(Action::ViewEvaluation)?;
-    let Some((stored, system)) = current_system(&state, user.district_id).await? else {
+    tree_page(&state, &user, &headers, None).await
+}
+
+async fn tree_page(
+    state: &AppState,
+    user: &CurrentUser,
+    headers: &HeaderMap,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let Some((stored, system)) = current_system(state, user.district_id).await? else {
         return Err(AppError::NotFound);
     };
     let units: HashMap<String, String> =
@@ -129,7 +141,10 @@ pub async fn tree(State(state): State<AppState>, user: CurrentUser, headers: Hea
         })
         .collect();
     let page = TreePage {
-        nav: Some(Nav::of(&state, &user, &headers).await?),
+        nav: Some(Nav::of(state, user, headers).await?),
+        csrf: csrf_token(headers),
+        can_manage: user.may(Action::ManageEvaluation),
+        error,
         title: system.title.clone(),
         year: stored.year,
         version: stored.version.clone(),
@@ -138,7 +153,104 @@ pub async fn tree(State(state): State<AppState>, user: CurrentUser, headers: Hea
         projects,
         checklists,
     };
-    render(&page)
+    let status =
+        if page.error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+    Ok((status, render(&page)?).into_response())
+}
+
+/// `GET /evaluation/system/download?format=xlsx|toml`: the current system.
+pub async fn export_system(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    user.require(Action::ViewEvaluation)?;
+    let (stored, system) = current_system(&state, user.district_id).await?.ok_or(AppError::NotFound)?;
+    let (bytes, content_type, ext) = match query.get("format").map(String::as_str) {
+        Some("xlsx") => (
+            crate::evaluation::workbook::export(&system).map_err(AppError::internal)?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+        Some("toml") => (stored.body.clone().into_bytes(), "application/toml; charset=utf-8", "toml"),
+        _ => return Err(AppError::BadRequest("格式应为 xlsx 或 toml".into())),
+    };
+    let ascii = format!("evaluation-{}.{ext}", stored.year);
+    Ok(crate::web::download(bytes, content_type, &ascii, &format!("{}（{}）.{ext}", system.title, stored.version)))
+}
+
+/// `POST /evaluation/system`: loads a district's own system (xlsx or TOML),
+/// checked whole and against the district's units, categories and point
+/// types; kept as a new version of its year.
+pub async fn import_system(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Result<Response, AppError> {
+    user.require(Action::ManageEvaluation)?;
+    let (mut csrf, mut file) = (String::new(), None);
+    while let Some(part) = form.next_field().await.map_err(|e| AppError::BadRequest(format!("表单有误：{e}")))? {
+        match part.name().unwrap_or_default() {
+            "file" => {
+                let bytes = part.bytes().await.map_err(|_| AppError::BadRequest("文件上传中断或过大".into()))?;
+                if !bytes.is_empty() {
+                    file = Some(bytes);
+                }
+            }
+            "csrf" => csrf = part.text().await.unwrap_or_default(),
+            _ => {}
+        }
+    }
+    check_csrf(&headers, &csrf)?;
+    let Some(bytes) = file else {
+        return tree_page(&state, &user, &headers, Some("请选择测评体系文件（Excel 或 TOML）".into())).await;
+    };
+    let parsed = if bytes.starts_with(b"PK\x03\x04") {
+        let copy = bytes.clone();
+        tokio::task::spawn_blocking(move || crate::evaluation::workbook::import(&copy))
+            .await
+            .map_err(AppError::internal)?
+    } else {
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => EvaluationSystem::parse(text.trim_start_matches('\u{feff}')),
+            Err(_) => Err("文件不是 Excel，也不是 UTF-8 编码的 TOML".to_string()),
+        }
+    };
+    let system = match parsed {
+        Ok(system) => system,
+        Err(reason) => return tree_page(&state, &user, &headers, Some(reason)).await,
+    };
+    let units = state.store.units(user.district_id).await?;
+    let table = state.store.categories(user.district_id).await?;
+    let unit_codes = units.iter().map(|u| u.code.as_str()).collect();
+    let categories = table.categories.iter().map(|c| c.code.as_str()).collect();
+    let types = crate::domain::places::point_types().iter().map(|t| t.code.as_str()).collect();
+    let problems = system.problems_in(&unit_codes, &categories, &types);
+    if !problems.is_empty() {
+        return tree_page(&state, &user, &headers, Some(problems.join("；"))).await;
+    }
+    let body = toml::to_string(&system).map_err(AppError::internal)?;
+    let audit = user.audit(AuditAction::EvaluationChanged, "", "");
+    match state
+        .store
+        .save_evaluation_system(
+            user.district_id,
+            system.year as i64,
+            &system.version,
+            &body,
+            &user.display_name,
+            Some(&audit),
+        )
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/evaluation").into_response()),
+        Err(crate::store::StoreError::Duplicate(_)) => {
+            let reason = format!("{} 年的版本“{}”已存在：请换一个版本号", system.year, system.version);
+            tree_page(&state, &user, &headers, Some(reason)).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// A round as the list shows it.
@@ -675,12 +787,16 @@ struct ScoreLine {
     score: String,
     lost: String,
     basis: &'static str,
+    /// Lost much last year (去年丢分较多).
+    flagged: bool,
 }
 
-#[derive(Template)]
-#[template(path = "evaluation_score.html")]
-struct ScorePage {
-    nav: Option<Nav>,
+/// Last year's latest round: its name, its total, and by project the points
+/// lost then and in this round.
+type LastYear = (String, String, Vec<(String, String, String)>);
+
+/// Everything the score report says, for the page and the downloads.
+struct ScoreView {
     round: Round,
     kind: &'static str,
     total: String,
@@ -696,6 +812,15 @@ struct ScorePage {
     by_point: Vec<(String, String, String)>,
     losses: Vec<(String, String, String, String, String)>,
     earlier: Vec<(i64, String, String, String)>,
+    /// Last year's latest round: its name, total, and lost points by project.
+    last_year: Option<LastYear>,
+}
+
+#[derive(Template)]
+#[template(path = "evaluation_score.html")]
+struct ScorePage {
+    nav: Option<Nav>,
+    view: ScoreView,
 }
 
 fn basis_label(basis: Basis) -> &'static str {
@@ -706,42 +831,30 @@ fn basis_label(basis: Basis) -> &'static str {
     }
 }
 
-fn score_lines(system: &EvaluationSystem, score: &RoundScore) -> Vec<ScoreLine> {
+fn score_lines(system: &EvaluationSystem, score: &RoundScore, flagged: &[String]) -> Vec<ScoreLine> {
     let mut lines = Vec::new();
+    let line = |level, code: &str, name: &str, pts: f64, (s, l): (f64, f64)| ScoreLine {
+        level,
+        code: code.to_string(),
+        name: name.to_string(),
+        points: score_text(pts),
+        score: score_text(s),
+        lost: score_text(l),
+        basis: "",
+        flagged: flagged.iter().any(|f| f == code),
+    };
     for p in &system.projects {
-        let (s, l) = score.under(&p.code);
         let pts: f64 = p.contents.iter().flat_map(|c| &c.standards).map(|s| s.points).sum();
-        lines.push(ScoreLine {
-            level: 1,
-            code: p.code.clone(),
-            name: p.name.clone(),
-            points: score_text(pts),
-            score: score_text(s),
-            lost: score_text(l),
-            basis: "",
-        });
+        lines.push(line(1, &p.code, &p.name, pts, score.under(&p.code)));
         for c in &p.contents {
-            let (s, l) = score.under(&c.code);
             let pts: f64 = c.standards.iter().map(|s| s.points).sum();
-            lines.push(ScoreLine {
-                level: 2,
-                code: c.code.clone(),
-                name: c.name.clone(),
-                points: score_text(pts),
-                score: score_text(s),
-                lost: score_text(l),
-                basis: "",
-            });
+            lines.push(line(2, &c.code, &c.name, pts, score.under(&c.code)));
             for st in &c.standards {
                 let Some(found) = score.standard(&st.code) else { continue };
                 lines.push(ScoreLine {
-                    level: 3,
-                    code: st.code.clone(),
-                    name: st.text.clone(),
-                    points: score_text(st.points),
                     score: found.score.map(score_text).unwrap_or_else(|| "—".into()),
-                    lost: score_text(found.lost),
                     basis: basis_label(found.basis),
+                    ..line(3, &st.code, &st.text, st.points, (0.0, found.lost))
                 });
             }
         }
@@ -749,17 +862,42 @@ fn score_lines(system: &EvaluationSystem, score: &RoundScore) -> Vec<ScoreLine> 
     lines
 }
 
-/// `GET /evaluation/rounds/{id}/score`: the predicted total, the tree's
-/// scores, and the lost points by unit, street and point.
-pub async fn score(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
+/// Lost points by project of the district's latest round under last year's
+/// system: (round name, total, [(project, lost)] biggest first).
+async fn last_year_of(
+    state: &AppState,
+    district_id: i64,
+    year: i64,
+) -> Result<Option<(String, f64, Vec<(String, String, f64)>)>, AppError> {
+    let Some(stored) = state.store.evaluation_system(district_id, year - 1).await? else { return Ok(None) };
+    let system = crate::evaluation::parse(&stored)?;
+    let systems: Vec<i64> = state
+        .store
+        .evaluation_systems(district_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.year == year - 1)
+        .map(|s| s.id)
+        .collect();
+    let Some(round) = state.store.rounds(district_id).await?.into_iter().find(|r| systems.contains(&r.system_id))
+    else {
+        return Ok(None);
+    };
+    let round_system = match state.store.evaluation_system_by_id(district_id, round.system_id).await? {
+        Some(s) => crate::evaluation::parse(&s)?,
+        None => system,
+    };
+    let score = crate::evaluation::score(&state.store, &round, &round_system).await?;
+    let mut by_project: Vec<(String, String, f64)> =
+        round_system.projects.iter().map(|p| (p.code.clone(), p.name.clone(), score.under(&p.code).1)).collect();
+    by_project.sort_by(|a, b| b.2.total_cmp(&a.2));
+    Ok(Some((round.name, score.total, by_project)))
+}
+
+async fn score_view(state: &AppState, user: &CurrentUser, id: i64) -> Result<ScoreView, AppError> {
     user.require(Action::ViewEvaluation)?;
     user.require(Action::ViewDistrictStatistics)?;
-    let (round, system) = round_of(&state, &user, id).await?;
+    let (round, system) = round_of(state, user, id).await?;
     let score = crate::evaluation::score(&state.store, &round, &system).await?;
     let units: HashMap<i64, String> =
         state.store.units(user.district_id).await?.into_iter().map(|u| (u.id, u.name)).collect();
@@ -811,8 +949,18 @@ pub async fn score(
         let s = crate::evaluation::score(&state.store, &r, &system).await?;
         earlier.push((r.id, r.name.clone(), score_text(s.total), score_text(s.lost())));
     }
-    let page = ScorePage {
-        nav: Some(Nav::of(&state, &user, &headers).await?),
+    // Last year: the projects that lost most (丢分较多的项目) are flagged in this year's tree.
+    let last = last_year_of(state, user.district_id, system.year as i64).await?;
+    let flagged: Vec<String> = last
+        .as_ref()
+        .map(|(_, _, projects)| projects.iter().filter(|p| p.2 > 0.0).take(3).map(|p| p.0.clone()).collect())
+        .unwrap_or_default();
+    let last_year = last.map(|(name, total, projects)| {
+        let this_year = |code: &str| score_text(score.under(code).1);
+        let rows = projects.iter().map(|(code, n, lost)| (n.clone(), score_text(*lost), this_year(code))).collect();
+        (name, score_text(total), rows)
+    });
+    Ok(ScoreView {
         kind: kind_label(&round.kind),
         total: score_text(score.total),
         total_points: score_text(score.total_points),
@@ -821,13 +969,105 @@ pub async fn score(
         entered: score_text(score.entered_points),
         unassessed: score_text(score.unassessed_points),
         missing: score.missing,
-        lines: score_lines(&system, &score),
+        lines: score_lines(&system, &score, &flagged),
         by_unit,
         by_street,
         by_point,
         losses,
         earlier,
+        last_year,
         round,
+    })
+}
+
+/// `GET /evaluation/rounds/{id}/score`: the predicted total, the tree's
+/// scores, and the lost points by unit, street and point.
+pub async fn score(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let view = score_view(&state, &user, id).await?;
+    render(&ScorePage { nav: Some(Nav::of(&state, &user, &headers).await?), view })
+}
+
+/// The score report as a document for PDF, xlsx and docx.
+fn score_document(v: &ScoreView) -> crate::reports::Document {
+    use crate::reports::{Block, Cell, Document, Table};
+    let text = |s: &str| Cell::Text(s.to_string());
+    let table = |caption: &str, headers: &[&str], rows: Vec<Vec<Cell>>| {
+        Block::Table(Table { caption: caption.into(), headers: headers.iter().map(|h| h.to_string()).collect(), rows })
     };
-    render(&page)
+    let mut blocks = vec![Block::Paragraph {
+        text: format!(
+            "预测得分 {}（已评部分：实测 {} 分、录入 {} 分；未评 {} 分），推算总分 {}（满分 {}）。{}",
+            v.total,
+            v.measured,
+            v.entered,
+            v.unassessed,
+            v.projected,
+            v.total_points,
+            if v.missing > 0 { format!("尚有 {} 个检查项未作答。", v.missing) } else { String::new() }
+        ),
+    }];
+    blocks.push(Block::Heading { text: "各项得分".into() });
+    blocks.push(table(
+        "各项得分",
+        &["编码", "测评项目 / 内容 / 标准", "分值", "得分", "失分", "来源"],
+        v.lines
+            .iter()
+            .map(|l| {
+                let name = if l.flagged { format!("{}（去年丢分较多）", l.name) } else { l.name.clone() };
+                vec![text(&l.code), Cell::Text(name), text(&l.points), text(&l.score), text(&l.lost), text(l.basis)]
+            })
+            .collect(),
+    ));
+    blocks.push(Block::Heading { text: "失分：责任单位".into() });
+    blocks.push(table(
+        "责任单位",
+        &["责任单位", "失分"],
+        v.by_unit.iter().map(|u| vec![text(&u.0), text(&u.1)]).collect(),
+    ));
+    blocks.push(Block::Heading { text: "失分：街道".into() });
+    blocks.push(table("街道", &["街道", "失分"], v.by_street.iter().map(|u| vec![text(&u.0), text(&u.1)]).collect()));
+    blocks.push(Block::Heading { text: "失分明细".into() });
+    blocks.push(table(
+        "失分明细",
+        &["点位", "检查项", "测评标准", "责任单位", "失分"],
+        v.losses.iter().map(|l| vec![text(&l.0), text(&l.1), text(&l.2), text(&l.3), text(&l.4)]).collect(),
+    ));
+    Document {
+        title: format!("{}得分报告", v.round.name),
+        subtitle: format!("{} · {}", v.kind, when(chrono::Utc::now())),
+        blocks,
+    }
+}
+
+/// `GET /evaluation/rounds/{id}/score/download?format=pdf|xlsx|docx`.
+pub async fn download(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let format = query
+        .get("format")
+        .and_then(|f| crate::reports::render::OutputFormat::parse(f))
+        .ok_or_else(|| AppError::BadRequest("格式应为 pdf、xlsx 或 docx".into()))?;
+    let view = score_view(&state, &user, id).await?;
+    let doc = score_document(&view);
+    let bytes = tokio::task::spawn_blocking(move || crate::reports::render::render(&doc, format))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+    let (content_type, ext) = crate::reports::render::content_type(format);
+    let detail = serde_json::json!({ "register": "evaluation_score", "round": id, "format": ext }).to_string();
+    state.store.audit(&user.audit(AuditAction::DataExported, format!("evaluation_round:{id}"), detail)).await?;
+    Ok(crate::web::download(
+        bytes,
+        content_type,
+        &format!("evaluation-round-{id}.{ext}"),
+        &format!("{}得分报告.{ext}", view.round.name),
+    ))
 }
