@@ -37,6 +37,10 @@ test('a round: planned, answered on a phone with a photo, cases dispatched, scor
   assert.match(row, /主次干道/);
   assert.match(row, /待测评/);
   const unit = (await office.textContent('#points tbody tr td:nth-child(3)')).trim();
+  await office.waitForSelector('#round-map[data-ready="1"]');
+  const mapped = async () => JSON.parse(await office.getAttribute('#round-map', 'data-points')).map((p) => p.state);
+  assert.equal(await office.getAttribute('#round-map', 'data-drawn'), '1', 'the point is on the map');
+  assert.deepEqual(await mapped(), ['pending']);
   await screenshot(office, 'evaluation-round-desktop');
 
   // The evaluator answers at the point, on a phone, standing there.
@@ -83,6 +87,8 @@ test('a round: planned, answered on a phone with a photo, cases dispatched, scor
     assert.match(text, new RegExp(unit), "to the point's responsible unit");
   }
   await office.goto(roundUrl);
+  await office.waitForSelector('#round-map[data-ready="1"]');
+  assert.deepEqual(await mapped(), ['failed'], 'now marked failed, in red');
   await submit(office, office.locator('#score-link'));
   const total = Number((await office.textContent('#total')).trim());
   assert.ok(total > 0, `a predicted total (${total})`);

@@ -105,6 +105,26 @@
     mini.dataset.ready = "1";
   }
 
+  // A round of evaluation: the points it drew, by how they stand.
+  var round = document.getElementById("round-map");
+  if (round) {
+    var roundMap = baseMap(round, { scrollWheelZoom: false });
+    var colour = { pending: "#7b8794", done: "#2e7d32", failed: "#c62828" };
+    var spots = JSON.parse(round.dataset.points || "[]");
+    var bounds = [];
+    spots.forEach(function (p) {
+      var at = [p.lat, p.lon];
+      bounds.push(at);
+      L.circleMarker(at, { radius: 8, color: "#fff", weight: 2, fillColor: colour[p.state] || colour.pending, fillOpacity: 0.95 })
+        .bindTooltip(p.name + "：" + p.label)
+        .addTo(roundMap);
+    });
+    if (bounds.length) roundMap.fitBounds(bounds, { padding: [30, 30], maxZoom: 16 });
+    round.dataset.drawn = String(bounds.length);
+    load("grids").then(function (data) { gridLayer(data.grids).addTo(roundMap); }).catch(function () {});
+    round.dataset.ready = "1";
+  }
+
   // The report form: a tap on the map sets the spot.
   var pick = document.getElementById("pick-map");
   var open = document.getElementById("pick-open");

@@ -438,6 +438,9 @@ struct RoundPage {
     can_score: bool,
     entered: Vec<(String, String, String, String)>,
     message: Option<String>,
+    map: crate::config::MapConfig,
+    /// The points for the map: lon, lat, state, name.
+    points_json: String,
 }
 
 async fn round_of(
@@ -486,6 +489,15 @@ pub async fn round(
             mine: round.state == "open" && may_answer(&user, p),
         })
         .collect();
+    let points_json = serde_json::Value::Array(
+        rows.iter()
+            .zip(&points)
+            .map(|(p, row)| {
+                serde_json::json!({ "lon": p.lon, "lat": p.lat, "state": row.state_class, "label": row.state, "name": p.name })
+            })
+            .collect(),
+    )
+    .to_string();
     let entered_values: HashMap<String, f64> = serde_json::from_str(&round.entered).unwrap_or_default();
     let entered = system
         .standards()
@@ -510,6 +522,8 @@ pub async fn round(
             0 => "已提交测评结果：全部合格".to_string(),
             n => format!("已提交测评结果：{n} 个不合格项已生成问题案卷，派遣至责任单位"),
         }),
+        map: state.config.map.clone(),
+        points_json,
         round,
     };
     render(&page)
