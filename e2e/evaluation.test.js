@@ -90,10 +90,12 @@ test('a round: planned, answered on a phone with a photo, cases dispatched, scor
   await office.waitForSelector('#round-map[data-ready="1"]');
   assert.deepEqual(await mapped(), ['failed'], 'now marked failed, in red');
   await submit(office, office.locator('#score-link'));
-  const total = Number((await office.textContent('#total')).trim());
-  assert.ok(total > 0, `a predicted total (${total})`);
+  // By hand: 02.01.01 keeps 2 of 4 (two places at 0.5 of weight 2), 02.01.02 loses all 3
+  // (serious), four standards keep their 3 each, 05.02.01 is not applicable: 14 of 19 measured.
+  assert.equal((await office.textContent('#total')).trim(), '14');
   const lostByUnit = await office.textContent('#lost-by-unit');
   assert.match(lostByUnit, new RegExp(unit), 'the lost points are the point unit\'s');
+  assert.match(await office.textContent('#lost-by-standard'), /02\.01\.0[12]/, 'the standards that lost, first');
   assert.match(await office.textContent('#scores'), /实测/);
   assert.match(await office.textContent('#scores'), /未评/);
   await screenshot(office, 'evaluation-score-desktop');

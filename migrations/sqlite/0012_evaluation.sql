@@ -24,6 +24,7 @@ CREATE TABLE evaluation_rounds (
     name             TEXT NOT NULL,
     seed             BIGINT NOT NULL,
     quotas           TEXT NOT NULL,                -- JSON: point type → points to draw
+    scope            TEXT NOT NULL DEFAULT '[]',   -- JSON: the streets drawn from; empty: the whole district
     entered          TEXT NOT NULL DEFAULT '{}',   -- JSON: standard code → score entered by the office
     state            TEXT NOT NULL,                -- open, closed
     created_by_name  TEXT NOT NULL,

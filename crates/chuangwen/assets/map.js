@@ -116,7 +116,7 @@
       var at = [p.lat, p.lon];
       bounds.push(at);
       L.circleMarker(at, { radius: 8, color: "#fff", weight: 2, fillColor: colour[p.state] || colour.pending, fillOpacity: 0.95 })
-        .bindTooltip(p.name + "：" + p.label)
+        .bindTooltip(text("span", p.name + "：" + p.label))
         .addTo(roundMap);
     });
     if (bounds.length) roundMap.fitBounds(bounds, { padding: [30, 30], maxZoom: 16 });

@@ -129,13 +129,8 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
         ),
         ("POST", "/evaluation/system", "/evaluation/system", Rule::Roles(IMPORTERS), None),
         ("POST", "/evaluation/rounds", "/evaluation/rounds", Rule::Roles(IMPORTERS), None),
-        (
-            "GET",
-            "/evaluation/rounds/{id}",
-            "/evaluation/rounds/{id}",
-            Rule::Roles(EVALUATION_READERS),
-            Some(Object::Round),
-        ),
+        // An evaluator sees only rounds with points of theirs (the walkers have none).
+        ("GET", "/evaluation/rounds/{id}", "/evaluation/rounds/{id}", Rule::Roles(DISTRICT_WIDE), Some(Object::Round)),
         (
             "GET",
             "/evaluation/rounds/{id}/score",
@@ -520,6 +515,7 @@ async fn world(db: &common::TestDb) -> World {
                 seed: 1,
                 quotas: [("main_road".to_string(), 1)].into(),
                 evaluators: vec![],
+                streets: vec![],
             };
             chuangwen::evaluation::plan_round(&store, district, &stored, &plan, "测试", &audit).await.unwrap().0
         }
@@ -879,10 +875,12 @@ on_both_backends!(every_route_answers_every_role_as_the_rules_say, |db| {
                 (_, Object::Case | Object::Order | Object::Attachment) if !role.is_district_wide() => {
                     StatusCode::NOT_FOUND
                 }
-                // Evaluators and inspectors answer at the points they are given: an
-                // unassigned one is refused here, and another district's round is not theirs to see.
+                // Evaluators and inspectors answer at the points they are given (and an
+                // evaluator sees only such rounds): an unassigned one is refused here, and
+                // another district's round is not theirs to see.
                 (false, Object::Round)
-                    if route.contains("/points/") && matches!(role, Role::Inspector | Role::Evaluator) =>
+                    if (*route == "/evaluation/rounds/{id}" && *role == Role::Evaluator)
+                        || (route.contains("/points/") && matches!(role, Role::Inspector | Role::Evaluator)) =>
                 {
                     StatusCode::NOT_FOUND
                 }

@@ -52,6 +52,7 @@ fn plan(seed: u64, quotas: &[(&str, usize)], evaluators: Vec<i64>) -> Plan {
         seed,
         quotas: quotas.iter().map(|(t, n)| (t.to_string(), *n)).collect(),
         evaluators,
+        streets: vec![],
     }
 }
 
@@ -90,6 +91,14 @@ on_both_backends!(a_round_draws_its_points_by_seed_and_honours_every_quota, |db|
     // Points drawn carry their responsible unit.
     let points = db.store.round_points(first).await.unwrap();
     assert!(points.iter().all(|p| !p.unit_name.is_empty()));
+
+    // A round limited to one street draws only there.
+    let street = points.iter().find_map(|p| p.street_id).expect("a point in a street");
+    let scoped = Plan { streets: vec![street], ..plan(9, &[("main_road", 3), ("residential_compound", 2)], vec![]) };
+    let (round, _) = plan_round(&db.store, district, &stored, &scoped, "创文办", &audit(district)).await.unwrap();
+    let drawn = db.store.round_points(round).await.unwrap();
+    assert!(!drawn.is_empty());
+    assert!(drawn.iter().all(|p| p.street_id == Some(street)), "only the street's points");
 });
 
 on_both_backends!(failed_items_become_cases_dispatched_to_the_points_unit_and_the_score_follows, |db| {
@@ -156,6 +165,30 @@ on_both_backends!(failed_items_become_cases_dispatched_to_the_points_unit_and_th
     assert_eq!(score.measured_points, 19.0);
     assert_eq!(score.total, 14.0);
     assert_eq!(score.lost_by(|l| l.unit_id), vec![(point.unit_id, 5.0)], "every lost point traced to the unit");
+
+    // Sent again (a double tap, a retry): the same cases, none raised twice.
+    let again = submit_point(&state, &evaluator, &round, &point, &system, &visit).await.unwrap();
+    assert_eq!(again, raised);
+    let filter =
+        chuangwen::store::cases::CaseFilter { source: Some("eval_round".into()), limit: 100, ..Default::default() };
+    let from_rounds = db.store.cases(district, &Scope::District, None, &filter).await.unwrap();
+    assert_eq!(from_rounds.iter().filter(|c| c.point_id == Some(point.point_id)).count(), 2);
+
+    // A failed item whose category the district does not file is refused before anything is kept.
+    let mut odd = (*system).clone();
+    odd.checklists.iter_mut().find(|c| c.point_type == "main_road").unwrap().items[2].category = "99999".into();
+    let failing = vec![
+        answer("ZG-01", Answer::Pass),
+        answer("ZG-02", Answer::Pass),
+        answer("ZG-03", Answer::Fail { occurrences: 1 }),
+        answer("ZG-04", Answer::Pass),
+        answer("ZG-05", Answer::Pass),
+        answer("ZG-06", Answer::Pass),
+        answer("ZG-07", Answer::Pass),
+    ];
+    let table = db.store.categories(district).await.unwrap();
+    let checked = chuangwen::evaluation::check_visit(odd.checklist("main_road").unwrap(), &failing, &table);
+    assert!(matches!(checked, Err(AppError::Invalid { ref message, .. }) if message.contains("99999")), "{checked:?}");
 
     // The office enters the survey's result; a closed round takes no answers.
     let entered = serde_json::json!({ "07.01.02": 8.5 }).to_string();

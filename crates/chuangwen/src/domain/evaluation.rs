@@ -10,7 +10,8 @@
 //!   the rule's deduction (per occurrence, at most the cap; or the pass/fail
 //!   deduction), never more than the item's weight; `serious` (严重不合格) the
 //!   whole weight. Not answered, or not applicable, it is left out: it
-//!   neither earns nor loses, and the report counts it as missing.
+//!   neither earns nor loses; the report counts the unanswered ones as
+//!   missing.
 //! - A field standard (实地考察) scores `points × (1 − Σ deductions ÷ Σ
 //!   weights)` over every item answered for it at every point of the round.
 //!   Each deduction's share of the lost points, `points × deduction ÷ Σ
@@ -206,6 +207,12 @@ impl EvaluationSystem {
                 problems.push(format!("编码“{code}”重复"));
             }
         };
+        if !(2000..=2100).contains(&self.year) {
+            problems.push(format!("年度“{}”应为 2000～2100 年", self.year));
+        }
+        if self.version.trim().is_empty() || self.title.trim().is_empty() {
+            problems.push("请填写测评体系的版本和名称".into());
+        }
         if self.projects.is_empty() {
             problems.push("测评体系没有任何测评项目".into());
         }
@@ -373,9 +380,9 @@ pub fn deduction(item: &CheckItem, answer: Option<Answer>) -> Option<f64> {
 
 /// The draw of a round: per point type, the points picked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Draw {
-    /// Point ids drawn, by point type (ascending ids within a type).
-    pub picked: BTreeMap<String, Vec<i64>>,
+pub struct Draw<K> {
+    /// Points drawn, by point type (ascending within a type).
+    pub picked: BTreeMap<String, Vec<K>>,
     /// Types with fewer points than their quota: (type, quota, available).
     pub short: Vec<(String, usize, usize)>,
 }
@@ -389,16 +396,18 @@ fn type_salt(point_type: &str) -> u64 {
 /// Draws each type's quota of points at random, as the national evaluation
 /// samples points by type: the same seed and points give the same draw. A
 /// type with fewer points than its quota gives all it has and is reported.
-pub fn draw(candidates: &[(i64, String)], quotas: &BTreeMap<String, usize>, seed: u64) -> Draw {
-    let mut by_type: HashMap<&str, Vec<i64>> = HashMap::new();
-    for (id, point_type) in candidates {
-        by_type.entry(point_type.as_str()).or_default().push(*id);
+/// Points are named by a key that does not depend on the database (their
+/// codes), so a district moved to another backend draws the same sample.
+pub fn draw<K: Ord + Clone>(candidates: &[(K, String)], quotas: &BTreeMap<String, usize>, seed: u64) -> Draw<K> {
+    let mut by_type: HashMap<&str, Vec<K>> = HashMap::new();
+    for (key, point_type) in candidates {
+        by_type.entry(point_type.as_str()).or_default().push(key.clone());
     }
     let mut picked = BTreeMap::new();
     let mut short = Vec::new();
     for (point_type, &quota) in quotas {
         let mut ids = by_type.remove(point_type.as_str()).unwrap_or_default();
-        ids.sort_unstable();
+        ids.sort();
         ids.dedup();
         if ids.len() < quota {
             short.push((point_type.clone(), quota, ids.len()));
@@ -411,7 +420,7 @@ pub fn draw(candidates: &[(i64, String)], quotas: &BTreeMap<String, usize>, seed
             ids.swap(i, j);
         }
         let mut chosen = ids[..take].to_vec();
-        chosen.sort_unstable();
+        chosen.sort();
         if quota > 0 {
             picked.insert(point_type.clone(), chosen);
         }
@@ -885,8 +894,10 @@ mod tests {
         assert_eq!(a.picked["park"].len(), 3);
         assert!(a.picked["park"].iter().all(|id| id % 4 == 0), "a type's points come from that type");
         assert!(a.short.is_empty());
-        let others: Vec<Draw> = (43..53).map(|seed| draw(&candidates(), &quotas, seed)).collect();
+        let others: Vec<Draw<i64>> = (43..53).map(|seed| draw(&candidates(), &quotas, seed)).collect();
         assert!(others.iter().any(|d| d.picked != a.picked), "different seeds differ");
+        // The generator and the shuffle are pinned: a change to either changes every district's samples.
+        assert_eq!(a.picked["park"], [20, 24, 36], "seed 42's parks");
         // More than there are: all of them, and the shortfall said.
         let greedy = BTreeMap::from([("park".to_string(), 20), ("square".to_string(), 2)]);
         let d = draw(&candidates(), &greedy, 1);

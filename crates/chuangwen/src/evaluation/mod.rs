@@ -62,6 +62,8 @@ pub struct Plan {
     pub quotas: BTreeMap<String, usize>,
     /// Evaluators, assigned in turn to the points drawn.
     pub evaluators: Vec<i64>,
+    /// The streets drawn from; empty for the whole district.
+    pub streets: Vec<i64>,
 }
 
 /// Plans a round: draws its points and assigns them in turn to the
@@ -73,18 +75,22 @@ pub async fn plan_round(
     plan: &Plan,
     by_name: &str,
     audit: &NewAuditEntry,
-) -> Result<(i64, Draw), StoreError> {
-    let candidates = store.draw_candidates(district_id).await?;
-    let pairs: Vec<(i64, String)> = candidates.iter().map(|c| (c.id, c.point_type.clone())).collect();
+) -> Result<(i64, Draw<String>), StoreError> {
+    let mut candidates = store.draw_candidates(district_id).await?;
+    if !plan.streets.is_empty() {
+        candidates.retain(|c| c.street_id.is_some_and(|s| plan.streets.contains(&s)));
+    }
+    // Drawn by code, not row id: the same seed gives the same sample on any backend.
+    let pairs: Vec<(String, String)> = candidates.iter().map(|c| (c.code.clone(), c.point_type.clone())).collect();
     let drawn = draw(&pairs, &plan.quotas, plan.seed);
-    let by_id: HashMap<i64, _> = candidates.iter().map(|c| (c.id, c)).collect();
+    let by_code: HashMap<&str, _> = candidates.iter().map(|c| (c.code.as_str(), c)).collect();
     let points: Vec<DrawnPoint> = drawn
         .picked
         .values()
         .flatten()
         .enumerate()
-        .map(|(i, id)| {
-            let c = by_id[id];
+        .map(|(i, code)| {
+            let c = by_code[code.as_str()];
             DrawnPoint {
                 point_id: c.id,
                 point_type: c.point_type.clone(),
@@ -95,6 +101,7 @@ pub async fn plan_round(
         })
         .collect();
     let quotas = serde_json::to_string(&plan.quotas).expect("quotas serialise");
+    let scope = serde_json::to_string(&plan.streets).expect("streets serialise");
     let new = NewRound {
         system_id: system.id,
         kind: &plan.kind,
@@ -102,6 +109,7 @@ pub async fn plan_round(
         // Stored as a signed 64-bit number; read back with `as u64`.
         seed: plan.seed as i64,
         quotas: &quotas,
+        scope: &scope,
         created_by_name: by_name,
     };
     let id = store.create_round(district_id, &new, &points, audit).await?;
@@ -153,7 +161,8 @@ pub fn answer_of(result: &str, occurrences: i64) -> Option<Answer> {
 /// The office, as the system acts for it when a failed item's case is
 /// accepted and dispatched: a caller of the district's whole scope who is
 /// nobody (no person signs the step).
-async fn office_of(store: &Store, district_id: i64, round: &Round) -> Result<CurrentUser, AppError> {
+async fn office_of(store: &Store, user: &CurrentUser, round: &Round) -> Result<CurrentUser, AppError> {
+    let district_id = user.district_id;
     let units = store.units(district_id).await?;
     let root = units.iter().find(|u| u.parent_id.is_none()).ok_or(AppError::NotFound)?;
     Ok(CurrentUser {
@@ -162,21 +171,56 @@ async fn office_of(store: &Store, district_id: i64, round: &Round) -> Result<Cur
         district_id,
         unit_id: root.id,
         unit_path: root.path.clone(),
-        username: format!("evaluation-round:{}", round.id),
+        // The audit names who set it off: the evaluator, through the round.
+        username: format!("{}@evaluation-round:{}", user.username, round.id),
         display_name: format!("创文办（{}自动派遣）", kind_label(&round.kind)),
         roles: vec![Role::Office],
         must_change_password: false,
         session_hash: None,
-        ip: String::new(),
+        ip: user.ip.clone(),
     })
 }
 
-/// Takes an evaluator's answers at a point of an open round: every item of
-/// the point type's checklist must be answered (an item may be 不适用). The
-/// answers are kept first, in one transaction; then each failed item raises
-/// a case of its category at the point — accepted and dispatched to the
-/// point's responsible unit with the category's time limit — linked to the
-/// answer. Photos (ids of the evaluator's own uploads) go with the first case.
+/// Checks a visit before anything is kept: every item of the checklist
+/// answered, and every failed item's category one the district files.
+pub fn check_visit(
+    list: &crate::domain::evaluation::Checklist,
+    answers: &[PointAnswer],
+    categories: &crate::domain::categories::CategoryTable,
+) -> Result<(), AppError> {
+    let by_code: HashMap<&str, &PointAnswer> = answers.iter().map(|a| (a.item_code.as_str(), a)).collect();
+    let unanswered: Vec<&str> =
+        list.items.iter().filter(|i| !by_code.contains_key(i.code.as_str())).map(|i| i.criterion.as_str()).collect();
+    if !unanswered.is_empty() {
+        return Err(AppError::Invalid {
+            field: "answers".into(),
+            message: format!("还有 {} 项未作答：{}", unanswered.len(), unanswered.join("；")),
+        });
+    }
+    let unknown: Vec<&str> = list
+        .items
+        .iter()
+        .filter(|i| by_code[i.code.as_str()].answer.failed() && categories.category(&i.category).is_none())
+        .map(|i| i.category.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(AppError::Invalid {
+            field: "answers".into(),
+            message: format!("检查清单中的问题分类 {} 在本区分类表中不存在，请创文办修正测评体系", unknown.join("、")),
+        });
+    }
+    Ok(())
+}
+
+/// Takes an evaluator's answers at a point of an open round ([`check_visit`]
+/// first). The answers are kept first, in one transaction; then each failed
+/// item raises a case of its category at the point — accepted and
+/// dispatched to the point's responsible unit with the category's time limit
+/// — linked to the answer at once. Photos (ids of the evaluator's own
+/// uploads) go with the first case. Safe to repeat: an item whose answer
+/// already has a case keeps it, a case filed by an attempt that failed
+/// midway is found by its key, and a case not yet dispatched is taken on
+/// from where it stands.
 pub async fn submit_point(
     state: &AppState,
     user: &CurrentUser,
@@ -190,15 +234,9 @@ pub async fn submit_point(
     let store = &state.store;
     let list =
         system.checklist(&point.point_type).ok_or_else(|| AppError::BadRequest("该点位类型没有检查清单".into()))?;
+    let table = store.categories(user.district_id).await?;
+    check_visit(list, answers, &table)?;
     let by_code: HashMap<&str, &PointAnswer> = answers.iter().map(|a| (a.item_code.as_str(), a)).collect();
-    let unanswered: Vec<&str> =
-        list.items.iter().filter(|i| !by_code.contains_key(i.code.as_str())).map(|i| i.criterion.as_str()).collect();
-    if !unanswered.is_empty() {
-        return Err(AppError::Invalid {
-            field: "answers".into(),
-            message: format!("还有 {} 项未作答：{}", unanswered.len(), unanswered.join("；")),
-        });
-    }
     let rows: Vec<NewAnswer> = list
         .items
         .iter()
@@ -208,15 +246,21 @@ pub async fn submit_point(
             NewAnswer { item_code: item.code.clone(), result, occurrences, note: a.note.trim().to_string() }
         })
         .collect();
+    let linked: HashMap<String, i64> = store
+        .round_answers(round.id)
+        .await?
+        .into_iter()
+        .filter(|a| a.point_id == point.point_id)
+        .filter_map(|a| Some((a.item_code, a.case_id?)))
+        .collect();
     let audit = user.audit(AuditAction::EvaluationAnswered, format!("evaluation_round:{}", round.id), "");
     let by_name = user.display_name.clone();
     if !store.record_answers(round.id, point.point_id, &rows, location, user.user_id, &by_name, &audit).await? {
         return Err(AppError::Conflict("本轮测评已结束，不能再作答".into()));
     }
     // Each failure becomes a case dispatched to the point's responsible unit.
-    let table = store.categories(user.district_id).await?;
     let grids = crate::places::load_grid_index(store, user.district_id).await?;
-    let office = office_of(store, user.district_id, round).await?;
+    let office = office_of(store, user, round).await?;
     let mut raised = Vec::new();
     let mut photos = photos.clone();
     for item in &list.items {
@@ -224,49 +268,94 @@ pub async fn submit_point(
         if !a.answer.failed() {
             continue;
         }
-        let Some(category) = table.category(&item.category) else { continue };
-        let condition = &category.conditions[0];
-        let how = match a.answer {
-            Answer::Fail { occurrences } => format!("不合格 {} 处", occurrences.max(1)),
-            _ => "严重不合格".to_string(),
+        let case_id = match linked.get(&item.code) {
+            Some(id) => *id,
+            None => {
+                let Some(category) = table.category(&item.category) else { continue };
+                let key = format!("evaluation:{}:{}:{}", round.id, point.point_id, item.code);
+                let filed = match store.idempotent_response(user.district_id, &key).await? {
+                    Some(earlier) => earlier.response.parse::<i64>().ok(),
+                    None => None,
+                };
+                let id = match filed {
+                    Some(id) => id,
+                    None => {
+                        let condition = &category.conditions[0];
+                        let how = match a.answer {
+                            Answer::Fail { occurrences } => format!("不合格 {} 处", occurrences.max(1)),
+                            _ => "严重不合格".to_string(),
+                        };
+                        let note =
+                            if a.note.trim().is_empty() { String::new() } else { format!("。{}", a.note.trim()) };
+                        // The case sits at the point, in the point's grid: where it is counted is where it is shown.
+                        let place =
+                            grids.resolve(point.lon, point.lat).map(|l| (l.grid_id, l.community_id, l.street_id));
+                        let new = NewCase {
+                            source: "eval_round".into(),
+                            category_code: category.code.clone(),
+                            category_version: table.version.clone(),
+                            condition_index: 0,
+                            campaign: category.campaign.clone(),
+                            limit_amount: condition.limit as i64,
+                            limit_clock: condition.clock.code().to_string(),
+                            description: format!(
+                                "{}（{}）：{}（{}）检查项“{}”{how}{note}",
+                                round.name,
+                                kind_label(&round.kind),
+                                point.name,
+                                point.code,
+                                item.criterion
+                            ),
+                            address: point.address.clone(),
+                            location: Some((point.lon, point.lat)),
+                            place,
+                            point_id: Some(point.point_id),
+                            reporter_id: user.user_id,
+                            reporter_name: user.display_name.clone(),
+                        };
+                        let report_audit = user.audit(AuditAction::CaseReported, "", "");
+                        let keyed = Some((key.as_str(), user.username.as_str(), ""));
+                        let (case, _, _) = store
+                            .create_case(
+                                user.district_id,
+                                &new,
+                                &report_audit,
+                                &std::mem::take(&mut photos),
+                                keyed,
+                                |c| (201, c.id.to_string()),
+                            )
+                            .await
+                            .map_err(crate::api::cases::attachment_refused)?;
+                        case.id
+                    }
+                };
+                store.link_answer_case(round.id, point.point_id, &item.code, id).await?;
+                id
+            }
         };
-        let note = if a.note.trim().is_empty() { String::new() } else { format!("。{}", a.note.trim()) };
-        let (lon, lat) = location.unwrap_or((point.lon, point.lat));
-        let place = grids.resolve(point.lon, point.lat).map(|l| (l.grid_id, l.community_id, l.street_id));
-        let new = NewCase {
-            source: "eval_round".into(),
-            category_code: category.code.clone(),
-            category_version: table.version.clone(),
-            condition_index: 0,
-            campaign: category.campaign.clone(),
-            limit_amount: condition.limit as i64,
-            limit_clock: condition.clock.code().to_string(),
-            description: format!(
-                "{}：{}（{}）检查项“{}”{how}{note}",
-                round.name, point.name, point.code, item.criterion
-            ),
-            address: point.address.clone(),
-            location: Some((lon, lat)),
-            place,
-            point_id: Some(point.point_id),
-            reporter_id: user.user_id,
-            reporter_name: user.display_name.clone(),
-        };
-        let report_audit = user.audit(AuditAction::CaseReported, "", "");
-        let (case, _, _) = store
-            .create_case(user.district_id, &new, &report_audit, &std::mem::take(&mut photos), None, |_| {
-                (201, String::new())
-            })
-            .await
-            .map_err(crate::api::cases::attachment_refused)?;
-        crate::api::cases::perform_step(state, &office, case.id, Transition::Accept, &TransitionInput::default(), None)
-            .await?;
-        let dispatch = TransitionInput { unit_id: Some(point.unit_id), ..TransitionInput::default() };
-        crate::api::cases::perform_step(state, &office, case.id, Transition::Dispatch, &dispatch, None).await?;
-        store.link_answer_case(round.id, point.point_id, &item.code, case.id).await?;
-        raised.push(case.id);
+        take_on(state, &office, case_id, point.unit_id).await?;
+        raised.push(case_id);
     }
     Ok(raised)
+}
+
+/// Accepts and dispatches a raised case from wherever it stands (a retry
+/// finishes what an attempt left); a case the office has moved on is left.
+async fn take_on(state: &AppState, office: &CurrentUser, case_id: i64, unit_id: i64) -> Result<(), AppError> {
+    use crate::domain::cases::CaseState;
+    let state_of = |case: crate::store::cases::Case| CaseState::from_code(&case.state);
+    let case = state.store.case(office.district_id, &crate::auth::policy::Scope::District, None, case_id).await?;
+    let Some(case) = case else { return Ok(()) };
+    if state_of(case) == Some(CaseState::Reported) {
+        crate::api::cases::perform_step(state, office, case_id, Transition::Accept, &TransitionInput::default(), None)
+            .await?;
+    }
+    let case = state.store.case(office.district_id, &crate::auth::policy::Scope::District, None, case_id).await?;
+    if case.and_then(state_of) == Some(CaseState::Accepted) {
+        let dispatch = TransitionInput { unit_id: Some(unit_id), ..TransitionInput::default() };
+        crate::api::cases::perform_step(state, office, case_id, Transition::Dispatch, &dispatch, None).await?;
+    }
+    Ok(())
 }
 
 /// A round's score from its answers and the scores the office entered.

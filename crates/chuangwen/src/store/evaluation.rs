@@ -49,6 +49,8 @@ pub struct Round {
     pub seed: i64,
     /// JSON: point type → points drawn.
     pub quotas: String,
+    /// JSON: the street unit ids drawn from; empty for the whole district.
+    pub scope: String,
     /// JSON: standard code → score entered by the office.
     pub entered: String,
     /// `open` or `closed`.
@@ -65,7 +67,8 @@ pub struct Round {
     pub done: i64,
 }
 
-const ROUND_COLUMNS: &str = "SELECT r.id, r.district_id, r.system_id, r.kind, r.name, r.seed, r.quotas, r.entered,
+const ROUND_COLUMNS: &str =
+    "SELECT r.id, r.district_id, r.system_id, r.kind, r.name, r.seed, r.quotas, r.scope, r.entered,
     r.state, r.created_by_name, r.created_at, r.closed_at,
     (SELECT COUNT(*) FROM evaluation_round_points p WHERE p.round_id = r.id) AS points,
     (SELECT COUNT(*) FROM evaluation_round_points p WHERE p.round_id = r.id AND p.done_at IS NOT NULL) AS done
@@ -124,6 +127,8 @@ pub struct DrawnPoint {
 pub struct Candidate {
     /// The point.
     pub id: i64,
+    /// Its code (what the draw orders by).
+    pub code: String,
     /// Its type.
     pub point_type: String,
     /// Its responsible unit.
@@ -179,6 +184,8 @@ pub struct NewRound<'a> {
     pub seed: i64,
     /// Quotas JSON.
     pub quotas: &'a str,
+    /// Scope JSON (street ids).
+    pub scope: &'a str,
     /// Planner's name.
     pub created_by_name: &'a str,
 }
@@ -256,7 +263,7 @@ impl Store {
     /// The district's points a draw chooses from.
     pub async fn draw_candidates(&self, district_id: i64) -> StoreResult<Vec<Candidate>> {
         Ok(read!(&self.db, |pool| sqlx::query_as::<_, Candidate>(
-            "SELECT id, point_type, responsible_unit_id, street_id FROM points WHERE district_id = $1"
+            "SELECT id, code, point_type, responsible_unit_id, street_id FROM points WHERE district_id = $1"
         )
         .bind(district_id)
         .fetch_all(pool)
@@ -274,8 +281,8 @@ impl Store {
         let (algorithm, at) = (self.audit_hash, now());
         Ok(transaction!(&self.db, |tx| {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO evaluation_rounds (district_id, system_id, kind, name, seed, quotas, state, created_by_name, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8) RETURNING id",
+                "INSERT INTO evaluation_rounds (district_id, system_id, kind, name, seed, quotas, scope, state, created_by_name,
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9) RETURNING id",
             )
             .bind(district_id)
             .bind(new.system_id)
@@ -283,6 +290,7 @@ impl Store {
             .bind(new.name)
             .bind(new.seed)
             .bind(new.quotas)
+            .bind(new.scope)
             .bind(new.created_by_name)
             .bind(at)
             .fetch_one(&mut *tx)
@@ -317,6 +325,16 @@ impl Store {
             "{ROUND_COLUMNS} WHERE r.district_id = $1 ORDER BY r.id DESC"
         )))
         .bind(district_id)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// The rounds in which this person evaluates points.
+    pub async fn rounds_evaluated_by(&self, user_id: i64) -> StoreResult<Vec<i64>> {
+        Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT DISTINCT round_id FROM evaluation_round_points WHERE evaluator_id = $1"
+        )
+        .bind(user_id)
         .fetch_all(pool)
         .await)?)
     }

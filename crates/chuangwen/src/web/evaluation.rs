@@ -274,6 +274,7 @@ struct RoundsPage {
     kinds: Vec<(&'static str, &'static str)>,
     types: Vec<(String, String, usize)>,
     evaluators: Vec<(i64, String, String)>,
+    streets: Vec<(i64, String)>,
     seed: u64,
     error: Option<String>,
 }
@@ -284,11 +285,18 @@ async fn rounds_page(
     headers: &HeaderMap,
     error: Option<String>,
 ) -> Result<Response, AppError> {
+    // An evaluator (often a third party's) sees the rounds they evaluate in, and nothing else.
+    let own: Option<Vec<i64>> = match (sees_all_rounds(user), user.user_id) {
+        (true, _) => None,
+        (false, Some(id)) => Some(state.store.rounds_evaluated_by(id).await?),
+        (false, None) => Some(vec![]),
+    };
     let rounds = state
         .store
         .rounds(user.district_id)
         .await?
         .into_iter()
+        .filter(|r| own.as_ref().is_none_or(|ids| ids.contains(&r.id)))
         .map(|r| RoundRow {
             id: r.id,
             name: r.name,
@@ -312,6 +320,7 @@ async fn rounds_page(
         None => vec![],
     };
     let evaluators = evaluators_of(state, user.district_id).await?;
+    let streets = streets_of(state, user.district_id).await?;
     let page = RoundsPage {
         nav: Some(Nav::of(state, user, headers).await?),
         csrf: csrf_token(headers),
@@ -320,6 +329,7 @@ async fn rounds_page(
         kinds: ROUND_KINDS.to_vec(),
         types,
         evaluators,
+        streets,
         seed: u64::from_le_bytes(*uuid::Uuid::new_v4().as_bytes().first_chunk().expect("16 bytes")) % 1_000_000,
         error,
     };
@@ -342,6 +352,24 @@ async fn evaluators_of(state: &AppState, district_id: i64) -> Result<Vec<(i64, S
         }
     }
     Ok(out)
+}
+
+/// District-wide roles see every round and every point; an evaluator only
+/// the rounds and points they are given.
+fn sees_all_rounds(user: &CurrentUser) -> bool {
+    user.may(Action::ViewDistrictStatistics)
+}
+
+/// The district's streets and towns: (id, name).
+async fn streets_of(state: &AppState, district_id: i64) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(state
+        .store
+        .units(district_id)
+        .await?
+        .into_iter()
+        .filter(|u| crate::domain::org::UnitKind::from_code(&u.kind).is_some_and(|k| k.is_street_level()))
+        .map(|u| (u.id, u.name))
+        .collect())
 }
 
 /// `GET /evaluation/rounds`.
@@ -401,10 +429,27 @@ pub async fn plan(
     if evaluators.iter().any(|id| !known.iter().any(|u| u.0 == *id)) {
         problems.push("测评员不存在".into());
     }
+    let streets: Vec<i64> = pairs.iter().filter(|(k, _)| k == "street").filter_map(|(_, v)| v.parse().ok()).collect();
+    let known_streets = streets_of(&state, user.district_id).await?;
+    if streets.iter().any(|id| !known_streets.iter().any(|s| s.0 == *id)) {
+        problems.push("街道不存在".into());
+    }
     if !problems.is_empty() {
         return rounds_page(&state, &user, &headers, Some(problems.join("；"))).await;
     }
-    let plan = Plan { kind, name, seed: seed.unwrap_or_default(), quotas, evaluators };
+    // A round that would draw nothing is not made.
+    let available = state
+        .store
+        .draw_candidates(user.district_id)
+        .await?
+        .iter()
+        .filter(|c| quotas.contains_key(&c.point_type))
+        .filter(|c| streets.is_empty() || c.street_id.is_some_and(|s| streets.contains(&s)))
+        .count();
+    if available == 0 {
+        return rounds_page(&state, &user, &headers, Some("所选范围内没有这些类型的点位，无法抽取".into())).await;
+    }
+    let plan = Plan { kind, name, seed: seed.unwrap_or_default(), quotas, evaluators, streets };
     let audit = user.audit(AuditAction::EvaluationChanged, "", "");
     let (id, _) = plan_round(&state.store, user.district_id, &stored, &plan, &user.display_name, &audit).await?;
     Ok(Redirect::to(&format!("/evaluation/rounds/{id}")).into_response())
@@ -432,6 +477,8 @@ struct RoundPage {
     kind: &'static str,
     seed: u64,
     quotas: String,
+    scope: String,
+    short: Vec<String>,
     points: Vec<PointRow>,
     failed: usize,
     can_manage: bool,
@@ -465,7 +512,13 @@ pub async fn round(
 ) -> Result<Response, AppError> {
     user.require(Action::ViewEvaluation)?;
     let (round, system) = round_of(&state, &user, id).await?;
-    let rows = state.store.round_points(round.id).await?;
+    let mut rows = state.store.round_points(round.id).await?;
+    if !sees_all_rounds(&user) {
+        rows.retain(|p| p.evaluator_id.is_some() && p.evaluator_id == user.user_id);
+        if rows.is_empty() {
+            return Err(AppError::Forbidden);
+        }
+    }
     let manage = user.may(Action::ManageEvaluation);
     let points: Vec<PointRow> = rows
         .iter()
@@ -513,6 +566,26 @@ pub async fn round(
         kind: kind_label(&round.kind),
         seed: round.seed as u64,
         quotas: quotas_text(&round.quotas),
+        short: {
+            let quotas: BTreeMap<String, usize> = serde_json::from_str(&round.quotas).unwrap_or_default();
+            let all = state.store.round_points(round.id).await?;
+            quotas
+                .iter()
+                .filter_map(|(t, wanted)| {
+                    let drawn = all.iter().filter(|p| &p.point_type == t).count();
+                    let name =
+                        crate::domain::places::point_type(t).map(|p| p.name.clone()).unwrap_or_else(|| t.clone());
+                    (drawn < *wanted).then(|| format!("{name}要求 {wanted} 个，范围内仅有 {drawn} 个"))
+                })
+                .collect()
+        },
+        scope: {
+            let ids: Vec<i64> = serde_json::from_str(&round.scope).unwrap_or_default();
+            let streets = streets_of(&state, user.district_id).await?;
+            let names: Vec<String> =
+                streets.into_iter().filter(|(id, _)| ids.contains(id)).map(|(_, name)| name).collect();
+            if names.is_empty() { "全区".to_string() } else { names.join("、") }
+        },
         failed: rows.iter().filter(|p| p.failed > 0).count(),
         points,
         can_manage: manage,
@@ -684,17 +757,40 @@ pub async fn answer(
     check_csrf(&headers, field(&fields, "csrf"))?;
     let found = point_of(&state, &user, round_id, point_id).await?;
     let (round, system, point) = (&found.0, &found.1, &found.2);
-    let items = system.checklist(&point.point_type).map(|c| c.items.clone()).unwrap_or_default();
+    let list = system.checklist(&point.point_type).cloned().ok_or(AppError::NotFound)?;
     let mut answers = Vec::new();
     let mut given = HashMap::new();
-    for item in &items {
+    let mut problems = Vec::new();
+    for item in &list.items {
         let result = field(&fields, &format!("result_{}", item.code)).to_string();
-        let occurrences = field(&fields, &format!("count_{}", item.code)).parse::<i64>().unwrap_or(1).clamp(1, 999);
+        let count_text = field(&fields, &format!("count_{}", item.code));
         let note = field(&fields, &format!("note_{}", item.code)).to_string();
+        let occurrences = match count_text.parse::<i64>() {
+            Ok(n) if (1..=999).contains(&n) => n,
+            _ if result != "fail" || count_text.is_empty() => 1,
+            _ => {
+                problems.push(format!("“{}”的处数应为 1～999 的整数", item.criterion));
+                1
+            }
+        };
         given.insert(item.code.clone(), (result.clone(), occurrences, note.clone()));
-        if let Some(answer) = answer_of(&result, occurrences) {
-            answers.push(PointAnswer { item_code: item.code.clone(), answer, note });
+        match answer_of(&result, occurrences) {
+            Some(answer) => answers.push(PointAnswer { item_code: item.code.clone(), answer, note }),
+            None if result.is_empty() => {}
+            None => problems.push(format!("“{}”的选项无效", item.criterion)),
         }
+    }
+    if !problems.is_empty() {
+        return point_page(&state, &user, &headers, found, given, Some(problems.join("；"))).await;
+    }
+    // Checked before any photo is kept, so a refusal leaves nothing behind.
+    let table = state.store.categories(user.district_id).await?;
+    if let Err(AppError::Invalid { message, .. }) = crate::evaluation::check_visit(&list, &answers, &table) {
+        return point_page(&state, &user, &headers, found, given, Some(message)).await;
+    }
+    if answers.iter().any(|a| a.answer.failed()) && files.is_empty() {
+        let message = "有不合格项时，请拍摄现场照片".to_string();
+        return point_page(&state, &user, &headers, found, given, Some(message)).await;
     }
     let location = match (field(&fields, "lon").parse::<f64>(), field(&fields, "lat").parse::<f64>()) {
         (Ok(lon), Ok(lat)) if crate::domain::geometry::valid_position(lon, lat) => Some((lon, lat)),
@@ -709,10 +805,6 @@ pub async fn answer(
             }
             Err(other) => return Err(other),
         }
-    }
-    if answers.iter().any(|a| a.answer.failed()) && photos.is_empty() {
-        let message = "有不合格项时，请拍摄现场照片".to_string();
-        return point_page(&state, &user, &headers, found, given, Some(message)).await;
     }
     let visit = Visit { answers, photos, location };
     match crate::evaluation::submit_point(&state, &user, round, point, system, &visit).await {
@@ -760,7 +852,7 @@ pub async fn enter(
     }
     let json = serde_json::to_string(&entered).expect("scores serialise");
     state.store.set_round_entered(user.district_id, round.id, &json).await?;
-    let detail = serde_json::json!({ "entered": entered.len() }).to_string();
+    let detail = serde_json::json!({ "entered": entered, "before": serde_json::from_str::<serde_json::Value>(&round.entered).ok() }).to_string();
     state
         .store
         .audit(&user.audit(AuditAction::EvaluationChanged, format!("evaluation_round:{}", round.id), detail))
@@ -821,6 +913,7 @@ struct ScoreView {
     unassessed: String,
     missing: usize,
     lines: Vec<ScoreLine>,
+    by_standard: Vec<(String, String, String)>,
     by_unit: Vec<(String, String)>,
     by_street: Vec<(String, String)>,
     by_point: Vec<(String, String, String)>,
@@ -920,6 +1013,15 @@ async fn score_view(state: &AppState, user: &CurrentUser, id: i64) -> Result<Sco
     let point_names: HashMap<i64, String> =
         rows.iter().map(|p| (p.point_id, format!("{}（{}）", p.name, p.code))).collect();
     let by_unit = score.lost_by(|l| l.unit_id).iter().map(|(u, v)| (name(u), score_text(*v))).collect();
+    let mut lost_standards: Vec<_> = score.standards.iter().filter(|s| s.lost > 0.0).collect();
+    lost_standards.sort_by(|a, b| b.lost.total_cmp(&a.lost));
+    let by_standard = lost_standards
+        .iter()
+        .map(|s| {
+            let text = system.standard(&s.code).map(|st| st.text.clone()).unwrap_or_default();
+            (s.code.clone(), text, score_text(s.lost))
+        })
+        .collect();
     let by_street = score
         .lost_by(|l| l.street_id.unwrap_or(0))
         .iter()
@@ -984,6 +1086,7 @@ async fn score_view(state: &AppState, user: &CurrentUser, id: i64) -> Result<Sco
         unassessed: score_text(score.unassessed_points),
         missing: score.missing,
         lines: score_lines(&system, &score, &flagged),
+        by_standard,
         by_unit,
         by_street,
         by_point,
@@ -1036,6 +1139,12 @@ fn score_document(v: &ScoreView) -> crate::reports::Document {
                 vec![text(&l.code), Cell::Text(name), text(&l.points), text(&l.score), text(&l.lost), text(l.basis)]
             })
             .collect(),
+    ));
+    blocks.push(Block::Heading { text: "失分：测评标准".into() });
+    blocks.push(table(
+        "测评标准",
+        &["编码", "测评标准", "失分"],
+        v.by_standard.iter().map(|s| vec![text(&s.0), text(&s.1), text(&s.2)]).collect(),
     ));
     blocks.push(Block::Heading { text: "失分：责任单位".into() });
     blocks.push(table(
