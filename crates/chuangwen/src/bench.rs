@@ -10,6 +10,11 @@
 //! from the kept sums, against 20 ms, beside the direct recount of the same
 //! figures from the cases on the same database (issue W1-E).
 //!
+//! `chuangwen bench sheets`: the daily inspection sheets (督察单) of every
+//! unit with running cases, made and delivered as the 08:00 job does, and
+//! the weekly report, against the 5 s all sheets for 500 units must stay
+//! under (issue W1-G).
+//!
 //! `chuangwen bench intake`: a spreadsheet of findings taken in whole — read
 //! for its mapping, kept, checked row by row, its duplicates looked up and
 //! its cases filed by the intake job — against the 5 s a 10,000-row file
@@ -405,5 +410,49 @@ pub async fn intake(state: &AppState, rows: usize, rounds: usize) -> anyhow::Res
         timing.undo.push(started.elapsed());
         state.files.delete(&key).await.ok();
     }
+    Ok(timing)
+}
+
+/// The ceiling of making every unit's daily sheet, for 500 units (issue W1-G).
+pub const SHEETS_CEILING: Duration = Duration::from_secs(5);
+/// The units that ceiling is stated for.
+pub const SHEETS_UNITS: usize = 500;
+
+/// The rounds of the sheets benchmark.
+pub struct SheetsTiming {
+    /// Units given a sheet each round.
+    pub units: usize,
+    /// Running cases those units hold (what the sheets read).
+    pub running: usize,
+    /// Making and delivering every unit's sheet.
+    pub sheets: Vec<Duration>,
+    /// Making the weekly report.
+    pub weekly: Vec<Duration>,
+}
+
+/// Makes every unit's daily sheet for today and the weekly report, `rounds`
+/// times (a sheet made again is changed in place, as the job does).
+pub async fn sheets(state: &AppState, rounds: usize) -> anyhow::Result<SheetsTiming> {
+    anyhow::ensure!(rounds > 0, "rounds must be at least 1");
+    let store = &state.store;
+    let district =
+        store.districts().await?.into_iter().find(|d| d.is_demo).ok_or_else(|| anyhow::anyhow!("no demo district"))?;
+    let now = chrono::Utc::now();
+    let today = crate::domain::stats::beijing_day(now);
+    let ctx = state.job_context();
+    let mut running = 0;
+    for unit in store.units_with_running_cases(district.id).await? {
+        running += store.unit_running_cases(unit).await?.len();
+    }
+    let mut timing = SheetsTiming { units: 0, running, sheets: vec![], weekly: vec![] };
+    for _ in 0..rounds {
+        let started = Instant::now();
+        timing.units = crate::jobs::reports::sheets_for(&ctx, district.id, today, now).await?;
+        timing.sheets.push(started.elapsed());
+        let started = Instant::now();
+        crate::reports::build::weekly(store, district.id, today).await?;
+        timing.weekly.push(started.elapsed());
+    }
+    anyhow::ensure!(timing.units > 0, "no unit has running cases: nothing to measure");
     Ok(timing)
 }

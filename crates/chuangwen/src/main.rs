@@ -130,6 +130,18 @@ enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// 各单位每日督察单与周报的生成耗时 / every unit's daily inspection sheet, and the weekly report
+    Sheets {
+        /// 演示区的案卷数 / cases in the demo district
+        #[arg(long, default_value_t = 20_000)]
+        cases: u64,
+        /// 测量次数 / measurements
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// 批量导入一份问题清单的耗时（读取、检查、查重、立案）及撤销 / taking in a spreadsheet of findings, and undoing it
     Intake {
         /// 演示区的案卷数 / cases in the demo district
@@ -413,6 +425,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Stats { cases, rounds, recount_rounds, database_url }) => {
             bench_stats(config, cases, rounds, recount_rounds, database_url).await
         }
+        Command::Bench(BenchCommand::Sheets { cases, rounds, database_url }) => {
+            bench_sheets(config, cases, rounds, database_url).await
+        }
         Command::Bench(BenchCommand::Intake { cases, rows, rounds, database_url }) => {
             bench_intake(config, cases, rows, rounds, database_url).await
         }
@@ -550,6 +565,33 @@ async fn bench_stats(
         ms(worst),
         STATS_CEILING.as_millis(),
         worst.as_secs_f64() / STATS_CEILING.as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn bench_sheets(config: Config, cases: u64, rounds: usize, url: Option<String>) -> anyhow::Result<()> {
+    use chuangwen::bench::{SHEETS_CEILING, SHEETS_UNITS, median, sheets};
+    let state = bench_state(config, cases, url).await?;
+    println!("bench sheets: a district of {cases} cases ({}), {rounds} rounds", state.store.backend());
+    let t = sheets(&state, rounds).await?;
+    let s = |d: std::time::Duration| format!("{:.2} s", d.as_secs_f64());
+    let (sheets, weekly) = (median(&t.sheets), median(&t.weekly));
+    println!("{}{}slowest", pad("step", 52), pad("median", 10));
+    println!(
+        "{}{}{}",
+        pad(&format!("daily sheets of all {} units ({} running cases)", t.units, t.running), 52),
+        pad(&s(sheets), 10),
+        s(*t.sheets.iter().max().unwrap())
+    );
+    println!("{}{}{}", pad("the weekly report", 52), pad(&s(weekly), 10), s(*t.weekly.iter().max().unwrap()));
+    let per_unit = sheets.as_secs_f64() / t.units as f64;
+    println!("per running case {:.1} µs", sheets.as_secs_f64() / t.running.max(1) as f64 * 1e6);
+    println!(
+        "per unit {:.1} ms; {SHEETS_UNITS} units at this rate (extrapolated): {:.2} s against the {} s ceiling: {:.2} of it",
+        per_unit * 1e3,
+        per_unit * SHEETS_UNITS as f64,
+        SHEETS_CEILING.as_secs(),
+        per_unit * SHEETS_UNITS as f64 / SHEETS_CEILING.as_secs_f64()
     );
     Ok(())
 }
