@@ -444,3 +444,16 @@ fn an_acknowledged_report_survives_kill_9_right_after_its_201() {
     assert_eq!(found["number"], created["number"]);
     assert_eq!(found["description"], "kill -9 之前的上报");
 }
+
+#[test]
+fn the_intake_and_sheets_benchmarks_run_and_print_their_ceilings() {
+    let dir = tempfile::tempdir().unwrap();
+    let intake = run(dir.path(), &[], &["bench", "intake", "--cases", "300", "--rows", "40", "--rounds", "1"]);
+    let out = String::from_utf8_lossy(&intake.stdout);
+    assert!(intake.status.success(), "{}{}", out, stderr(&intake));
+    assert!(out.contains("upload to done: median") && out.contains("against the 5 s ceiling"), "{out}");
+    let sheets = run(dir.path(), &[], &["bench", "sheets", "--cases", "300", "--rounds", "1"]);
+    let out = String::from_utf8_lossy(&sheets.stdout);
+    assert!(sheets.status.success(), "{}{}", out, stderr(&sheets));
+    assert!(out.contains("running cases") && out.contains("against the 5 s ceiling"), "{out}");
+}
