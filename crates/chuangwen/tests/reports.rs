@@ -231,3 +231,54 @@ on_both_backends!(a_webhook_delivery_survives_the_receiver_being_down, |db| {
     assert_eq!(publish(Document { subtitle: "第三版".into(), ..doc }).await, report);
     assert_eq!(db.store.deliveries(district, 10).await.unwrap().len(), 2, "stopped: nothing queued");
 });
+
+on_both_backends!(a_unit_with_a_backlog_gets_a_sheet_that_lists_the_earliest_and_counts_the_rest, |db| {
+    let district = db.with_demo_cases(2_000).await;
+    let units = db.store.units_with_running_cases(district).await.unwrap();
+    // The unit holding the most running cases.
+    let mut busiest = (0, 0);
+    for unit in units {
+        let n = db.store.unit_running_cases(unit).await.unwrap().len();
+        if n > busiest.1 {
+            busiest = (unit, n);
+        }
+    }
+    let unit = db.store.unit_by_id(busiest.0).await.unwrap();
+    let calendar = db.store.calendar(district).await.unwrap();
+    let now = chrono::Utc::now();
+    let day = chuangwen::domain::stats::beijing_day(now);
+    let sheet = |rows: i64| {
+        let (store, unit, calendar) = (db.store.clone(), unit.clone(), calendar.clone());
+        async move {
+            let end = chuangwen::store::stats::day_start(day + chrono::Duration::days(1));
+            let since = chuangwen::reports::build::new_since(&calendar, day);
+            store.unit_sheet_cases(unit.id, end, since, rows).await.unwrap()
+        }
+    };
+    // Counted in full whatever is listed; listed up to the limit, earliest deadline first.
+    let (all, [overdue, due, new]) = sheet(i64::MAX / 2).await;
+    assert_eq!(all as usize, busiest.1);
+    let (all_again, [overdue_few, _, _]) = sheet(3).await;
+    assert_eq!(all_again, all);
+    assert_eq!(overdue_few.count, overdue.count);
+    assert_eq!(overdue_few.cases.len(), (overdue.count as usize).min(3));
+    assert_eq!(
+        overdue_few.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
+        overdue.cases.iter().take(3).map(|c| c.id).collect::<Vec<_>>()
+    );
+    assert!(overdue.count > 3, "the busiest unit has a backlog ({} overdue)", overdue.count);
+    // The parts agree with the rules every list uses.
+    let running = db.store.unit_running_cases(unit.id).await.unwrap();
+    assert_eq!(
+        overdue.count as usize,
+        running.iter().filter(|c| c.alert() == chuangwen::domain::cases::Alert::Red).count()
+    );
+    assert!(due.cases.iter().all(|c| c.overdue_at.is_none()));
+    assert!(new.count as usize <= running.len());
+    // The sheet as made says how many are not listed when there are more than it lists.
+    let doc = chuangwen::reports::build::daily_sheet(&db.store, district, &unit, &calendar, day, now).await.unwrap();
+    let text = serde_json::to_string(&doc).unwrap();
+    assert!(text.contains(&format!("已超期（{} 件）", overdue.count)));
+    let rows = chuangwen::reports::build::SHEET_ROWS;
+    assert_eq!(text.contains("未列出"), overdue.count > rows || due.count > rows || new.count > rows);
+});

@@ -5,7 +5,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use super::{Block, Cell, Document, Table};
 use crate::domain::assessment::Settings;
 use crate::domain::calendar::WorkCalendar;
-use crate::domain::cases::{Alert, CaseState};
+use crate::domain::cases::CaseState;
 use crate::domain::stats::{Dim, Figures, Period, percent};
 use crate::statistics::{self, Focus, Names, Row};
 use crate::store::cases::Case;
@@ -61,6 +61,9 @@ pub fn new_since(calendar: &WorkCalendar, day: NaiveDate) -> DateTime<Utc> {
     day_start(previous) + Duration::hours(crate::jobs::reports::SHEET_HOUR)
 }
 
+/// Cases a daily sheet lists per section; the rest are counted.
+pub const SHEET_ROWS: i64 = 100;
+
 /// The daily inspection sheet (督察单) of `unit` for `day`, as things
 /// stand at `now`: what is overdue (as the deadline watcher marked it, the
 /// same rule as every list and dashboard), what falls due by the end of the
@@ -73,31 +76,37 @@ pub async fn daily_sheet(
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> StoreResult<Document> {
-    let running = store.unit_running_cases(unit.id).await?;
     let since = new_since(calendar, day);
     let end_of_day = day_start(day + Duration::days(1));
-    let red = |c: &Case| c.alert() == Alert::Red;
-    let overdue: Vec<Case> = running.iter().filter(|c| red(c)).cloned().collect();
-    let due: Vec<Case> =
-        running.iter().filter(|c| !red(c) && c.deadline.is_some_and(|d| d < end_of_day)).cloned().collect();
-    let new: Vec<Case> = running.iter().filter(|c| c.dispatched_at.is_some_and(|d| d >= since)).cloned().collect();
+    // Counted in full, listed up to SHEET_ROWS each: a unit with a backlog of
+    // thousands gets a sheet people can read, and the rest on the case list.
+    let (running, [overdue, due, new]) = store.unit_sheet_cases(unit.id, end_of_day, since, SHEET_ROWS).await?;
     let summary = format!(
         "{}：截至 {}，你单位在办问题 {} 件，其中已超期 {} 件，今日到期 {} 件，{}以来新交办 {} 件。请于期限内整改完毕，并上传整改后照片。",
         unit.name,
         beijing_time(now, "%m月%d日 %H:%M"),
-        running.len(),
-        overdue.len(),
-        due.len(),
+        running,
+        overdue.count,
+        due.count,
         beijing_time(since, "%m月%d日 %H:%M"),
-        new.len()
+        new.count
     );
     let mut blocks = vec![Block::Paragraph { text: summary }];
-    for (heading, cases) in [("已超期", &overdue), ("今日到期", &due), ("新交办", &new)] {
-        blocks.push(Block::Heading { text: format!("{heading}（{} 件）", cases.len()) });
-        if cases.is_empty() {
+    for (heading, section) in [("已超期", &overdue), ("今日到期", &due), ("新交办", &new)] {
+        blocks.push(Block::Heading { text: format!("{heading}（{} 件）", section.count) });
+        if section.cases.is_empty() {
             blocks.push(Block::Paragraph { text: "无。".into() });
         } else {
-            blocks.push(Block::Table(case_table(store, district_id, heading, cases).await?));
+            blocks.push(Block::Table(case_table(store, district_id, heading, &section.cases).await?));
+            let unlisted = section.count - section.cases.len() as i64;
+            if unlisted > 0 {
+                blocks.push(Block::Paragraph {
+                    text: format!(
+                        "以上为期限最早的 {} 件，另有 {unlisted} 件未列出，请在案卷列表中查看。",
+                        section.cases.len()
+                    ),
+                });
+            }
         }
     }
     Ok(Document {

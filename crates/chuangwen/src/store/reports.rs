@@ -257,6 +257,42 @@ impl Store {
             .await)?)
     }
 
+    /// A unit's daily-sheet sections, counted in full and listed up to
+    /// `limit` each (earliest deadline first): the overdue, those due by
+    /// `end_of_day`, and those dispatched since `since`; with the count of
+    /// all its running cases.
+    pub async fn unit_sheet_cases(
+        &self,
+        unit_id: i64,
+        end_of_day: DateTime<Utc>,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<(i64, [SheetSection; 3])> {
+        let sheet = SheetQuery { unit_id, end_of_day, since };
+        let total: i64 = read!(&self.db, |pool| {
+            let mut q = QueryBuilder::new("SELECT COUNT(*) FROM cases");
+            sheet.push(&mut q, None);
+            q.build_query_scalar().fetch_one(pool).await
+        })?;
+        let mut sections = Vec::with_capacity(3);
+        for part in [SheetPart::Overdue, SheetPart::Due, SheetPart::New] {
+            let count: i64 = read!(&self.db, |pool| {
+                let mut q = QueryBuilder::new("SELECT COUNT(*) FROM cases");
+                sheet.push(&mut q, Some(part));
+                q.build_query_scalar().fetch_one(pool).await
+            })?;
+            let cases: Vec<Case> = read!(&self.db, |pool| {
+                let mut q = QueryBuilder::new(CASE_COLUMNS);
+                sheet.push(&mut q, Some(part));
+                q.push(" ORDER BY deadline, id LIMIT ").push_bind(limit);
+                q.build_query_as().fetch_all(pool).await
+            })?;
+            sections.push(SheetSection { count, cases });
+        }
+        let sections: [SheetSection; 3] = sections.try_into().unwrap_or_else(|_| unreachable!("three parts"));
+        Ok((total, sections))
+    }
+
     /// Units with at least one running case (those that get a daily sheet).
     pub async fn units_with_running_cases(&self, district_id: i64) -> StoreResult<Vec<i64>> {
         let sql = format!(
@@ -482,5 +518,55 @@ impl Store {
             }
         });
         Ok(queued)
+    }
+}
+
+/// One section of a daily sheet: how many cases, and those listed.
+#[derive(Clone, Debug)]
+pub struct SheetSection {
+    /// Cases in the section.
+    pub count: i64,
+    /// The first of them, earliest deadline first.
+    pub cases: Vec<Case>,
+}
+
+/// The parts of a daily sheet.
+#[derive(Clone, Copy, Debug)]
+enum SheetPart {
+    /// 已超期.
+    Overdue,
+    /// 今日到期.
+    Due,
+    /// 新交办.
+    New,
+}
+
+/// The running cases of a unit, and what divides them into a sheet's parts.
+struct SheetQuery {
+    unit_id: i64,
+    end_of_day: DateTime<Utc>,
+    since: DateTime<Utc>,
+}
+
+impl SheetQuery {
+    /// ` WHERE …` for the unit's running cases, or one part of them.
+    fn push<'a, DB: sqlx::Database>(&self, q: &mut QueryBuilder<DB>, part: Option<SheetPart>)
+    where
+        i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        DateTime<Utc>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    {
+        q.push(" WHERE unit_id = ").push_bind(self.unit_id).push(" AND state IN ").push(RUNNING_STATES.as_str());
+        match part {
+            None => {}
+            Some(SheetPart::Overdue) => {
+                q.push(" AND overdue_at IS NOT NULL");
+            }
+            Some(SheetPart::Due) => {
+                q.push(" AND overdue_at IS NULL AND deadline < ").push_bind(self.end_of_day);
+            }
+            Some(SheetPart::New) => {
+                q.push(" AND dispatched_at >= ").push_bind(self.since);
+            }
+        }
     }
 }
