@@ -522,7 +522,7 @@ async fn world(db: &common::TestDb) -> World {
     };
     let round_here = round_in(district).await;
     let round_elsewhere = round_in(other.id).await;
-    let round_point = store.round_points(round_here).await.unwrap()[0].point_id;
+    let round_point = store.round_points(district, round_here).await.unwrap()[0].point_id;
     let token_elsewhere = new_token(&store, other.id, other_root.id, other_user).await.0;
     let batch_elsewhere = batch_of_nothing(&store, other.id, other_user).await;
     let sheet = |district: i64, unit: i64, kind: &'static str| {

@@ -64,7 +64,7 @@ on_both_backends!(a_round_draws_its_points_by_seed_and_honours_every_quota, |db|
         let store = db.store.clone();
         async move {
             store
-                .round_points(round)
+                .round_points(district, round)
                 .await
                 .unwrap()
                 .into_iter()
@@ -89,14 +89,16 @@ on_both_backends!(a_round_draws_its_points_by_seed_and_honours_every_quota, |db|
     let other_ids: BTreeSet<i64> = ids(other).await.into_iter().map(|(_, id)| id).collect();
     assert_ne!(other_ids, first_ids, "another seed draws others");
     // Points drawn carry their responsible unit.
-    let points = db.store.round_points(first).await.unwrap();
+    let points = db.store.round_points(district, first).await.unwrap();
     assert!(points.iter().all(|p| !p.unit_name.is_empty()));
+    assert!(db.store.round_points(district + 1, first).await.unwrap().is_empty(), "another district reads nothing");
+    assert!(db.store.round_answers(district + 1, first).await.unwrap().is_empty());
 
     // A round limited to one street draws only there.
     let street = points.iter().find_map(|p| p.street_id).expect("a point in a street");
     let scoped = Plan { streets: vec![street], ..plan(9, &[("main_road", 3), ("residential_compound", 2)], vec![]) };
     let (round, _) = plan_round(&db.store, district, &stored, &scoped, "创文办", &audit(district)).await.unwrap();
-    let drawn = db.store.round_points(round).await.unwrap();
+    let drawn = db.store.round_points(district, round).await.unwrap();
     assert!(!drawn.is_empty());
     assert!(drawn.iter().all(|p| p.street_id == Some(street)), "only the street's points");
 });
@@ -117,7 +119,7 @@ on_both_backends!(failed_items_become_cases_dispatched_to_the_points_unit_and_th
     .await
     .unwrap();
     let round = db.store.round(district, round_id).await.unwrap().unwrap();
-    let point = db.store.round_points(round_id).await.unwrap().remove(0);
+    let point = db.store.round_points(district, round_id).await.unwrap().remove(0);
     assert_eq!(point.evaluator_id, evaluator.user_id, "assigned to the evaluator");
 
     let answer = |code: &str, answer: Answer| PointAnswer { item_code: code.into(), answer, note: String::new() };
@@ -126,7 +128,7 @@ on_both_backends!(failed_items_become_cases_dispatched_to_the_points_unit_and_th
     let visit = Visit { answers: partial, ..Visit::default() };
     let refused = submit_point(&state, &evaluator, &round, &point, &system, &visit).await;
     assert!(matches!(refused, Err(AppError::Invalid { .. })), "{refused:?}");
-    assert!(db.store.round_answers(round_id).await.unwrap().is_empty());
+    assert!(db.store.round_answers(district, round_id).await.unwrap().is_empty());
 
     let answers = vec![
         answer("ZG-01", Answer::Fail { occurrences: 2 }),
@@ -148,7 +150,7 @@ on_both_backends!(failed_items_become_cases_dispatched_to_the_points_unit_and_th
         assert!(case.deadline.is_some(), "with the category's time limit");
         assert!(case.description.contains("2026 年第四季度模拟测评"));
     }
-    let stored_answers = db.store.round_answers(round_id).await.unwrap();
+    let stored_answers = db.store.round_answers(district, round_id).await.unwrap();
     let linked: BTreeMap<&str, Option<i64>> =
         stored_answers.iter().map(|a| (a.item_code.as_str(), a.case_id)).collect();
     assert_eq!(linked["ZG-01"], Some(raised[0]));
@@ -244,7 +246,7 @@ on_both_backends!(a_district_loads_its_own_system_and_downloads_the_score, |db| 
             .await
             .unwrap();
     let old_round = db.store.round(district, old_round).await.unwrap().unwrap();
-    let point = db.store.round_points(old_round.id).await.unwrap().remove(0);
+    let point = db.store.round_points(district, old_round.id).await.unwrap().remove(0);
     let all = |failing: &str| -> Vec<PointAnswer> {
         last_year
             .checklist("main_road")

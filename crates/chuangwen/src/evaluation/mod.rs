@@ -247,7 +247,7 @@ pub async fn submit_point(
         })
         .collect();
     let linked: HashMap<String, i64> = store
-        .round_answers(round.id)
+        .round_answers(round.district_id, round.id)
         .await?
         .into_iter()
         .filter(|a| a.point_id == point.point_id)
@@ -361,13 +361,13 @@ async fn take_on(state: &AppState, office: &CurrentUser, case_id: i64, unit_id: 
 /// A round's score from its answers and the scores the office entered.
 pub async fn score(store: &Store, round: &Round, system: &EvaluationSystem) -> Result<RoundScore, StoreError> {
     let points: Vec<RoundPoint> = store
-        .round_points(round.id)
+        .round_points(round.district_id, round.id)
         .await?
         .into_iter()
         .map(|p| RoundPoint { id: p.point_id, point_type: p.point_type, unit_id: p.unit_id, street_id: p.street_id })
         .collect();
     let answers: HashMap<(i64, String), Answer> = store
-        .round_answers(round.id)
+        .round_answers(round.district_id, round.id)
         .await?
         .into_iter()
         .filter_map(|a| Some(((a.point_id, a.item_code), answer_of(&a.result, a.occurrences)?)))

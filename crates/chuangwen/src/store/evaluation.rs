@@ -350,8 +350,9 @@ impl Store {
         .await)?)
     }
 
-    /// A round's points with their names, units and evaluators.
-    pub async fn round_points(&self, round_id: i64) -> StoreResult<Vec<RoundPointRow>> {
+    /// A round's points with their names, units and evaluators (none when
+    /// the round is not the district's).
+    pub async fn round_points(&self, district_id: i64, round_id: i64) -> StoreResult<Vec<RoundPointRow>> {
         Ok(read!(&self.db, |pool| {
             sqlx::query_as::<_, RoundPointRow>(
             "SELECT rp.point_id, p.code, p.name, rp.point_type, p.lon, p.lat, p.address, rp.unit_id, u.name AS unit_name,
@@ -359,24 +360,29 @@ impl Store {
                 (SELECT COUNT(*) FROM evaluation_answers a WHERE a.round_id = rp.round_id AND a.point_id = rp.point_id
                    AND a.result IN ('fail', 'serious')) AS failed
              FROM evaluation_round_points rp
+             JOIN evaluation_rounds r ON r.id = rp.round_id AND r.district_id = $2
              JOIN points p ON p.id = rp.point_id
              JOIN units u ON u.id = rp.unit_id
              LEFT JOIN users e ON e.id = rp.evaluator_id
              WHERE rp.round_id = $1 ORDER BY rp.point_type, p.code"
         )
         .bind(round_id)
+        .bind(district_id)
         .fetch_all(pool)
         .await
         })?)
     }
 
-    /// A round's answers.
-    pub async fn round_answers(&self, round_id: i64) -> StoreResult<Vec<StoredAnswer>> {
+    /// A round's answers (none when the round is not the district's).
+    pub async fn round_answers(&self, district_id: i64, round_id: i64) -> StoreResult<Vec<StoredAnswer>> {
         Ok(read!(&self.db, |pool| sqlx::query_as::<_, StoredAnswer>(
             "SELECT point_id, item_code, result, occurrences, note, case_id, answered_by_name, answered_at
-             FROM evaluation_answers WHERE round_id = $1 ORDER BY point_id, item_code"
+             FROM evaluation_answers
+             WHERE round_id = $1 AND EXISTS (SELECT 1 FROM evaluation_rounds r WHERE r.id = $1 AND r.district_id = $2)
+             ORDER BY point_id, item_code"
         )
         .bind(round_id)
+        .bind(district_id)
         .fetch_all(pool)
         .await)?)
     }

@@ -512,7 +512,7 @@ pub async fn round(
 ) -> Result<Response, AppError> {
     user.require(Action::ViewEvaluation)?;
     let (round, system) = round_of(&state, &user, id).await?;
-    let mut rows = state.store.round_points(round.id).await?;
+    let mut rows = state.store.round_points(round.district_id, round.id).await?;
     if !sees_all_rounds(&user) {
         rows.retain(|p| p.evaluator_id.is_some() && p.evaluator_id == user.user_id);
         if rows.is_empty() {
@@ -568,7 +568,7 @@ pub async fn round(
         quotas: quotas_text(&round.quotas),
         short: {
             let quotas: BTreeMap<String, usize> = serde_json::from_str(&round.quotas).unwrap_or_default();
-            let all = state.store.round_points(round.id).await?;
+            let all = state.store.round_points(round.district_id, round.id).await?;
             quotas
                 .iter()
                 .filter_map(|(t, wanted)| {
@@ -656,7 +656,7 @@ async fn point_of(
     let (round, system) = round_of(state, user, round_id).await?;
     let point = state
         .store
-        .round_points(round.id)
+        .round_points(round.district_id, round.id)
         .await?
         .into_iter()
         .find(|p| p.point_id == point_id)
@@ -677,7 +677,7 @@ async fn point_page(
 ) -> Result<Response, AppError> {
     let stored: HashMap<String, (String, i64, String)> = state
         .store
-        .round_answers(round.id)
+        .round_answers(round.district_id, round.id)
         .await?
         .into_iter()
         .filter(|a| a.point_id == point.point_id)
@@ -1009,7 +1009,7 @@ async fn score_view(state: &AppState, user: &CurrentUser, id: i64) -> Result<Sco
     let units: HashMap<i64, String> =
         state.store.units(user.district_id).await?.into_iter().map(|u| (u.id, u.name)).collect();
     let name = |id: &i64| units.get(id).cloned().unwrap_or_default();
-    let rows = state.store.round_points(round.id).await?;
+    let rows = state.store.round_points(round.district_id, round.id).await?;
     let point_names: HashMap<i64, String> =
         rows.iter().map(|p| (p.point_id, format!("{}（{}）", p.name, p.code))).collect();
     let by_unit = score.lost_by(|l| l.unit_id).iter().map(|(u, v)| (name(u), score_text(*v))).collect();
