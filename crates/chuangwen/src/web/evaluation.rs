@@ -19,7 +19,7 @@ use crate::domain::org::Role;
 use crate::error::AppError;
 use crate::evaluation::{Plan, PointAnswer, ROUND_KINDS, Visit, answer_of, kind_label, plan_round, system_of};
 use crate::store::evaluation::{Round, RoundPointRow, StoredSystem};
-use crate::web::{Nav, field, form_pairs, render};
+use crate::web::{Nav, field, form_pairs, render, render_form};
 
 fn when(at: chrono::DateTime<chrono::Utc>) -> String {
     at.with_timezone(&crate::domain::calendar::beijing()).format("%Y-%m-%d %H:%M").to_string()
@@ -153,9 +153,7 @@ async fn tree_page(
         projects,
         checklists,
     };
-    let status =
-        if page.error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
-    Ok((status, render(&page)?).into_response())
+    render_form(&page, page.error.is_some())
 }
 
 /// `GET /evaluation/system/download?format=xlsx|toml`: the current system.
@@ -333,9 +331,7 @@ async fn rounds_page(
         seed: u64::from_le_bytes(*uuid::Uuid::new_v4().as_bytes().first_chunk().expect("16 bytes")) % 1_000_000,
         error,
     };
-    let status =
-        if page.error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
-    Ok((status, render(&page)?).into_response())
+    render_form(&page, page.error.is_some())
 }
 
 /// Who may be sent to evaluate: the district's evaluators (第三方测评) and
@@ -512,7 +508,9 @@ pub async fn round(
 ) -> Result<Response, AppError> {
     user.require(Action::ViewEvaluation)?;
     let (round, system) = round_of(&state, &user, id).await?;
-    let mut rows = state.store.round_points(round.district_id, round.id).await?;
+    let all = state.store.round_points(round.district_id, round.id).await?;
+    let short = shortfall(&round.quotas, &all);
+    let mut rows = all;
     if !sees_all_rounds(&user) {
         rows.retain(|p| p.evaluator_id.is_some() && p.evaluator_id == user.user_id);
         if rows.is_empty() {
@@ -566,19 +564,7 @@ pub async fn round(
         kind: kind_label(&round.kind),
         seed: round.seed as u64,
         quotas: quotas_text(&round.quotas),
-        short: {
-            let quotas: BTreeMap<String, usize> = serde_json::from_str(&round.quotas).unwrap_or_default();
-            let all = state.store.round_points(round.district_id, round.id).await?;
-            quotas
-                .iter()
-                .filter_map(|(t, wanted)| {
-                    let drawn = all.iter().filter(|p| &p.point_type == t).count();
-                    let name =
-                        crate::domain::places::point_type(t).map(|p| p.name.clone()).unwrap_or_else(|| t.clone());
-                    (drawn < *wanted).then(|| format!("{name}要求 {wanted} 个，范围内仅有 {drawn} 个"))
-                })
-                .collect()
-        },
+        short,
         scope: {
             let ids: Vec<i64> = serde_json::from_str(&round.scope).unwrap_or_default();
             let streets = streets_of(&state, user.district_id).await?;
@@ -600,6 +586,19 @@ pub async fn round(
         round,
     };
     render(&page)
+}
+
+/// The point types that drew fewer points than their quota, said for people.
+fn shortfall(quotas: &str, drawn: &[RoundPointRow]) -> Vec<String> {
+    let quotas: BTreeMap<String, usize> = serde_json::from_str(quotas).unwrap_or_default();
+    quotas
+        .iter()
+        .filter_map(|(t, wanted)| {
+            let got = drawn.iter().filter(|p| &p.point_type == t).count();
+            let name = crate::domain::places::point_type(t).map(|p| p.name.clone()).unwrap_or_else(|| t.clone());
+            (got < *wanted).then(|| format!("{name}要求 {wanted} 个，范围内仅有 {got} 个"))
+        })
+        .collect()
 }
 
 fn quotas_text(json: &str) -> String {
@@ -714,9 +713,7 @@ async fn point_page(
         items,
         error,
     };
-    let status =
-        if page.error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
-    Ok((status, render(&page)?).into_response())
+    render_form(&page, page.error.is_some())
 }
 
 /// `GET /evaluation/rounds/{id}/points/{point}`: the checklist, for a phone.
@@ -976,24 +973,20 @@ async fn last_year_of(
     district_id: i64,
     year: i64,
 ) -> Result<Option<(String, f64, Vec<(String, String, f64)>)>, AppError> {
-    let Some(stored) = state.store.evaluation_system(district_id, year - 1).await? else { return Ok(None) };
-    let system = crate::evaluation::parse(&stored)?;
-    let systems: Vec<i64> = state
+    let last_year: HashMap<i64, StoredSystem> = state
         .store
         .evaluation_systems(district_id)
         .await?
         .into_iter()
         .filter(|s| s.year == year - 1)
-        .map(|s| s.id)
+        .map(|s| (s.id, s))
         .collect();
-    let Some(round) = state.store.rounds(district_id).await?.into_iter().find(|r| systems.contains(&r.system_id))
+    // The newest round scored under one of last year's versions.
+    let Some(round) = state.store.rounds(district_id).await?.into_iter().find(|r| last_year.contains_key(&r.system_id))
     else {
         return Ok(None);
     };
-    let round_system = match state.store.evaluation_system_by_id(district_id, round.system_id).await? {
-        Some(s) => crate::evaluation::parse(&s)?,
-        None => system,
-    };
+    let round_system = crate::evaluation::parse(&last_year[&round.system_id])?;
     let score = crate::evaluation::score(&state.store, &round, &round_system).await?;
     let mut by_project: Vec<(String, String, f64)> =
         round_system.projects.iter().map(|p| (p.code.clone(), p.name.clone(), score.under(&p.code).1)).collect();

@@ -20,7 +20,7 @@ use crate::intake::{IntakeReport, undo_refusal};
 use crate::places::import::RowError;
 use crate::sheet::read_table_blocking;
 use crate::store::intake::{IntakeBatch, IntakeJob, NewIntakeBatch, UndoRefusal};
-use crate::web::{Nav, field, form_pairs, render};
+use crate::web::{Nav, field, form_pairs, render_form};
 
 /// Batches listed on the intake page.
 const LISTED: i64 = 50;
@@ -97,9 +97,7 @@ async fn intake_page(
         error,
         batches,
     };
-    let status =
-        if page.error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
-    Ok((status, render(&page)?).into_response())
+    render_form(&page, page.error.is_some())
 }
 
 /// `GET /intake`: the upload form and the batches, newest first.
@@ -289,12 +287,7 @@ async fn batch_page(
         undo_error,
         batch,
     };
-    let status = if page.mapping_error.is_some() || page.undo_error.is_some() {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        axum::http::StatusCode::OK
-    };
-    Ok((status, render(&page)?).into_response())
+    render_form(&page, page.mapping_error.is_some() || page.undo_error.is_some())
 }
 
 /// `GET /intake/batches/{id}`: the mapping step, the progress, or the report.

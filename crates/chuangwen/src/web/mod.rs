@@ -150,6 +150,12 @@ pub fn render(template: &impl Template) -> Result<Response, AppError> {
     Ok(Html(html).into_response())
 }
 
+/// Renders a form page: 422 when it shows a refusal, 200 otherwise.
+pub fn render_form(template: &impl Template, refused: bool) -> Result<Response, AppError> {
+    let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, render(template)?).into_response())
+}
+
 /// Answers unknown paths.
 pub async fn not_found() -> AppError {
     AppError::NotFound
