@@ -256,16 +256,22 @@ pub async fn stats(state: &AppState, rounds: usize, recount_rounds: usize) -> an
         .await?;
         // The same figures recounted from the cases (the trend left out: it
         // would take one more GROUP BY per bucket).
-        let dashboard_recount = timed(recount_rounds, || async {
-            for p in [period, period.previous(), period.year_before()] {
-                store.recount_by(id, Dim::All, &p).await?;
-            }
-            for dim in BREAKDOWNS {
-                store.recount_by(id, dim, &period).await?;
-            }
-            Ok(())
-        })
-        .await?;
+        // No recount asked for (`--recount-rounds 0`): zero, printed as not measured.
+        let not_measured = || async { anyhow::Ok(vec![Duration::ZERO]) };
+        let dashboard_recount = if recount_rounds == 0 {
+            not_measured().await?
+        } else {
+            timed(recount_rounds, || async {
+                for p in [period, period.previous(), period.year_before()] {
+                    store.recount_by(id, Dim::All, &p).await?;
+                }
+                for dim in BREAKDOWNS {
+                    store.recount_by(id, dim, &period).await?;
+                }
+                Ok(())
+            })
+            .await?
+        };
         out.push(StatsTiming {
             what: "office dashboard",
             period: label.clone(),
@@ -278,12 +284,16 @@ pub async fn stats(state: &AppState, rounds: usize, recount_rounds: usize) -> an
             Ok(())
         })
         .await?;
-        let ranked_recount = timed(recount_rounds, || async {
-            store.recount_by(id, Dim::Street, &period).await?;
-            store.recount_by(id, Dim::Unit, &period).await?;
-            Ok(())
-        })
-        .await?;
+        let ranked_recount = if recount_rounds == 0 {
+            not_measured().await?
+        } else {
+            timed(recount_rounds, || async {
+                store.recount_by(id, Dim::Street, &period).await?;
+                store.recount_by(id, Dim::Unit, &period).await?;
+                Ok(())
+            })
+            .await?
+        };
         out.push(StatsTiming {
             what: "rankings",
             period: label,
@@ -455,4 +465,247 @@ pub async fn sheets(state: &AppState, rounds: usize) -> anyhow::Result<SheetsTim
     }
     anyhow::ensure!(timing.units > 0, "no unit has running cases: nothing to measure");
     Ok(timing)
+}
+
+/// The p99 ceiling of a report's answer at 64 clients (issue W1-G).
+pub const REPORT_P99_CEILING: Duration = Duration::from_millis(50);
+
+/// One run of the durable intake benchmark and its ceilings, measured on
+/// the same database in the same run.
+pub struct ReportsTiming {
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Reports filed over HTTP.
+    pub reports: usize,
+    /// The disk's flush rate: 4 KiB written and `fdatasync`ed, per second.
+    pub fsync_per_s: f64,
+    /// The same rows written straight into the store in batches of
+    /// `batch` reports per transaction, without HTTP: reports per second.
+    pub batched_per_s: f64,
+    /// Reports per transaction of the batched ceiling.
+    pub batch: usize,
+    /// One transaction per report straight into the store, from `clients`
+    /// callers at once: reports per second.
+    pub single_per_s: f64,
+    /// Over HTTP, each answered only after its commit: reports per second.
+    pub http_per_s: f64,
+    /// Median answer time over HTTP.
+    pub http_p50: Duration,
+    /// 99th-percentile answer time over HTTP.
+    pub http_p99: Duration,
+    /// Commits the HTTP reports were filed in (reports sharing a commit
+    /// share its time).
+    pub http_commits: i64,
+    /// Reports answered 201 and found in the database afterwards.
+    pub http_found: i64,
+}
+
+/// The disk's flush rate in `dir`: 4 KiB written at a rotating offset and
+/// flushed with `fdatasync`, as a database's log is, for `seconds`.
+pub fn fsync_rate(dir: &std::path::Path, seconds: f64) -> anyhow::Result<f64> {
+    use std::io::{Seek, SeekFrom, Write};
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("fsync-{}.bench", std::process::id()));
+    let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).open(&path)?;
+    let block = [7u8; 4096];
+    let started = Instant::now();
+    let mut flushes = 0u64;
+    while started.elapsed().as_secs_f64() < seconds {
+        file.seek(SeekFrom::Start((flushes % 256) * 4096))?;
+        file.write_all(&block)?;
+        file.sync_data()?;
+        flushes += 1;
+    }
+    let rate = flushes as f64 / started.elapsed().as_secs_f64();
+    drop(file);
+    std::fs::remove_file(&path)?;
+    Ok(rate)
+}
+
+/// Durable intake: `clients` reporters (the demo's supervisors, each with a
+/// session) send `per_client` reports each over HTTP to the real server on
+/// a loopback port, each waiting for its answer before the next, as a phone
+/// does; beside it, on the same database, the disk's flush rate, the same
+/// rows written straight into the store in batches of `clients`, and one
+/// transaction per report.
+pub async fn reports(state: AppState, clients: usize, per_client: usize) -> anyhow::Result<ReportsTiming> {
+    use crate::api::cases::{ReportBody, place_report};
+    use crate::auth::audit::AuditAction;
+    use crate::store::filing::Report;
+    anyhow::ensure!(clients > 0 && per_client > 0, "clients and reports per client must be at least 1");
+    let store = state.store.clone();
+    let district =
+        store.districts().await?.into_iter().find(|d| d.is_demo).ok_or_else(|| anyhow::anyhow!("no demo district"))?;
+    let cells = crate::places::load_grid_index(&store, district.id).await?;
+    let spots: Vec<(f64, f64)> = cells.cells().iter().map(|c| c.polygon.centroid()).collect();
+    anyhow::ensure!(!spots.is_empty(), "the district has no grid cells");
+    let categories = store.categories(district.id).await?;
+    let body = |i: usize| {
+        let (lon, lat) = spots[i % spots.len()];
+        let category = &categories.categories[i % categories.categories.len()];
+        ReportBody {
+            category: category.code.clone(),
+            condition: None,
+            description: format!("早巡发现：{}（第 {i} 条）", category.name),
+            lon: Some(lon),
+            lat: Some(lat),
+            crs: None,
+            address: String::new(),
+            point_id: None,
+            source: None,
+        }
+    };
+
+    // The reporters: the demo's supervisors, one session per client.
+    let mut reporters = Vec::new();
+    for n in 1.. {
+        match store.user_by_username(&format!("supervisor{n:03}")).await? {
+            Some(user) => reporters.push(user),
+            None => break,
+        }
+    }
+    anyhow::ensure!(!reporters.is_empty(), "the demo district has no supervisor");
+    let mut sessions = Vec::with_capacity(clients);
+    for c in 0..clients {
+        let session = random_token();
+        store.create_session(&token_hash(&session), reporters[c % reporters.len()].id).await?;
+        sessions.push(session);
+    }
+    let session_user = store.session_user(&token_hash(&sessions[0])).await?.expect("a session just made");
+    let caller = crate::auth::CurrentUser {
+        user_id: Some(session_user.user.id),
+        token_id: None,
+        district_id: session_user.user.district_id,
+        unit_id: session_user.user.unit_id,
+        unit_path: session_user.unit_path,
+        username: session_user.user.username.clone(),
+        display_name: session_user.user.display_name.clone(),
+        roles: session_user.roles.split(',').filter_map(crate::domain::org::Role::parse).collect(),
+        must_change_password: false,
+        session_hash: None,
+        ip: "127.0.0.1".into(),
+    };
+    let total = clients * per_client;
+    let mut rows = Vec::with_capacity(total);
+    for i in 0..total {
+        let (new, _) = place_report(&state, &caller, &body(i), "supervisor".into()).await?;
+        rows.push(new);
+    }
+    let report = |new: &crate::store::cases::NewCase| Report {
+        district_id: district.id,
+        case: new.clone(),
+        audit: caller.audit(AuditAction::CaseReported, "", ""),
+        photos: vec![],
+        idempotency: None,
+        respond: Box::new(|_| (201, String::new())),
+    };
+
+    // Ceiling: the disk's flush rate where the data lives.
+    let dir = state.config.data_dir.join("bench");
+    let fsync_per_s = tokio::task::spawn_blocking(move || fsync_rate(&dir, 2.0)).await??;
+
+    // Ceiling: the same rows in batches, straight into the store.
+    let batch = clients;
+    let started = Instant::now();
+    for chunk in rows.chunks(batch) {
+        store.file_reports(chunk.iter().map(report).collect()).await?;
+    }
+    let batched_per_s = total as f64 / started.elapsed().as_secs_f64();
+
+    // Beside it: one transaction per report, from every client at once.
+    let started = Instant::now();
+    let mut callers = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        let store = store.clone();
+        let mine: Vec<Report> = rows.iter().skip(c).step_by(clients).map(report).collect();
+        callers.spawn(async move {
+            for one in mine {
+                store.file_reports(vec![one]).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = callers.join_next().await {
+        done??;
+    }
+    let single_per_s = total as f64 / started.elapsed().as_secs_f64();
+
+    // Over HTTP: the real server on a loopback port, each report answered after its commit.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let app = crate::routes::router(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    });
+    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
+    let url = format!("http://{address}/api/v1/cases");
+    let first_id = store.next_case_id().await?;
+    let started = Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for (c, session) in sessions.iter().enumerate() {
+        let (client, url) = (client.clone(), url.clone());
+        let cookie = format!("cw_session={session}; cw_csrf={}", random_token());
+        let bodies: Vec<String> = (0..per_client)
+            .map(|k| serde_json::to_string(&body(c + k * clients)).expect("a report serialises"))
+            .collect();
+        senders.spawn(async move {
+            let mut times = Vec::with_capacity(bodies.len());
+            let mut ids = Vec::with_capacity(bodies.len());
+            for body in bodies {
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .header(header::COOKIE, &cookie)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let answer = response.bytes().await?;
+                times.push(sent.elapsed());
+                anyhow::ensure!(status == 201, "a report was answered {status}: {}", String::from_utf8_lossy(&answer));
+                let case: serde_json::Value = serde_json::from_slice(&answer)?;
+                ids.push(case["id"].as_i64().ok_or_else(|| anyhow::anyhow!("an answer without an id"))?);
+            }
+            anyhow::Ok((times, ids))
+        });
+    }
+    let mut times = Vec::with_capacity(total);
+    let mut ids = Vec::with_capacity(total);
+    while let Some(done) = senders.join_next().await {
+        let (t, i) = done??;
+        times.extend(t);
+        ids.extend(i);
+    }
+    let http_per_s = total as f64 / started.elapsed().as_secs_f64();
+    server.abort();
+    times.sort_unstable();
+    let (http_found, http_commits) = store.reports_since(district.id, first_id).await?;
+    let acknowledged: std::collections::HashSet<i64> = ids.iter().copied().collect();
+    anyhow::ensure!(
+        acknowledged.len() == total && http_found == total as i64,
+        "{} reports acknowledged, {http_found} found in the database",
+        acknowledged.len()
+    );
+    Ok(ReportsTiming {
+        clients,
+        reports: total,
+        fsync_per_s,
+        batched_per_s,
+        batch,
+        single_per_s,
+        http_per_s,
+        http_p50: percentile(&times, 0.5),
+        http_p99: percentile(&times, 0.99),
+        http_commits,
+        http_found,
+    })
+}
+
+/// The process's peak resident memory (`VmHWM`), in bytes, where Linux tells it.
+pub fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

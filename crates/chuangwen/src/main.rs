@@ -157,6 +157,33 @@ enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// 持久上报：64 个客户端经 HTTP 同时上报（提交落盘后才应答），及磁盘刷写率、同库批量直写与逐条提交 / durable intake over HTTP, beside the disk's flush rate, batched inserts and one commit per report
+    Reports {
+        /// 演示区的案卷数 / cases in the demo district
+        #[arg(long, default_value_t = 20_000)]
+        cases: u64,
+        /// 同时上报的客户端数 / concurrent clients
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// 每个客户端的上报数 / reports per client
+        #[arg(long, default_value_t = 100)]
+        reports: usize,
+        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// 在同一进程、同一数据库上依次运行以上全部基准，并报告内存峰值 / every benchmark above in one process on one database, with the peak memory
+    All {
+        /// 演示区的案卷数 / cases in the demo district
+        #[arg(long, default_value_t = 20_000)]
+        cases: u64,
+        /// 统计的直接重算测量次数（0 为不测）/ measurements of the statistics' direct recount (0: none)
+        #[arg(long, default_value_t = 1)]
+        recount_rounds: usize,
+        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -419,18 +446,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => check_config(&config).await,
-        Command::Bench(BenchCommand::Pages { cases, rounds, database_url }) => {
-            bench_pages(config, cases, rounds, database_url).await
-        }
-        Command::Bench(BenchCommand::Stats { cases, rounds, recount_rounds, database_url }) => {
-            bench_stats(config, cases, rounds, recount_rounds, database_url).await
-        }
-        Command::Bench(BenchCommand::Sheets { cases, rounds, database_url }) => {
-            bench_sheets(config, cases, rounds, database_url).await
-        }
-        Command::Bench(BenchCommand::Intake { cases, rows, rounds, database_url }) => {
-            bench_intake(config, cases, rows, rounds, database_url).await
-        }
+        Command::Bench(command) => bench(config, command).await,
     }
 }
 
@@ -453,8 +469,9 @@ async fn create_demo(store: &Store, seed: u64, password: Option<&str>, cases: u6
 
 /// The benchmarks' database: `url`, or a SQLite file under data_dir/bench
 /// kept between runs; the demo district is made with `cases` cases when it
-/// does not have exactly that many.
-async fn bench_state(mut config: Config, cases: u64, url: Option<String>) -> anyhow::Result<app::AppState> {
+/// has fewer (benchmarks that file reports leave them: a few thousand more
+/// do not call for making millions again). Returns the cases it holds.
+async fn bench_state(mut config: Config, cases: u64, url: Option<String>) -> anyhow::Result<(app::AppState, i64)> {
     let url = match url {
         Some(url) => url,
         None => {
@@ -475,15 +492,112 @@ async fn bench_state(mut config: Config, cases: u64, url: Option<String>) -> any
         }
         None => -1,
     };
-    if have != cases as i64 {
+    let have = if have < cases as i64 {
         create_demo(&store, 2026, Some("Bench-Pass-2026"), cases).await?;
-    }
-    Ok(app::AppState::new(opened.store, opened.files, opened.crypto, config))
+        cases as i64
+    } else {
+        have
+    };
+    Ok((app::AppState::new(opened.store, opened.files, opened.crypto, config), have))
 }
 
-async fn bench_pages(config: Config, cases: u64, rounds: usize, url: Option<String>) -> anyhow::Result<()> {
+/// Runs a benchmark, then prints the process's peak memory beside its ceiling.
+async fn bench(config: Config, command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Pages { cases, rounds, database_url } => {
+            let (state, cases) = bench_state(config, cases, database_url).await?;
+            bench_pages(&state, cases, rounds).await?;
+        }
+        BenchCommand::Stats { cases, rounds, recount_rounds, database_url } => {
+            let (state, cases) = bench_state(config, cases, database_url).await?;
+            bench_stats(&state, cases, rounds, recount_rounds).await?;
+        }
+        BenchCommand::Sheets { cases, rounds, database_url } => {
+            let (state, cases) = bench_state(config, cases, database_url).await?;
+            bench_sheets(&state, cases, rounds).await?;
+        }
+        BenchCommand::Intake { cases, rows, rounds, database_url } => {
+            let (state, cases) = bench_state(config, cases, database_url).await?;
+            bench_intake(&state, cases, rows, rounds).await?;
+        }
+        BenchCommand::Reports { cases, clients, reports, database_url } => {
+            let (state, cases) = bench_state(config, cases, database_url).await?;
+            bench_reports(&state, cases, clients, reports).await?;
+        }
+        BenchCommand::All { cases, recount_rounds, database_url } => {
+            let (state, cases) = bench_state(config, cases, database_url).await?;
+            bench_reports(&state, cases, 64, 100).await?;
+            println!();
+            bench_pages(&state, cases, 30).await?;
+            println!();
+            bench_stats(&state, cases, 50, recount_rounds).await?;
+            println!();
+            bench_sheets(&state, cases, 5).await?;
+            println!();
+            bench_intake(&state, cases, 10_000, 5).await?;
+            println!();
+        }
+    }
+    match chuangwen::bench::peak_memory() {
+        Some(bytes) => println!(
+            "peak memory of this process (server and benchmark): {:.0} MB against the {} MB ceiling: {:.2} of it",
+            bytes as f64 / 1e6,
+            MEMORY_CEILING_MB,
+            bytes as f64 / 1e6 / MEMORY_CEILING_MB as f64
+        ),
+        None => println!("peak memory: not known on this system"),
+    }
+    Ok(())
+}
+
+/// The server's memory ceiling while serving ten million cases (issue W1-G).
+const MEMORY_CEILING_MB: u64 = 250;
+
+async fn bench_reports(state: &app::AppState, cases: i64, clients: usize, reports: usize) -> anyhow::Result<()> {
+    use chuangwen::bench::REPORT_P99_CEILING;
+    println!(
+        "bench reports: {clients} clients × {reports} reports over HTTP into a district of {cases} cases ({}), each answered after its commit",
+        state.store.backend()
+    );
+    let t = chuangwen::bench::reports(state.clone(), clients, reports).await?;
+    let rate = |r: f64| format!("{r:.0} /s");
+    println!("{}reports per second", pad("what", 62));
+    println!("{}{}", pad("ceiling: the disk's flushes (4 KiB + fdatasync)", 62), rate(t.fsync_per_s));
+    println!(
+        "{}{}",
+        pad(&format!("ceiling: the same rows straight into the store, {} per commit", t.batch), 62),
+        rate(t.batched_per_s)
+    );
+    println!(
+        "{}{}",
+        pad(&format!("one commit per report, straight into the store, {} callers", t.clients), 62),
+        rate(t.single_per_s)
+    );
+    println!(
+        "{}{}",
+        pad(&format!("over HTTP, {} clients, {} commits for {} reports", t.clients, t.http_commits, t.reports), 62),
+        rate(t.http_per_s)
+    );
+    println!(
+        "over HTTP: {:.2} of the batched rate, {:.1}× one commit per report, {:.1} reports per commit; all {} acknowledged reports found",
+        t.http_per_s / t.batched_per_s,
+        t.http_per_s / t.single_per_s,
+        t.reports as f64 / t.http_commits.max(1) as f64,
+        t.http_found
+    );
+    let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    println!(
+        "answer time over HTTP: median {}, p99 {} against the {} ms ceiling: {:.2} of it",
+        ms(t.http_p50),
+        ms(t.http_p99),
+        REPORT_P99_CEILING.as_millis(),
+        t.http_p99.as_secs_f64() / REPORT_P99_CEILING.as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn bench_pages(state: &app::AppState, cases: i64, rounds: usize) -> anyhow::Result<()> {
     use chuangwen::bench::{PAGE_CEILING, pages};
-    let state = bench_state(config, cases, url).await?;
     let store = state.store.clone();
     println!("bench pages: {cases} cases, {rounds} requests per page, server time in-process ({})", store.backend());
     println!(
@@ -494,7 +608,7 @@ async fn bench_pages(config: Config, cases: u64, rounds: usize, url: Option<Stri
         pad("median", 10),
         pad("p99", 10)
     );
-    let timings = pages(state, rounds).await?;
+    let timings = pages(state.clone(), rounds).await?;
     let mut worst = std::time::Duration::ZERO;
     let mut failed = false;
     for t in &timings {
@@ -523,15 +637,8 @@ async fn bench_pages(config: Config, cases: u64, rounds: usize, url: Option<Stri
     Ok(())
 }
 
-async fn bench_stats(
-    config: Config,
-    cases: u64,
-    rounds: usize,
-    recount_rounds: usize,
-    url: Option<String>,
-) -> anyhow::Result<()> {
+async fn bench_stats(state: &app::AppState, cases: i64, rounds: usize, recount_rounds: usize) -> anyhow::Result<()> {
     use chuangwen::bench::{STATS_CEILING, stats};
-    let state = bench_state(config, cases, url).await?;
     println!(
         "bench stats: {cases} cases ({}), {rounds} measurements of each figure set, {recount_rounds} of its direct recount",
         state.store.backend()
@@ -547,17 +654,21 @@ async fn bench_stats(
     );
     let ms = |d: std::time::Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
     let mut worst = std::time::Duration::ZERO;
-    for t in stats(&state, rounds, recount_rounds).await? {
+    for t in stats(state, rounds, recount_rounds).await? {
         worst = worst.max(t.p99);
         println!(
-            "{}{}{}{}{}{}{:.0}×",
+            "{}{}{}{}{}{}{}",
             pad(t.what, 18),
             pad(&t.period, 26),
             pad(&ms(t.median), 10),
             pad(&ms(t.p99), 10),
             pad(&format!("{} ms", STATS_CEILING.as_millis()), 9),
-            pad(&ms(t.recount_median), 16),
-            t.recount_median.as_secs_f64() / t.median.as_secs_f64()
+            pad(&if t.recount_median.is_zero() { "not measured".into() } else { ms(t.recount_median) }, 16),
+            if t.recount_median.is_zero() {
+                "—".to_string()
+            } else {
+                format!("{:.0}×", t.recount_median.as_secs_f64() / t.median.as_secs_f64())
+            }
         );
     }
     println!(
@@ -569,11 +680,10 @@ async fn bench_stats(
     Ok(())
 }
 
-async fn bench_sheets(config: Config, cases: u64, rounds: usize, url: Option<String>) -> anyhow::Result<()> {
+async fn bench_sheets(state: &app::AppState, cases: i64, rounds: usize) -> anyhow::Result<()> {
     use chuangwen::bench::{SHEETS_CEILING, SHEETS_UNITS, median, sheets};
-    let state = bench_state(config, cases, url).await?;
     println!("bench sheets: a district of {cases} cases ({}), {rounds} rounds", state.store.backend());
-    let t = sheets(&state, rounds).await?;
+    let t = sheets(state, rounds).await?;
     let s = |d: std::time::Duration| format!("{:.2} s", d.as_secs_f64());
     let (sheets, weekly) = (median(&t.sheets), median(&t.weekly));
     println!("{}{}slowest", pad("step", 52), pad("median", 10));
@@ -596,20 +706,13 @@ async fn bench_sheets(config: Config, cases: u64, rounds: usize, url: Option<Str
     Ok(())
 }
 
-async fn bench_intake(
-    config: Config,
-    cases: u64,
-    rows: usize,
-    rounds: usize,
-    url: Option<String>,
-) -> anyhow::Result<()> {
+async fn bench_intake(state: &app::AppState, cases: i64, rows: usize, rounds: usize) -> anyhow::Result<()> {
     use chuangwen::bench::{INTAKE_CEILING, intake, median};
-    let state = bench_state(config, cases, url).await?;
     println!(
         "bench intake: a {rows}-row xlsx of findings into a district of {cases} cases ({}), {rounds} rounds, each undone",
         state.store.backend()
     );
-    let t = intake(&state, rows, rounds).await?;
+    let t = intake(state, rows, rounds).await?;
     let s = |d: std::time::Duration| format!("{:.2} s", d.as_secs_f64());
     let worst = t.whole.iter().max().copied().unwrap_or_default();
     println!("file: {} KB", t.bytes / 1024);

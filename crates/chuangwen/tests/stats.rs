@@ -317,3 +317,121 @@ on_both_backends!(a_step_taken_on_a_copy_read_before_the_overdue_mark_counts_the
     assert_eq!(overdue(&db.store).await, expected, "{} → {}", stale.state, after.state);
     assert_equal_to_recount(&db.store, district).await;
 });
+
+/// A report made at a grid of the demo's first street.
+async fn street_report(db: &common::TestDb, district: i64, description: String, reporter: i64) -> NewCase {
+    let (point, (lon, lat)) = common::first_street_point(db, district).await;
+    let cell = chuangwen::places::load_grid_index(&db.store, district).await.unwrap().resolve(lon, lat).unwrap();
+    NewCase {
+        source: "supervisor".into(),
+        category_code: "06010".into(),
+        category_version: "test".into(),
+        condition_index: 0,
+        campaign: "city_appearance".into(),
+        limit_amount: 1,
+        limit_clock: "working_days".into(),
+        description,
+        address: String::new(),
+        location: Some((lon, lat)),
+        place: Some((cell.grid_id, cell.community_id, cell.street_id)),
+        point_id: Some(point),
+        reporter_id: Some(reporter),
+        reporter_name: "监督员".into(),
+    }
+}
+
+/// The sequence numbers of case numbers (`2026-000017` → 17), sorted.
+fn sequence_numbers(numbers: &[String]) -> Vec<i64> {
+    let mut seqs: Vec<i64> = numbers.iter().map(|n| n.split('-').nth(1).unwrap().parse().unwrap()).collect();
+    seqs.sort_unstable();
+    seqs
+}
+
+on_both_backends!(simultaneous_reports_share_commits_and_each_is_numbered_audited_and_counted_once, |db| {
+    let district = db.with_demo().await;
+    let reporter = db.store.user_by_username("supervisor001").await.unwrap().unwrap().id;
+    let first_id = db.store.next_case_id().await.unwrap();
+    let mut made = Vec::new();
+    for i in 0..64 {
+        made.push(street_report(&db, district, format!("早巡发现垃圾（第 {i} 条）"), reporter).await);
+    }
+    // All sent at once, as an inspection morning does.
+    let mut reports = tokio::task::JoinSet::new();
+    for new in made {
+        let store = db.store.clone();
+        reports.spawn(async move {
+            let answer = |case: &chuangwen::store::cases::Case| (201, case.number.clone());
+            store.create_case(district, &new, &audit(district, AuditAction::CaseReported), &[], None, answer).await
+        });
+    }
+    let mut numbers = Vec::new();
+    while let Some(filed) = reports.join_next().await {
+        let (case, status, answer) = filed.unwrap().expect("every report is filed");
+        assert_eq!((status, &answer), (201, &case.number), "the answer is made from the filed case");
+        numbers.push(case.number);
+    }
+    let seqs = sequence_numbers(&numbers);
+    assert_eq!(seqs.len(), 64);
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "one unbroken run of numbers: {seqs:?}");
+    let (found, commits) = db.store.reports_since(district, first_id).await.unwrap();
+    assert_eq!(found, 64, "every acknowledged report is in the database");
+    assert!(commits < 64, "simultaneous reports share commits ({commits} commits for 64 reports)");
+    let chain = db.store.verify_audit().await.unwrap();
+    assert!(chain.is_ok(), "the audit chain holds: {chain:?}");
+    let filter = chuangwen::store::audit::AuditFilter {
+        action: Some("case_reported".into()),
+        limit: 1000,
+        ..Default::default()
+    };
+    let reported = db.store.audit_page(district, &filter).await.unwrap();
+    assert_eq!(reported.len(), 64, "one audit entry per report");
+    assert_equal_to_recount(&db.store, district).await;
+});
+
+on_both_backends!(a_bad_report_among_simultaneous_ones_fails_alone_and_the_others_are_filed, |db| {
+    let district = db.with_demo().await;
+    let reporter = db.store.user_by_username("supervisor001").await.unwrap().unwrap().id;
+    // A photo someone else uploaded: the report that claims it must fail, and only it.
+    let photo = NewAttachment {
+        kind: "before",
+        file_name: "before.jpg",
+        content_type: "image/jpeg",
+        size: 10,
+        file_key: "test/before.jpg",
+        sha256: "00",
+        uploaded_by: None,
+        taken_at: None,
+        position: None,
+    };
+    let photo = db.store.create_attachment(district, &photo).await.unwrap();
+    let mut made = Vec::new();
+    for i in 0..20 {
+        made.push(street_report(&db, district, format!("同时上报（第 {i} 条）"), reporter).await);
+    }
+    let mut reports = tokio::task::JoinSet::new();
+    for (i, new) in made.into_iter().enumerate() {
+        let store = db.store.clone();
+        let photos = if i == 7 { vec![photo] } else { vec![] };
+        reports.spawn(async move {
+            let entry = audit(district, AuditAction::CaseReported);
+            (i, store.create_case(district, &new, &entry, &photos, None, |_| (201, String::new())).await)
+        });
+    }
+    let mut numbers = Vec::new();
+    while let Some(done) = reports.join_next().await {
+        match done.unwrap() {
+            (7, Err(chuangwen::store::StoreError::Duplicate(what))) => {
+                assert_eq!(what, chuangwen::store::cases::ATTACHMENT_TAKEN)
+            }
+            (7, other) => panic!("the report claiming another's photo was answered {other:?}"),
+            (_, filed) => numbers.push(filed.expect("a good report is filed").0.number),
+        }
+    }
+    let seqs = sequence_numbers(&numbers);
+    assert_eq!(seqs.len(), 19, "the 19 good reports are filed");
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "the failed report took no number: {seqs:?}");
+    let attachment = db.store.attachment(district, photo).await.unwrap().unwrap();
+    assert_eq!(attachment.case_id, None, "the photo stays free");
+    assert!(db.store.verify_audit().await.unwrap().is_ok());
+    assert_equal_to_recount(&db.store, district).await;
+});

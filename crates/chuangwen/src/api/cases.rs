@@ -77,7 +77,7 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
 }
 
 /// A report.
-#[derive(Deserialize, Default, Clone, Debug, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, Default, Clone, Debug, utoipa::ToSchema)]
 pub struct ReportBody {
     /// Category code (GB/T 47678.5).
     pub category: String,
@@ -159,7 +159,9 @@ pub async fn report(
     let (new, table) = check_report(&state, &user, &body).await?;
     let audit = user.audit(AuditAction::CaseReported, "", "");
     let idempotency = idem.as_ref().map(Idempotency::parts);
-    let respond = |case: &Case| (201, serde_json::to_string(&view(case.clone(), &table)).expect("a case serialises"));
+    let shown = table.clone();
+    let respond =
+        move |case: &Case| (201, serde_json::to_string(&view(case.clone(), &shown)).expect("a case serialises"));
     match state.store.create_case(user.district_id, &new, &audit, &[], idempotency, respond).await {
         Ok((_, status, body)) => Ok(json_response(status, body)),
         // The same key raced in from a retry: answer what the first one got.

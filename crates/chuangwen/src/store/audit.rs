@@ -21,45 +21,70 @@ pub fn audit_now() -> DateTime<Utc> {
 macro_rules! append_audit {
     ($tx:ident, $algorithm:expr, $entry:expr) => {{
         let entry: &$crate::auth::audit::NewAuditEntry = $entry;
-        let at = $crate::store::audit::audit_now();
-        let (seq, prev): (i64, String) =
-            sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
-                .fetch_one(&mut *$tx)
-                .await?;
-        let hash = $crate::auth::audit::entry_hash(
-            $algorithm,
-            &prev,
-            seq,
-            entry.district_id,
-            at,
-            entry.actor_id,
-            &entry.actor,
-            entry.action.code(),
-            &entry.object,
-            &entry.detail,
-            &entry.ip,
-        );
-        sqlx::query(
-            "INSERT INTO audit_log (id, district_id, at, actor_id, actor, action, object, detail, ip, algorithm, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(seq)
-        .bind(entry.district_id)
-        .bind(at)
-        .bind(entry.actor_id)
-        .bind(&entry.actor)
-        .bind(entry.action.code())
-        .bind(&entry.object)
-        .bind(&entry.detail)
-        .bind(&entry.ip)
-        .bind($algorithm.code())
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut *$tx)
-        .await?;
-        sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1").bind(&hash).execute(&mut *$tx).await?;
+        $crate::append_audit_entries!($tx, &[($algorithm, entry.clone())]);
     }};
 }
+
+/// Appends many entries inside an open transaction `$tx`, chained in order:
+/// `append_audit_entries!(tx, &[(algorithm, entry), …])`. The head row is
+/// locked and moved once for all of them (a batch of reports shares it).
+#[macro_export]
+macro_rules! append_audit_entries {
+    ($tx:ident, $entries:expr) => {{
+        let entries: &[($crate::auth::audit::HashAlgorithm, $crate::auth::audit::NewAuditEntry)] = $entries;
+        if !entries.is_empty() {
+            let (last, mut prev): (i64, String) =
+                sqlx::query_as("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, last_hash")
+                    .bind(entries.len() as i64)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+            let mut seq = last - entries.len() as i64;
+            for chunk in entries.chunks($crate::store::audit::AUDIT_ROWS) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_log (id, district_id, at, actor_id, actor, action, object, detail, ip, algorithm, prev_hash, hash) ",
+                );
+                let mut rows = Vec::with_capacity(chunk.len());
+                for (algorithm, entry) in chunk {
+                    seq += 1;
+                    let at = $crate::store::audit::audit_now();
+                    let hash = $crate::auth::audit::entry_hash(
+                        *algorithm,
+                        &prev,
+                        seq,
+                        entry.district_id,
+                        at,
+                        entry.actor_id,
+                        &entry.actor,
+                        entry.action.code(),
+                        &entry.object,
+                        &entry.detail,
+                        &entry.ip,
+                    );
+                    rows.push((seq, at, *algorithm, entry, std::mem::replace(&mut prev, hash.clone()), hash));
+                }
+                q.push_values(rows, |mut row, (seq, at, algorithm, entry, prev_hash, hash)| {
+                    row.push_bind(seq)
+                        .push_bind(entry.district_id)
+                        .push_bind(at)
+                        .push_bind(entry.actor_id)
+                        .push_bind(entry.actor.clone())
+                        .push_bind(entry.action.code())
+                        .push_bind(entry.object.clone())
+                        .push_bind(entry.detail.clone())
+                        .push_bind(entry.ip.clone())
+                        .push_bind(algorithm.code())
+                        .push_bind(prev_hash)
+                        .push_bind(hash);
+                });
+                q.build().execute(&mut *$tx).await?;
+            }
+            sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1").bind(&prev).execute(&mut *$tx).await?;
+        }
+    }};
+}
+
+/// Audit entries per `INSERT` of [`append_audit_entries!`] (12 values each).
+pub const AUDIT_ROWS: usize = 500;
 
 /// Filters of the audit page.
 #[derive(Clone, Debug, Default)]

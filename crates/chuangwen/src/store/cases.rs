@@ -520,11 +520,13 @@ macro_rules! link_attachments {
             .await?
             .rows_affected();
             if linked != 1 {
-                return Err(StoreError::Duplicate(ATTACHMENT_TAKEN.into()));
+                return Err(StoreError::Duplicate($crate::store::cases::ATTACHMENT_TAKEN.into()));
             }
         }
     };
 }
+
+pub(crate) use link_attachments;
 
 /// Records one step inside an open transaction `$tx`: the optimistic update
 /// of the case, its event, its attachments, the audit entry and a rework
@@ -631,8 +633,9 @@ macro_rules! transition_in {
 
 impl Store {
     /// Files a report: a number from the district's counter for the year, the
-    /// case, its first event and the audit entry, in one transaction; with an
-    /// idempotency key, the response is stored with it.
+    /// case, its first event and the audit entry, committed with whatever
+    /// other reports are waiting (`store::filing`); with an idempotency key,
+    /// the response is stored with it. Answers after the commit.
     pub async fn create_case(
         &self,
         district_id: i64,
@@ -640,93 +643,24 @@ impl Store {
         audit: &NewAuditEntry,
         photos: &[i64],
         idempotency: Option<(&str, &str, &str)>,
-        respond: impl Fn(&Case) -> (i64, String),
+        respond: impl Fn(&Case) -> (i64, String) + Send + Sync + 'static,
     ) -> StoreResult<(Case, i64, String)> {
-        let (algorithm, at) = (self.audit_hash, now());
-        let year = at.with_timezone(&beijing()).year() as i64;
-        let out = transaction!(&self.db, |tx| {
-            let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO case_numbers (district_id, year, last) VALUES ($1, $2, 1)
-                 ON CONFLICT (district_id, year) DO UPDATE SET last = case_numbers.last + 1 RETURNING last",
-            )
-            .bind(district_id)
-            .bind(year)
-            .fetch_one(&mut *tx)
-            .await?;
-            let number = format!("{year}-{seq:06}");
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO cases (district_id, number, state, source, category_code, category_version, condition_index,
-                 campaign, limit_amount, limit_clock, description, address, lon, lat, grid_id, community_id, street_id,
-                 point_id, reporter_id, reporter_name, reported_at, updated_at)
-                 VALUES ($1, $2, 'reported', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)
-                 RETURNING id",
-            )
-            .bind(district_id)
-            .bind(&number)
-            .bind(&new.source)
-            .bind(&new.category_code)
-            .bind(&new.category_version)
-            .bind(new.condition_index)
-            .bind(&new.campaign)
-            .bind(new.limit_amount)
-            .bind(&new.limit_clock)
-            .bind(&new.description)
-            .bind(&new.address)
-            .bind(new.location.map(|l| l.0))
-            .bind(new.location.map(|l| l.1))
-            .bind(new.place.map(|p| p.0))
-            .bind(new.place.map(|p| p.1))
-            .bind(new.place.map(|p| p.2))
-            .bind(new.point_id)
-            .bind(new.reporter_id)
-            .bind(&new.reporter_name)
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await?;
-            let event_id: i64 = sqlx::query_scalar(
-                "INSERT INTO case_events (case_id, district_id, action, from_state, to_state, actor_id, actor, note, detail, at)
-                 VALUES ($1, $2, 'report', NULL, 'reported', $3, $4, $5, '', $6) RETURNING id",
-            )
-            .bind(id)
-            .bind(district_id)
-            .bind(new.reporter_id)
-            .bind(&new.reporter_name)
-            .bind(&new.description)
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await?;
-            link_attachments!(tx, district_id, id, event_id, photos, new.reporter_id);
-            let entry = NewAuditEntry {
-                object: format!("case:{id}"),
-                detail: format!("{{\"number\":\"{number}\"}}"),
-                ..audit.clone()
-            };
-            append_audit!(tx, algorithm, &entry);
-            let case = sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(format!("{CASE_COLUMNS} WHERE id = $1")))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-            let deltas = crate::store::stats::step_delta(None, &case);
-            crate::record_stats!(tx, district_id, deltas);
-            let (status, body) = respond(&case);
-            if let Some((key, actor, request_hash)) = idempotency {
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (district_id, key, actor, request_hash, status, response, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(district_id)
-                .bind(key)
-                .bind(actor)
-                .bind(request_hash)
-                .bind(status)
-                .bind(&body)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            (case, status, body)
-        });
-        Ok(out)
+        let report = super::filing::Report {
+            district_id,
+            case: new.clone(),
+            audit: audit.clone(),
+            photos: photos.to_vec(),
+            idempotency: idempotency.map(|(k, a, h)| (k.to_string(), a.to_string(), h.to_string())),
+            respond: Box::new(respond),
+        };
+        self.filing.file(self.audit_hash, report).await
+    }
+
+    /// Files reports in one transaction of their own, all or none, without
+    /// the queue (the benchmark's ceilings; `create_case` is the way in).
+    pub async fn file_reports(&self, reports: Vec<super::filing::Report>) -> StoreResult<Vec<super::filing::Filed>> {
+        let reports: Vec<_> = reports.into_iter().map(|r| (self.audit_hash, r)).collect();
+        super::filing::file_reports(&self.db, &reports).await
     }
 
     /// The response stored under an idempotency key.
@@ -1139,6 +1073,18 @@ impl Store {
         let max: Option<i64> =
             read!(&self.db, |pool| sqlx::query_scalar("SELECT MAX(id) FROM cases").fetch_one(pool).await)?;
         Ok(max.unwrap_or(0) + 1)
+    }
+
+    /// Cases filed from id `first_id` on: how many, and in how many commits
+    /// (the reports of one commit share their time).
+    pub async fn reports_since(&self, district_id: i64, first_id: i64) -> StoreResult<(i64, i64)> {
+        Ok(read!(&self.db, |pool| sqlx::query_as(
+            "SELECT COUNT(*), COUNT(DISTINCT reported_at) FROM cases WHERE district_id = $1 AND id >= $2"
+        )
+        .bind(district_id)
+        .bind(first_id)
+        .fetch_one(pool)
+        .await)?)
     }
 
     /// Writes a prepared batch of cases with their ids, numbers, events and

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod cases;
 pub mod dispatch;
 pub mod evaluation;
+pub mod filing;
 pub mod intake;
 pub mod jobs;
 pub mod open311;
@@ -68,6 +69,8 @@ pub struct Store {
     pub audit_hash: crate::auth::audit::HashAlgorithm,
     /// Values built from rows that rarely change, shared by the clones.
     pub derived: Arc<Derived>,
+    /// Reports waiting to be filed with shared commits (`filing`).
+    pub filing: filing::FilingQueue,
 }
 
 /// Values built from rows that rarely change and cost much to build, kept
@@ -201,7 +204,8 @@ impl Store {
                 .await?;
             Db::Postgres(pool)
         };
-        Ok(Store { db, audit_hash: crate::auth::audit::HashAlgorithm::Sha256, derived: Arc::default() })
+        let filing = filing::FilingQueue::start(db.clone());
+        Ok(Store { db, audit_hash: crate::auth::audit::HashAlgorithm::Sha256, derived: Arc::default(), filing })
     }
 
     /// The same store, appending audit entries with `algorithm`.
