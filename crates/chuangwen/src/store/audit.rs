@@ -83,8 +83,10 @@ macro_rules! append_audit_entries {
     }};
 }
 
-/// Audit entries per `INSERT` of [`append_audit_entries!`] (12 values each).
-pub const AUDIT_ROWS: usize = 500;
+/// Audit entries per `INSERT` of [`append_audit_entries!`]: 16 entries make a
+/// message of a few KiB, which PostgreSQL gets without waiting on Nagle's
+/// algorithm (see `store::filing::rows_per_statement`).
+pub const AUDIT_ROWS: usize = 16;
 
 /// Filters of the audit page.
 #[derive(Clone, Debug, Default)]

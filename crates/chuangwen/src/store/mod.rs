@@ -191,7 +191,7 @@ impl Store {
                 .max_connections(max_connections.max(2))
                 .connect_with(options.read_only(true))
                 .await?;
-            Db::Sqlite { writer, reader }
+            (Db::Sqlite { writer, reader }, None)
         } else {
             let options = PgConnectOptions::from_str(url.expose())?;
             // One direct connection first: a pool would retry until its
@@ -200,11 +200,16 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await?;
-            Db::Postgres(pool)
+            // The filing task keeps a connection of its own: behind the
+            // requests' reads in the shared pool, every shared commit would
+            // wait its turn for a connection.
+            let filing = PgPoolOptions::new().max_connections(1).min_connections(1).connect_lazy_with(options);
+            (Db::Postgres(pool), Some(Db::Postgres(filing)))
         };
-        let filing = filing::FilingQueue::start(db.clone());
+        let (db, filing_db) = db;
+        let filing = filing::FilingQueue::start(filing_db.unwrap_or_else(|| db.clone()));
         Ok(Store { db, audit_hash: crate::auth::audit::HashAlgorithm::Sha256, derived: Arc::default(), filing })
     }
 
@@ -252,6 +257,7 @@ impl Store {
             }
             Db::Postgres(pg) => pg.close().await,
         }
+        self.filing.close().await;
     }
 
     /// Writes a consistent copy of a SQLite database to `target` while other
