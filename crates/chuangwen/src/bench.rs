@@ -142,41 +142,124 @@ pub async fn pages(state: AppState, rounds: usize) -> anyhow::Result<Vec<PageTim
     let app = crate::routes::router(state);
     let mut out = Vec::new();
     for (username, paths) in plan {
-        let user = store.user_by_username(username).await?.ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
-        let session = random_token();
-        store.create_session(&token_hash(&session), user.id).await?;
-        let cookie = format!("cw_session={session}");
+        let cookie = session_cookie(&store, username).await?;
         for path in paths {
-            let mut times = Vec::with_capacity(rounds);
-            let mut status = 0;
-            let mut bytes = 0;
-            for round in 0..rounds + 2 {
-                let request = Request::get(&path)
-                    .header(header::COOKIE, &cookie)
-                    .header(header::ACCEPT_ENCODING, "gzip")
-                    .body(Body::empty())?;
-                let started = Instant::now();
-                let response = app.clone().oneshot(request).await?;
-                let code = response.status().as_u16();
-                let body = response.into_body().collect().await?.to_bytes();
-                let took = started.elapsed();
-                if status == 0 || code != 200 {
-                    status = code;
-                }
-                bytes = body.len();
-                if round >= 2 {
-                    times.push(took);
-                }
-            }
-            times.sort_unstable();
-            out.push(PageTiming {
-                user: username.to_string(),
-                path,
-                status,
-                bytes,
-                median: percentile(&times, 0.5),
-                p99: percentile(&times, 0.99),
-            });
+            out.push(measure_page(&app, username, &cookie, path, rounds).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// A session of a demo user, as the cookie a browser sends.
+async fn session_cookie(store: &crate::store::Store, username: &str) -> anyhow::Result<String> {
+    let user = store.user_by_username(username).await?.ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
+    let session = random_token();
+    store.create_session(&token_hash(&session), user.id).await?;
+    Ok(format!("cw_session={session}"))
+}
+
+/// Asks for one page `rounds` times after two warm-up requests, through the
+/// router in-process, and times each answer to its last byte.
+async fn measure_page(
+    app: &axum::Router,
+    username: &str,
+    cookie: &str,
+    path: String,
+    rounds: usize,
+) -> anyhow::Result<PageTiming> {
+    let mut times = Vec::with_capacity(rounds);
+    let mut status = 0;
+    let mut bytes = 0;
+    for round in 0..rounds + 2 {
+        let request = Request::get(&path)
+            .header(header::COOKIE, cookie)
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(Body::empty())?;
+        let started = Instant::now();
+        let response = app.clone().oneshot(request).await?;
+        let code = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        let took = started.elapsed();
+        if status == 0 || code != 200 {
+            status = code;
+        }
+        bytes = body.len();
+        if round >= 2 {
+            times.push(took);
+        }
+    }
+    times.sort_unstable();
+    Ok(PageTiming {
+        user: username.to_string(),
+        path,
+        status,
+        bytes,
+        median: percentile(&times, 0.5),
+        p99: percentile(&times, 0.99),
+    })
+}
+
+/// The page far down the case list is measured at (or the last page).
+const FAR_PAGE: i64 = 100;
+
+/// The ceiling of the case list at ten million cases (issue W1-G).
+pub const CASE_LIST_CEILING: Duration = Duration::from_millis(30);
+
+/// The case list as the office reads it, with the typical filters — a
+/// street, a state, a category, the last 30 days, a keyword, and all of them
+/// at once — each on its first page and on its hundredth page (keyset: the
+/// cases older than the last of the first hundred pages), `rounds` times each.
+pub async fn case_list(state: AppState, rounds: usize) -> anyhow::Result<Vec<PageTiming>> {
+    let store = state.store.clone();
+    let district =
+        store.districts().await?.into_iter().find(|d| d.is_demo).ok_or_else(|| anyhow::anyhow!("no demo district"))?;
+    let street = store
+        .units(district.id)
+        .await?
+        .into_iter()
+        .find(|u| u.kind == "street")
+        .ok_or_else(|| anyhow::anyhow!("the demo district has no street"))?
+        .id;
+    let today = crate::domain::stats::beijing_day(chrono::Utc::now());
+    let month_ago = today - chrono::Duration::days(30);
+    let (from, to) = (
+        crate::web::day_start(&month_ago.to_string(), 0),
+        crate::web::day_start(&today.to_string(), 1),
+    );
+    // Each filter as the page's query and as the store's filter, which finds
+    // the cursor of the page far down (page 100, or the last one).
+    let filters = [
+        (String::new(), CaseFilter::default()),
+        (format!("street={street}"), CaseFilter { street_id: Some(street), ..Default::default() }),
+        ("state=in_progress".into(), CaseFilter { state: Some("in_progress".into()), ..Default::default() }),
+        ("category=06010".into(), CaseFilter { category: Some("06010".into()), ..Default::default() }),
+        (format!("from={month_ago}&to={today}"), CaseFilter { from, to, ..Default::default() }),
+        ("q=垃圾".into(), CaseFilter { text: Some("垃圾".into()), ..Default::default() }),
+        // A word no case has: the search reads every case.
+        ("q=无此关键词".into(), CaseFilter { text: Some("无此关键词".into()), ..Default::default() }),
+        (
+            format!("street={street}&state=closed&category=06010&from={month_ago}&to={today}"),
+            CaseFilter {
+                street_id: Some(street),
+                state: Some("closed".into()),
+                category: Some("06010".into()),
+                from,
+                to,
+                ..Default::default()
+            },
+        ),
+    ];
+    let app = crate::routes::router(state);
+    let cookie = session_cookie(&store, "office01").await?;
+    let mut out = Vec::new();
+    for (query, filter) in filters {
+        let far_down = CaseFilter { limit: FAR_PAGE * 50, ..filter };
+        let far = store.cases(district.id, &Scope::District, None, &far_down).await?.last().map(|c| c.id);
+        let join = if query.is_empty() { "" } else { "&" };
+        out.push(measure_page(&app, "office01", &cookie, format!("/cases?{query}"), rounds).await?);
+        if let Some(far) = far {
+            let path = format!("/cases?{query}{join}before={far}");
+            out.push(measure_page(&app, "office01", &cookie, path, rounds).await?);
         }
     }
     Ok(out)

@@ -115,6 +115,18 @@ enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// 案卷列表（街道、状态、分类、近 30 天、关键词）首页与深页的耗时 / the case list with its typical filters, first page and far down
+    Cases {
+        /// 演示区的案卷数 / cases in the demo district
+        #[arg(long, default_value_t = 20_000)]
+        cases: u64,
+        /// 每个页面测量次数 / requests per page
+        #[arg(long, default_value_t = 30)]
+        rounds: usize,
+        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// 统计大屏与排名的耗时，及同库直接重算的耗时 / the dashboard's figures and the rankings, beside a direct recount
     Stats {
         /// 演示区的案卷数 / cases in the demo district
@@ -508,6 +520,10 @@ async fn bench(config: Config, command: BenchCommand) -> anyhow::Result<()> {
             let (state, cases) = bench_state(config, cases, database_url).await?;
             bench_pages(&state, cases, rounds).await?;
         }
+        BenchCommand::Cases { cases, rounds, database_url } => {
+            let (state, cases) = bench_state(config, cases, database_url).await?;
+            bench_cases(&state, cases, rounds).await?;
+        }
         BenchCommand::Stats { cases, rounds, recount_rounds, database_url } => {
             let (state, cases) = bench_state(config, cases, database_url).await?;
             bench_stats(&state, cases, rounds, recount_rounds).await?;
@@ -528,7 +544,7 @@ async fn bench(config: Config, command: BenchCommand) -> anyhow::Result<()> {
             let (state, cases) = bench_state(config, cases, database_url).await?;
             bench_reports(&state, cases, 64, 100).await?;
             println!();
-            bench_pages(&state, cases, 30).await?;
+            bench_cases(&state, cases, 30).await?;
             println!();
             bench_stats(&state, cases, 50, recount_rounds).await?;
             println!();
@@ -598,8 +614,25 @@ async fn bench_reports(state: &app::AppState, cases: i64, clients: usize, report
 
 async fn bench_pages(state: &app::AppState, cases: i64, rounds: usize) -> anyhow::Result<()> {
     use chuangwen::bench::{PAGE_CEILING, pages};
-    let store = state.store.clone();
-    println!("bench pages: {cases} cases, {rounds} requests per page, server time in-process ({})", store.backend());
+    println!(
+        "bench pages: {cases} cases, {rounds} requests per page, server time in-process ({})",
+        state.store.backend()
+    );
+    print_pages(&pages(state.clone(), rounds).await?, PAGE_CEILING)
+}
+
+async fn bench_cases(state: &app::AppState, cases: i64, rounds: usize) -> anyhow::Result<()> {
+    use chuangwen::bench::{CASE_LIST_CEILING, case_list};
+    println!(
+        "bench cases: the case list with its typical filters, first page and far down, {cases} cases, {rounds} requests each, server time in-process ({})",
+        state.store.backend()
+    );
+    print_pages(&case_list(state.clone(), rounds).await?, CASE_LIST_CEILING)
+}
+
+/// Prints each page's median and p99 beside the ceiling; fails when a page
+/// answered other than 200.
+fn print_pages(timings: &[chuangwen::bench::PageTiming], ceiling: std::time::Duration) -> anyhow::Result<()> {
     println!(
         "{}{}{}{}{}ceiling  p99/ceiling",
         pad("user", 15),
@@ -608,10 +641,9 @@ async fn bench_pages(state: &app::AppState, cases: i64, rounds: usize) -> anyhow
         pad("median", 10),
         pad("p99", 10)
     );
-    let timings = pages(state.clone(), rounds).await?;
     let mut worst = std::time::Duration::ZERO;
     let mut failed = false;
-    for t in &timings {
+    for t in timings {
         worst = worst.max(t.p99);
         failed |= t.status != 200;
         println!(
@@ -621,15 +653,15 @@ async fn bench_pages(state: &app::AppState, cases: i64, rounds: usize) -> anyhow
             pad(&t.status.to_string(), 8),
             pad(&format!("{:.1} ms", t.median.as_secs_f64() * 1e3), 10),
             pad(&format!("{:.1} ms", t.p99.as_secs_f64() * 1e3), 10),
-            pad(&format!("{} ms", PAGE_CEILING.as_millis()), 7),
-            t.p99.as_secs_f64() / PAGE_CEILING.as_secs_f64()
+            pad(&format!("{} ms", ceiling.as_millis()), 7),
+            t.p99.as_secs_f64() / ceiling.as_secs_f64()
         );
     }
     println!(
         "slowest page p99 {:.1} ms against the {} ms ceiling: {:.2} of it",
         worst.as_secs_f64() * 1e3,
-        PAGE_CEILING.as_millis(),
-        worst.as_secs_f64() / PAGE_CEILING.as_secs_f64()
+        ceiling.as_millis(),
+        worst.as_secs_f64() / ceiling.as_secs_f64()
     );
     if failed {
         bail!("a page did not answer 200");
