@@ -1339,6 +1339,9 @@ impl Store {
             q.push(" AND state IN ").push(OPEN_STATES.as_str());
             q.push(" THEN 1 ELSE 0 END), 0) AS mine FROM cases WHERE district_id = ");
             q.push_bind(district_id);
+            // Every pile is of open cases: reading only those (`cases_state`)
+            // spares the closed years (at ten million cases, 57 s → the open ones).
+            q.push(" AND state IN ").push(OPEN_STATES.as_str());
             push_case_scope(&mut q, district_id, scope, reporter);
             q.build_query_as::<Inbox>().fetch_one(pool).await
         })?)
