@@ -16,7 +16,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use std::panic::AssertUnwindSafe;
+
 use chrono::Datelike;
+use futures::FutureExt;
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
@@ -95,25 +98,56 @@ async fn run(db: Db, mut receiver: mpsc::Receiver<Waiting>) {
     while receiver.recv_many(&mut waiting, BATCH_REPORTS).await > 0 {
         let (reports, replies): (Vec<_>, Vec<_>) =
             waiting.drain(..).map(|(algorithm, report, reply)| ((algorithm, report), reply)).unzip();
-        match file_reports(&db, &reports).await {
-            Ok(filed) => {
+        // A panic while filing (a broken `respond`, say) comes before the
+        // commit: the batch is rolled back, its callers are told, the task goes on.
+        let outcome = AssertUnwindSafe(file_reports(&db, &reports)).catch_unwind().await;
+        match outcome {
+            Ok(Ok(filed)) => {
                 metrics::histogram!("chuangwen_reports_per_commit").record(filed.len() as f64);
                 for (reply, filed) in replies.into_iter().zip(filed) {
                     let _ = reply.send(Ok(filed));
                 }
             }
-            Err(err) if reports.len() == 1 => {
-                let _ = replies.into_iter().next().expect("one reply").send(Err(err));
-            }
-            Err(err) => {
+            Ok(Err(err)) if reports.len() > 1 && caused_by_one_report(&err) => {
                 tracing::debug!(%err, reports = reports.len(), "a shared commit failed: filing its reports one by one");
                 for (report, reply) in reports.into_iter().zip(replies) {
                     let answer = file_reports(&db, std::slice::from_ref(&report)).await;
                     let _ = reply.send(answer.map(|mut filed| filed.pop().expect("one report, one case")));
                 }
             }
+            // A lone report's own failure; or the database itself failed
+            // (unreachable, timed out, the commit interrupted — it may even
+            // have been applied): filing again could file twice, so every
+            // caller hears of it.
+            Ok(Err(err)) => {
+                if !caused_by_one_report(&err) {
+                    tracing::error!(%err, reports = reports.len(), "reports could not be filed");
+                }
+                let message = err.to_string();
+                let mut first = Some(err);
+                for reply in replies {
+                    let err = first.take().unwrap_or_else(|| {
+                        StoreError::Database(sqlx::Error::Io(std::io::Error::other(message.clone())))
+                    });
+                    let _ = reply.send(Err(err));
+                }
+            }
+            Err(_) => {
+                tracing::error!(reports = reports.len(), "filing reports panicked: none of them was filed");
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Database(sqlx::Error::Io(std::io::Error::other(
+                        "filing reports panicked",
+                    )))));
+                }
+            }
         }
     }
+}
+
+/// Whether a failed batch failed for one of its reports (a key or a photo
+/// already taken, a row gone), so that the others may be filed without it.
+fn caused_by_one_report(err: &StoreError) -> bool {
+    matches!(err, StoreError::Duplicate(_) | StoreError::NotFound)
 }
 
 /// Rows per multi-row statement. SQLite takes 500 (22 values a case: well

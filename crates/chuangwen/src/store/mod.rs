@@ -205,7 +205,11 @@ impl Store {
             // The filing task keeps a connection of its own: behind the
             // requests' reads in the shared pool, every shared commit would
             // wait its turn for a connection.
-            let filing = PgPoolOptions::new().max_connections(1).min_connections(1).connect_lazy_with(options);
+            let filing = PgPoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_lazy_with(options);
             (Db::Postgres(pool), Some(Db::Postgres(filing)))
         };
         let (db, filing_db) = db;
