@@ -658,19 +658,7 @@ pub async fn reports(state: AppState, clients: usize, per_client: usize) -> anyh
         sessions.push(session);
     }
     let session_user = store.session_user(&token_hash(&sessions[0])).await?.expect("a session just made");
-    let caller = crate::auth::CurrentUser {
-        user_id: Some(session_user.user.id),
-        token_id: None,
-        district_id: session_user.user.district_id,
-        unit_id: session_user.user.unit_id,
-        unit_path: session_user.unit_path,
-        username: session_user.user.username.clone(),
-        display_name: session_user.user.display_name.clone(),
-        roles: session_user.roles.split(',').filter_map(crate::domain::org::Role::parse).collect(),
-        must_change_password: false,
-        session_hash: None,
-        ip: "127.0.0.1".into(),
-    };
+    let caller = crate::auth::CurrentUser::of_session(session_user, None, "127.0.0.1".into());
     let total = clients * per_client;
     // One batch more than measured: it warms the database's pages first, so
     // the batched ceiling does not pay for a cold cache the HTTP run does not.

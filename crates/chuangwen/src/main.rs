@@ -101,100 +101,83 @@ enum ApikeyCommand {
     },
 }
 
+/// The district every benchmark measures on.
+#[derive(Args)]
+struct BenchDistrict {
+    /// 演示区的案卷数 / cases in the demo district
+    #[arg(long, default_value_t = 20_000)]
+    cases: u64,
+    /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// 每个页面的服务端耗时（演示区，近一年案卷）/ server time of every page with the one-year demo district
     Pages {
-        /// 演示区的案卷数 / cases in the demo district
-        #[arg(long, default_value_t = 20_000)]
-        cases: u64,
+        #[command(flatten)]
+        district: BenchDistrict,
         /// 每个页面测量次数 / requests per page
         #[arg(long, default_value_t = 30)]
         rounds: usize,
-        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
-        #[arg(long)]
-        database_url: Option<String>,
     },
     /// 案卷列表（街道、状态、分类、近 30 天、关键词）首页与深页的耗时 / the case list with its typical filters, first page and far down
     Cases {
-        /// 演示区的案卷数 / cases in the demo district
-        #[arg(long, default_value_t = 20_000)]
-        cases: u64,
+        #[command(flatten)]
+        district: BenchDistrict,
         /// 每个页面测量次数 / requests per page
         #[arg(long, default_value_t = 30)]
         rounds: usize,
-        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
-        #[arg(long)]
-        database_url: Option<String>,
     },
     /// 统计大屏与排名的耗时，及同库直接重算的耗时 / the dashboard's figures and the rankings, beside a direct recount
     Stats {
-        /// 演示区的案卷数 / cases in the demo district
-        #[arg(long, default_value_t = 20_000)]
-        cases: u64,
+        #[command(flatten)]
+        district: BenchDistrict,
         /// 每项测量次数 / measurements of each figure set
         #[arg(long, default_value_t = 50)]
         rounds: usize,
         /// 直接重算的测量次数 / measurements of the direct recount
         #[arg(long, default_value_t = 3)]
         recount_rounds: usize,
-        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
-        #[arg(long)]
-        database_url: Option<String>,
     },
     /// 各单位每日督察单与周报的生成耗时 / every unit's daily inspection sheet, and the weekly report
     Sheets {
-        /// 演示区的案卷数 / cases in the demo district
-        #[arg(long, default_value_t = 20_000)]
-        cases: u64,
+        #[command(flatten)]
+        district: BenchDistrict,
         /// 测量次数 / measurements
         #[arg(long, default_value_t = 5)]
         rounds: usize,
-        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
-        #[arg(long)]
-        database_url: Option<String>,
     },
     /// 批量导入一份问题清单的耗时（读取、检查、查重、立案）及撤销 / taking in a spreadsheet of findings, and undoing it
     Intake {
-        /// 演示区的案卷数 / cases in the demo district
-        #[arg(long, default_value_t = 20_000)]
-        cases: u64,
+        #[command(flatten)]
+        district: BenchDistrict,
         /// 清单行数 / rows in the spreadsheet
         #[arg(long, default_value_t = 10_000)]
         rows: usize,
         /// 测量次数 / measurements
         #[arg(long, default_value_t = 5)]
         rounds: usize,
-        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
-        #[arg(long)]
-        database_url: Option<String>,
     },
     /// 持久上报：64 个客户端经 HTTP 同时上报（提交落盘后才应答），及磁盘刷写率、同库批量直写与逐条提交 / durable intake over HTTP, beside the disk's flush rate, batched inserts and one commit per report
     Reports {
-        /// 演示区的案卷数 / cases in the demo district
-        #[arg(long, default_value_t = 20_000)]
-        cases: u64,
+        #[command(flatten)]
+        district: BenchDistrict,
         /// 同时上报的客户端数 / concurrent clients
         #[arg(long, default_value_t = 64)]
         clients: usize,
         /// 每个客户端的上报数 / reports per client
         #[arg(long, default_value_t = 100)]
         reports: usize,
-        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
-        #[arg(long)]
-        database_url: Option<String>,
     },
     /// 在同一进程、同一数据库上依次运行以上全部基准，并报告内存峰值 / every benchmark above in one process on one database, with the peak memory
     All {
-        /// 演示区的案卷数 / cases in the demo district
-        #[arg(long, default_value_t = 20_000)]
-        cases: u64,
+        #[command(flatten)]
+        district: BenchDistrict,
         /// 统计的直接重算测量次数（0 为不测）/ measurements of the statistics' direct recount (0: none)
         #[arg(long, default_value_t = 1)]
         recount_rounds: usize,
-        /// 基准专用数据库（默认 data_dir/bench/pages-<cases>.db，可复用）/ the benchmark's own database (reused when present)
-        #[arg(long)]
-        database_url: Option<String>,
     },
 }
 
@@ -483,8 +466,9 @@ async fn create_demo(store: &Store, seed: u64, password: Option<&str>, cases: u6
 /// kept between runs; the demo district is made with `cases` cases when it
 /// has fewer (benchmarks that file reports leave them: a few thousand more
 /// do not call for making millions again). Returns the cases it holds.
-async fn bench_state(mut config: Config, cases: u64, url: Option<String>) -> anyhow::Result<(app::AppState, i64)> {
-    let url = match url {
+async fn bench_state(mut config: Config, district: BenchDistrict) -> anyhow::Result<(app::AppState, i64)> {
+    let BenchDistrict { cases, database_url } = district;
+    let url = match database_url {
         Some(url) => url,
         None => {
             let dir = config.data_dir.join("bench");
@@ -516,32 +500,32 @@ async fn bench_state(mut config: Config, cases: u64, url: Option<String>) -> any
 /// Runs a benchmark, then prints the process's peak memory beside its ceiling.
 async fn bench(config: Config, command: BenchCommand) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Pages { cases, rounds, database_url } => {
-            let (state, cases) = bench_state(config, cases, database_url).await?;
+        BenchCommand::Pages { district, rounds } => {
+            let (state, cases) = bench_state(config, district).await?;
             bench_pages(&state, cases, rounds).await?;
         }
-        BenchCommand::Cases { cases, rounds, database_url } => {
-            let (state, cases) = bench_state(config, cases, database_url).await?;
+        BenchCommand::Cases { district, rounds } => {
+            let (state, cases) = bench_state(config, district).await?;
             bench_cases(&state, cases, rounds).await?;
         }
-        BenchCommand::Stats { cases, rounds, recount_rounds, database_url } => {
-            let (state, cases) = bench_state(config, cases, database_url).await?;
+        BenchCommand::Stats { district, rounds, recount_rounds } => {
+            let (state, cases) = bench_state(config, district).await?;
             bench_stats(&state, cases, rounds, recount_rounds).await?;
         }
-        BenchCommand::Sheets { cases, rounds, database_url } => {
-            let (state, cases) = bench_state(config, cases, database_url).await?;
+        BenchCommand::Sheets { district, rounds } => {
+            let (state, cases) = bench_state(config, district).await?;
             bench_sheets(&state, cases, rounds).await?;
         }
-        BenchCommand::Intake { cases, rows, rounds, database_url } => {
-            let (state, cases) = bench_state(config, cases, database_url).await?;
+        BenchCommand::Intake { district, rows, rounds } => {
+            let (state, cases) = bench_state(config, district).await?;
             bench_intake(&state, cases, rows, rounds).await?;
         }
-        BenchCommand::Reports { cases, clients, reports, database_url } => {
-            let (state, cases) = bench_state(config, cases, database_url).await?;
+        BenchCommand::Reports { district, clients, reports } => {
+            let (state, cases) = bench_state(config, district).await?;
             bench_reports(&state, cases, clients, reports).await?;
         }
-        BenchCommand::All { cases, recount_rounds, database_url } => {
-            let (state, cases) = bench_state(config, cases, database_url).await?;
+        BenchCommand::All { district, recount_rounds } => {
+            let (state, cases) = bench_state(config, district).await?;
             bench_reports(&state, cases, 64, 100).await?;
             println!();
             bench_cases(&state, cases, 30).await?;

@@ -60,6 +60,29 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
+    /// The person behind a session as read from the store (the session
+    /// already checked for age, idleness and a disabled account).
+    pub fn of_session(
+        session: crate::store::users::SessionUser,
+        session_hash: Option<String>,
+        ip: String,
+    ) -> CurrentUser {
+        let crate::store::users::SessionUser { user, unit_path, roles, .. } = session;
+        CurrentUser {
+            user_id: Some(user.id),
+            token_id: None,
+            district_id: user.district_id,
+            unit_id: user.unit_id,
+            unit_path,
+            username: user.username,
+            display_name: user.display_name,
+            roles: roles.split(',').filter_map(Role::parse).collect(),
+            must_change_password: user.must_change_password,
+            session_hash,
+            ip,
+        }
+    }
+
     /// True for an API token.
     pub fn via_token(&self) -> bool {
         self.token_id.is_some()
@@ -192,8 +215,9 @@ async fn from_session(parts: &Parts, state: &AppState) -> Result<CurrentUser, No
     let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(NoCaller::Anonymous)?;
     let hash = token_hash(&token);
     let store = &state.store;
-    let crate::store::users::SessionUser { user, created_at, last_seen, unit_path, roles } =
+    let session =
         store.session_user(&hash).await.map_err(|e| NoCaller::Failed(e.into()))?.ok_or(NoCaller::Anonymous)?;
+    let (user, created_at, last_seen) = (&session.user, session.created_at, session.last_seen);
     let security = &state.config.security;
     let now = Utc::now();
     let idle = now - last_seen;
@@ -209,19 +233,7 @@ async fn from_session(parts: &Parts, state: &AppState) -> Result<CurrentUser, No
     if idle.num_seconds() > 60 {
         store.touch_session(&hash).await.map_err(|e| NoCaller::Failed(e.into()))?;
     }
-    Ok(CurrentUser {
-        user_id: Some(user.id),
-        token_id: None,
-        district_id: user.district_id,
-        unit_id: user.unit_id,
-        unit_path,
-        username: user.username,
-        display_name: user.display_name,
-        roles: roles.split(',').filter_map(Role::parse).collect(),
-        must_change_password: user.must_change_password,
-        session_hash: Some(hash),
-        ip: client_ip(parts),
-    })
+    Ok(CurrentUser::of_session(session, Some(hash), client_ip(parts)))
 }
 
 async fn from_token(parts: &Parts, state: &AppState, bearer: &str) -> Result<CurrentUser, AppError> {

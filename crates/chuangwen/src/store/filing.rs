@@ -15,7 +15,6 @@
 //! report fails alone and the others are still filed.
 
 use std::collections::{BTreeMap, HashMap};
-
 use std::panic::AssertUnwindSafe;
 
 use chrono::Datelike;
