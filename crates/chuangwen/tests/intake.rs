@@ -103,6 +103,12 @@ async fn batch_cases(db: &common::TestDb, district: i64, id: i64) -> Vec<chuangw
     db.store.cases(district, &Scope::District, None, &filter).await.unwrap()
 }
 
+/// How many cases the keyword search finds (counted to 20,000).
+async fn found(db: &common::TestDb, district: i64, keyword: &str) -> i64 {
+    let filter = CaseFilter { text: Some(keyword.into()), ..Default::default() };
+    db.store.count_cases(district, &Scope::District, None, &filter, 20_000).await.unwrap()
+}
+
 async fn reported(db: &common::TestDb, district: i64, source: &str) -> i64 {
     let today = beijing_day(Utc::now());
     let whole = Period::new(today - Duration::days(800), today).unwrap();
@@ -218,6 +224,11 @@ on_both_backends!(ten_thousand_findings_with_fifty_bad_rows_are_refused_then_fil
     let batch = db.store.intake_batch(district, id).await.unwrap().unwrap();
     assert_eq!((batch.state.as_str(), batch.imported), ("done", 9_950));
 
+    // The keyword search finds them by their descriptions, each word exactly.
+    assert_eq!(found(&db, district, "堆放杂物").await, 9_950);
+    assert_eq!(found(&db, district, "第 123 条").await, 1, "not 1230 nor 4123");
+    assert_eq!(found(&db, district, "杂物堆放").await, 0);
+
     // Undo removes them all, with their sums.
     let removed = db.store.undo_intake_batch(district, id, "创文办", &audit(district)).await.unwrap();
     assert_eq!(removed, 9_950);
@@ -230,6 +241,14 @@ on_both_backends!(ten_thousand_findings_with_fifty_bad_rows_are_refused_then_fil
         db.store.undo_intake_batch(district, id, "创文办", &audit(district)).await,
         Err(UndoRefusal::Undone)
     ));
+    // Their words went with them: a report filed after them (on SQLite it may take the
+    // id of an undone case) is found by its own words only.
+    let spot = spots[0];
+    let body = serde_json::json!({"category": category(), "description": "井盖缺失", "lon": spot.0, "lat": spot.1});
+    let (status, case) = office.json("POST", "/api/v1/cases", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
+    assert_eq!(found(&db, district, "堆放杂物").await, 0, "the undone words are gone");
+    assert_eq!(found(&db, district, "井盖").await, 1);
 });
 
 on_both_backends!(a_finding_already_imported_or_open_nearby_is_set_aside_unless_chosen, |db| {

@@ -522,6 +522,56 @@ on_both_backends!(a_keyword_is_taken_literally_and_without_regard_to_case_on_bot
     }
 });
 
+on_both_backends!(a_keyword_finds_every_case_whose_description_holds_it_page_after_page, |db| {
+    let district = db.with_demo_cases(600).await;
+    let spot = common::first_street_point(&db, district).await.1;
+    let mut office = common::as_user(&db, "office01").await;
+    // Both pairs of 垃圾桶 are in this description, but not the word itself.
+    let body = json!({"category": "09006", "description": "圾桶旁有垃圾", "lon": spot.0, "lat": spot.1});
+    let (status, _) = office.json("POST", "/api/v1/cases", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let all = db.store.cases_after(district, 0, 10_000).await.unwrap();
+    assert!(all.len() > 600);
+    let holding = |keyword: &str| -> Vec<String> {
+        all.iter().rev().filter(|c| c.description.contains(keyword)).map(|c| c.number.clone()).collect()
+    };
+    let page_of =
+        |numbers: &[String], page: usize| -> Vec<String> { numbers.iter().skip(page * 30).take(30).cloned().collect() };
+    let keywords = ["垃圾", "垃圾桶", "占道经营", "圾桶旁有垃圾", "无此关键词"];
+    for keyword in keywords {
+        let want = holding(keyword);
+        let q: String = form_urlencoded::byte_serialize(keyword.as_bytes()).collect();
+        assert_eq!(numbers(&office.get(&format!("/cases?q={q}")).await.text()), page_of(&want, 0), "{keyword}");
+        if want.len() > 30 {
+            let last = all.iter().find(|c| c.number == want[29]).unwrap().id;
+            let second = numbers(&office.get(&format!("/cases?q={q}&before={last}")).await.text());
+            assert_eq!(second, page_of(&want, 1), "{keyword}, the second page");
+        }
+        let filter = CaseFilter { text: Some(keyword.into()), ..Default::default() };
+        let count = db.store.count_cases(district, &Scope::District, None, &filter, 10_000).await.unwrap();
+        assert_eq!(count, want.len() as i64, "{keyword}: the count");
+    }
+    assert!(holding("垃圾").len() > 30, "the demo has a second page of 垃圾");
+    assert_eq!(holding("圾桶旁有垃圾").len(), 1);
+    // A case number finds its case.
+    let one = &all[all.len() / 2];
+    assert_eq!(numbers(&office.get(&format!("/cases?q={}", one.number)).await.text()), vec![one.number.clone()]);
+
+    // A database from before the keyword search gets the words when opened.
+    match &db.store.db {
+        chuangwen::store::Db::Sqlite { writer, .. } => {
+            sqlx::query("DELETE FROM case_words").execute(writer).await.map(|_| ())
+        }
+        chuangwen::store::Db::Postgres(pg) => sqlx::query("DELETE FROM case_words").execute(pg).await.map(|_| ()),
+    }
+    .unwrap();
+    let filter = CaseFilter { text: Some("垃圾".into()), ..Default::default() };
+    assert_eq!(db.store.count_cases(district, &Scope::District, None, &filter, 10_000).await.unwrap(), 0);
+    db.store.migrate().await.unwrap();
+    let count = db.store.count_cases(district, &Scope::District, None, &filter, 10_000).await.unwrap();
+    assert_eq!(count, holding("垃圾").len() as i64, "every case has its words again");
+});
+
 on_both_backends!(the_office_supervises_from_the_case_page_and_the_units_lead_reads_it_on_the_list, |db| {
     let (id, mut supervisor, mut office) = dispatched_to_the_first_street(&db).await;
     let page = office.get(&format!("/cases/{id}")).await.text();

@@ -14,3 +14,4 @@ pub mod org;
 pub mod places;
 pub mod rng;
 pub mod stats;
+pub mod words;

@@ -14,6 +14,7 @@ use crate::auth::audit::NewAuditEntry;
 use crate::auth::policy::Scope;
 use crate::domain::calendar::beijing;
 use crate::domain::cases::{Alert, CaseState, Outcome, Transition, TransitionInput};
+use crate::domain::words;
 use crate::store::dispatch::OrderBatch;
 use crate::{read, transaction};
 
@@ -345,6 +346,57 @@ pub(crate) fn push_case_scope<'a, DB: sqlx::Database>(
     }
 }
 
+/// How the text of a filter (`q`, 编号或描述) is searched.
+enum TextSearch {
+    /// No text.
+    None,
+    /// A case number (`domain::words::is_case_number`): that case.
+    Number(String),
+    /// A keyword with character pairs: the cases whose words (migration
+    /// 0015) hold every pair, then checked against the keyword itself.
+    Words {
+        /// The keyword's pairs (`domain::words::keyword_pairs`).
+        pairs: Vec<String>,
+        /// The keyword as a `LIKE` pattern.
+        pattern: String,
+    },
+    /// A keyword without a pair (one character): every description is read.
+    Scan(String),
+}
+
+impl TextSearch {
+    fn of(filter: &CaseFilter) -> TextSearch {
+        let Some(text) = filter.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+            return TextSearch::None;
+        };
+        if words::is_case_number(text) {
+            return TextSearch::Number(text.to_string());
+        }
+        let pairs = words::keyword_pairs(text);
+        let pattern = super::contains_pattern(text);
+        if pairs.is_empty() { TextSearch::Scan(pattern) } else { TextSearch::Words { pairs, pattern } }
+    }
+
+    /// On SQLite a keyword's query is led by the FTS5 table, read newest
+    /// first, each match joined to its case: a page stops after 50.
+    fn led_by_words(&self, backend: &str) -> bool {
+        matches!(self, TextSearch::Words { .. }) && backend == "SQLite"
+    }
+}
+
+/// `FROM cases`, or on SQLite for a keyword, the FTS5 table joined to the
+/// cases (`CROSS JOIN`: SQLite keeps that order). Returns the column the
+/// rows are ordered and paged by.
+fn push_from<DB: sqlx::Database>(q: &mut QueryBuilder<DB>, filter: &CaseFilter) -> &'static str {
+    if TextSearch::of(filter).led_by_words(DB::NAME) {
+        q.push(" FROM case_words CROSS JOIN cases ON cases.id = case_words.rowid");
+        "case_words.rowid"
+    } else {
+        q.push(" FROM cases");
+        "id"
+    }
+}
+
 /// The conditions of a case filter (all but the cursor and the limit).
 fn push_filter<'a, DB: sqlx::Database>(q: &mut QueryBuilder<DB>, filter: &CaseFilter, ordered_page: bool)
 where
@@ -382,9 +434,29 @@ where
     if filter.overdue {
         q.push(" AND overdue_at IS NOT NULL AND state IN ").push(RUNNING_STATES.as_str());
     }
-    if let Some(text) = &filter.text {
-        q.push(" AND (number = ").push_bind(text.clone());
-        q.push(" OR LOWER(description) LIKE ").push_bind(super::contains_pattern(text)).push(" ESCAPE '\\')");
+    match TextSearch::of(filter) {
+        TextSearch::None => {}
+        TextSearch::Number(number) => {
+            q.push(" AND number = ").push_bind(number);
+        }
+        TextSearch::Words { pairs, pattern } => {
+            if DB::NAME == "SQLite" {
+                // The FTS5 table leads the query (`push_from`); each pair a
+                // phrase, all of them required. Pairs hold letters and
+                // digits only, never a quote.
+                let phrases: Vec<String> = pairs.iter().map(|p| format!("\"{p}\"")).collect();
+                q.push(" AND case_words MATCH ").push_bind(phrases.join(" "));
+            } else {
+                q.push(
+                    " AND id IN (SELECT case_id FROM case_words WHERE string_to_array(words, ' ') @> string_to_array(",
+                );
+                q.push_bind(pairs.join(" ")).push(", ' '))");
+            }
+            q.push(" AND LOWER(description) LIKE ").push_bind(pattern).push(" ESCAPE '\\'");
+        }
+        TextSearch::Scan(pattern) => {
+            q.push(" AND LOWER(description) LIKE ").push_bind(pattern).push(" ESCAPE '\\'");
+        }
     }
     if let Some(community) = filter.community_id {
         q.push(" AND community_id = ").push_bind(community);
@@ -663,6 +735,38 @@ impl Store {
         self.filing.file(self.audit_hash, report).await
     }
 
+    /// Writes the search words (migration 0015) of every case after the last
+    /// one that has them, a chunk a transaction: the cases of a database
+    /// from before the keyword search. Every way a case is written records
+    /// its words with it, so on a database that has them all this reads
+    /// one row. Returns how many cases got words.
+    pub async fn index_case_words(&self) -> StoreResult<u64> {
+        const CHUNK: i64 = 5_000;
+        let mut after: i64 = read!(&self.db, |pool| {
+            let key = if self.backend() == "sqlite" { "rowid" } else { "case_id" };
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {key} FROM case_words ORDER BY {key} DESC LIMIT 1")))
+                .fetch_optional(pool)
+                .await
+        })?
+        .unwrap_or(0);
+        let mut indexed = 0;
+        loop {
+            let chunk: Vec<(i64, String)> = read!(&self.db, |pool| {
+                sqlx::query_as("SELECT id, description FROM cases WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after)
+                    .bind(CHUNK)
+                    .fetch_all(pool)
+                    .await
+            })?;
+            let Some(last) = chunk.last().map(|c| c.0) else { return Ok(indexed) };
+            transaction!(&self.db, |tx| {
+                crate::record_words!(tx, chunk.iter().map(|(id, d)| (*id, d.as_str())), BULK_ROWS);
+            });
+            indexed += chunk.len() as u64;
+            after = last;
+        }
+    }
+
     /// Files reports in one transaction of their own, all or none, without
     /// the queue (the benchmark's ceilings; `create_case` is the way in).
     pub async fn file_reports(&self, reports: Vec<super::filing::Report>) -> StoreResult<Vec<super::filing::Filed>> {
@@ -706,14 +810,15 @@ impl Store {
         filter: &CaseFilter,
     ) -> StoreResult<Vec<Case>> {
         Ok(read!(&self.db, |pool| {
-            let mut q = QueryBuilder::new(CASE_COLUMNS);
+            let mut q = QueryBuilder::new(concat!("SELECT ", case_fields!()));
+            let key = push_from(&mut q, filter);
             q.push(" WHERE district_id = ").push_bind(district_id);
             push_case_scope(&mut q, district_id, scope, reporter);
             push_filter(&mut q, filter, true);
             if let Some(before) = filter.before_id {
-                q.push(" AND id < ").push_bind(before);
+                q.push(format_args!(" AND {key} < ")).push_bind(before);
             }
-            q.push(" ORDER BY id DESC LIMIT ").push_bind(filter.limit.max(1));
+            q.push(format_args!(" ORDER BY {key} DESC LIMIT ")).push_bind(filter.limit.max(1));
             q.build_query_as::<Case>().fetch_all(pool).await
         })?)
     }
@@ -729,8 +834,9 @@ impl Store {
         cap: i64,
     ) -> StoreResult<i64> {
         Ok(read!(&self.db, |pool| {
-            let mut q = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM cases WHERE district_id = ");
-            q.push_bind(district_id);
+            let mut q = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1");
+            push_from(&mut q, filter);
+            q.push(" WHERE district_id = ").push_bind(district_id);
             push_case_scope(&mut q, district_id, scope, reporter);
             push_filter(&mut q, filter, false);
             q.push(" LIMIT ").push_bind(cap).push(") AS capped");
@@ -1019,6 +1125,34 @@ impl BulkHistory {
 /// Rows per multi-row INSERT of the bulk loader (under SQLite's 32,766 parameters).
 const BULK_ROWS: usize = 400;
 
+/// Writes the words of new cases for the keyword search (`domain::words`,
+/// migration 0015) in the transaction that writes the cases: `$cases`
+/// yields `(id, description)`, written `$rows` to a statement.
+#[macro_export]
+macro_rules! record_words {
+    ($tx:ident, $cases:expr, $rows:expr) => {
+        let words: Vec<(i64, String)> =
+            $cases.into_iter().map(|(id, description)| (id, $crate::domain::words::case_words(description))).collect();
+        for chunk in words.chunks($rows) {
+            let mut q = sqlx::QueryBuilder::new($crate::store::cases::words_head(&$tx));
+            q.push_values(chunk, |mut row, (id, words)| {
+                row.push_bind(*id).push_bind(words.clone());
+            });
+            q.build().execute(&mut *$tx).await?;
+        }
+    };
+}
+
+/// `INSERT INTO case_words (…) ` for `record_words!`: the FTS5 table is
+/// keyed by its rowid, PostgreSQL's by `case_id`.
+pub fn words_head<DB: sqlx::Database>(_: &sqlx::Transaction<'_, DB>) -> &'static str {
+    if DB::NAME == "SQLite" {
+        "INSERT INTO case_words (rowid, words) "
+    } else {
+        "INSERT INTO case_words (case_id, words) "
+    }
+}
+
 /// Cases ready for the bulk loader: each with what it has been through and,
 /// for the whole batch, the sums they add to. Made by [`BulkBatch::prepare`]
 /// away from the database, so a loader can prepare the next batch while the
@@ -1152,6 +1286,7 @@ impl Store {
                 });
                 q.build().execute(&mut *tx).await?;
             }
+            crate::record_words!(tx, rows.iter().map(|(id, _, c)| (*id, c.description.as_str())), BULK_ROWS);
             let events: Vec<(i64, &BulkEvent)> =
                 rows.iter().flat_map(|(id, _, c)| c.events.iter().map(move |e| (*id, e))).collect();
             for chunk in events.chunks(BULK_ROWS * 2) {

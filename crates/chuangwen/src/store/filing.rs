@@ -243,6 +243,8 @@ pub async fn file_reports(db: &Db, reports: &[(HashAlgorithm, Report)]) -> Store
             .map(|((_, r), number)| inserted.remove(&(r.district_id, number.clone())).expect("every case returned"))
             .collect();
 
+        crate::record_words!(tx, cases.iter().map(|c| (c.id, c.description.as_str())), per_statement);
+
         // Their first events: a report with photos ties them to its event.
         let mut plain = Vec::with_capacity(reports.len());
         for ((_, report), case) in reports.iter().zip(&cases) {

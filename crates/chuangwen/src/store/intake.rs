@@ -430,6 +430,7 @@ impl Store {
                 .bind(batch_id)
                 .fetch_all(&mut *tx)
                 .await?;
+                crate::record_words!(tx, cases.iter().map(|c| (c.id, c.description.as_str())), INTAKE_ROWS);
                 let mut deltas = super::stats::Deltas::default();
                 for case in &cases {
                     deltas.add(super::stats::step_delta(None, case));

@@ -235,6 +235,11 @@ impl Store {
                 tracing::info!(district, rows, "statistics rebuilt from the cases");
             }
         }
+        // A database whose cases predate the keyword search gets their words once.
+        let indexed = self.index_case_words().await?;
+        if indexed > 0 {
+            tracing::info!(cases = indexed, "keyword search words written for the cases");
+        }
         Ok(())
     }
 
