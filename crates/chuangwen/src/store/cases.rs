@@ -352,16 +352,16 @@ enum TextSearch {
     None,
     /// A case number (`domain::words::is_case_number`): that case.
     Number(String),
-    /// A keyword with character pairs: the cases whose words (migration
-    /// 0015) hold every pair, then checked against the keyword itself.
-    Words {
-        /// The keyword's pairs (`domain::words::keyword_pairs`).
+    /// A keyword: the cases whose description holds it. With character
+    /// pairs (`domain::words::keyword_pairs`) the search words (migration
+    /// 0015) find the cases that have them all first; without (one
+    /// character) every description is read.
+    Description {
+        /// The keyword's pairs; none for one character.
         pairs: Vec<String>,
-        /// The keyword as a `LIKE` pattern.
+        /// The keyword as a `LIKE` pattern, checked on every row found.
         pattern: String,
     },
-    /// A keyword without a pair (one character): every description is read.
-    Scan(String),
 }
 
 impl TextSearch {
@@ -372,15 +372,13 @@ impl TextSearch {
         if words::is_case_number(text) {
             return TextSearch::Number(text.to_string());
         }
-        let pairs = words::keyword_pairs(text);
-        let pattern = super::contains_pattern(text);
-        if pairs.is_empty() { TextSearch::Scan(pattern) } else { TextSearch::Words { pairs, pattern } }
+        TextSearch::Description { pairs: words::keyword_pairs(text), pattern: super::contains_pattern(text) }
     }
 
-    /// On SQLite a keyword's query is led by the FTS5 table, read newest
-    /// first, each match joined to its case: a page stops after 50.
+    /// On SQLite a keyword with pairs is led by the FTS5 table, read newest
+    /// first, each match joined to its case: a page stops once it is full.
     fn led_by_words(&self, backend: &str) -> bool {
-        matches!(self, TextSearch::Words { .. }) && backend == "SQLite"
+        matches!(self, TextSearch::Description { pairs, .. } if !pairs.is_empty()) && backend == "SQLite"
     }
 }
 
@@ -439,8 +437,10 @@ where
         TextSearch::Number(number) => {
             q.push(" AND number = ").push_bind(number);
         }
-        TextSearch::Words { pairs, pattern } => {
-            if DB::NAME == "SQLite" {
+        TextSearch::Description { pairs, pattern } => {
+            if pairs.is_empty() {
+                // One character: no pair to look up.
+            } else if DB::NAME == "SQLite" {
                 // The FTS5 table leads the query (`push_from`); each pair a
                 // phrase, all of them required. Pairs hold letters and
                 // digits only, never a quote.
@@ -452,9 +452,6 @@ where
                 );
                 q.push_bind(pairs.join(" ")).push(", ' '))");
             }
-            q.push(" AND LOWER(description) LIKE ").push_bind(pattern).push(" ESCAPE '\\'");
-        }
-        TextSearch::Scan(pattern) => {
             q.push(" AND LOWER(description) LIKE ").push_bind(pattern).push(" ESCAPE '\\'");
         }
     }
