@@ -265,7 +265,35 @@ pub async fn case_list(
             out.push(timing);
         }
     }
+    // The office's home page: its piles, from the kept counts (migration 0017).
+    let timing = measure_page(&app, "office01", &cookie, "/".into(), rounds).await?;
+    measured(&timing);
+    out.push(timing);
     Ok(out)
+}
+
+/// The office's piles from the kept counts and counted again from the cases,
+/// on the same database: (kept median, recount median) over `rounds`.
+pub async fn inbox_against_recount(state: &AppState, rounds: usize) -> anyhow::Result<(Duration, Duration)> {
+    let store = &state.store;
+    let district =
+        store.districts().await?.into_iter().find(|d| d.is_demo).ok_or_else(|| anyhow::anyhow!("no demo district"))?;
+    let kept = timed(rounds, || async {
+        store.inbox(district.id, &Scope::District, None).await?;
+        Ok(())
+    })
+    .await?;
+    let recount = timed(rounds, || async {
+        store.recount_inbox(district.id, &Scope::District, None).await?;
+        Ok(())
+    })
+    .await?;
+    let (a, b) = (
+        store.inbox(district.id, &Scope::District, None).await?,
+        store.recount_inbox(district.id, &Scope::District, None).await?,
+    );
+    anyhow::ensure!(a == b, "the kept piles {a:?} differ from their recount {b:?}");
+    Ok((median(&kept), median(&recount)))
 }
 
 /// The ceiling of the office dashboard and the rankings (issue W1-E).

@@ -613,6 +613,13 @@ async fn bench_cases(state: &app::AppState, cases: i64, rounds: usize) -> anyhow
     );
     print_header();
     let timings = case_list(state.clone(), rounds, |t| print_timing(t, CASE_LIST_CEILING)).await?;
+    let (kept, recount) = chuangwen::bench::inbox_against_recount(state, rounds.min(3)).await?;
+    println!(
+        "the office's piles: kept counts {:.1} ms, counted from the cases {:.1} ms ({:.0}×), medians",
+        kept.as_secs_f64() * 1e3,
+        recount.as_secs_f64() * 1e3,
+        recount.as_secs_f64() / kept.as_secs_f64().max(1e-9)
+    );
     print_summary(&timings, CASE_LIST_CEILING)
 }
 

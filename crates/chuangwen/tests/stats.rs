@@ -25,6 +25,8 @@ enum Op {
     Step { case: usize, transition: usize, unit: usize },
     /// The deadline watcher marks a running clock overdue.
     Overdue { clock: usize },
+    /// The deadline watcher marks a running clock amber (80% of its limit used).
+    Amber { clock: usize },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -34,6 +36,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => (0usize..10_000, 0usize..Transition::ALL.len(), 0usize..8)
             .prop_map(|(case, transition, unit)| Op::Step { case, transition, unit }),
         1 => (0usize..10_000).prop_map(|clock| Op::Overdue { clock }),
+        1 => (0usize..10_000).prop_map(|clock| Op::Amber { clock }),
     ]
 }
 
@@ -159,6 +162,15 @@ async fn run(store: &Store, district: i64, pool: &Pool, ops: &[Op]) -> usize {
                     taken += 1;
                 }
             }
+            Op::Amber { clock } => {
+                let clocks = store.running_clocks(0, 100_000).await.unwrap();
+                if clocks.is_empty() {
+                    continue;
+                }
+                if store.mark_amber(&clocks[clock % clocks.len()], Utc::now()).await.unwrap() {
+                    taken += 1;
+                }
+            }
         }
     }
     taken
@@ -186,6 +198,32 @@ async fn assert_equal_to_recount(store: &Store, district: i64) {
             let kept = nonzero(store.stats_by(district, dim, &period, None).await.unwrap());
             let recount = nonzero(store.recount_by(district, dim, &period).await.unwrap());
             assert_eq!(kept, recount, "{dim:?} over {period:?}");
+        }
+    }
+    assert_inbox_equal_to_recount(store, district).await;
+}
+
+/// The home page's piles, read from the kept counts (migration 0017), equal
+/// a count over the cases: for the whole district and for the territories
+/// of a street, a community and a department, each without a caller and
+/// with callers whose own reports lie inside and outside the territory.
+async fn assert_inbox_equal_to_recount(store: &Store, district: i64) {
+    let mut scopes = vec![Scope::District];
+    for code in ["120199001", "120199001001", "D003", "D005"] {
+        if let Some(unit) = store.unit_by_code(district, code).await.unwrap() {
+            scopes.push(Scope::Subtree(unit.path));
+        }
+    }
+    assert!(scopes.len() >= 3, "demo units found: {scopes:?}");
+    let mut callers = vec![None];
+    for name in ["supervisor001", "supervisor009", "inspector01"] {
+        callers.push(Some(store.user_by_username(name).await.unwrap().unwrap().id));
+    }
+    for scope in &scopes {
+        for caller in &callers {
+            let kept = store.inbox(district, scope, *caller).await.unwrap();
+            let recount = store.recount_inbox(district, scope, *caller).await.unwrap();
+            assert_eq!(kept, recount, "{scope:?}, caller {caller:?}");
         }
     }
 }

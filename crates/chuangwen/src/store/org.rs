@@ -136,6 +136,7 @@ impl Store {
             for table in [
                 "supervision_orders",
                 "cases",
+                "case_counts",
                 "order_batches",
                 "batch_numbers",
                 "dispatch_rules",
