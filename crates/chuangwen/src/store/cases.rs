@@ -1507,7 +1507,7 @@ impl Store {
     /// as the case list shows them (`push_case_scope`).
     pub async fn inbox(&self, district_id: i64, scope: &Scope, reporter: Option<i64>) -> StoreResult<Inbox> {
         let kept = format!(
-            "SELECT {}, 0 AS mine FROM case_counts",
+            "SELECT {}, CAST(0 AS BIGINT) AS mine FROM case_counts",
             pile_sums("cases", "alert = 'amber'", "alert = 'overdue'")
         );
         let mut inbox = read!(&self.db, |pool| {
