@@ -112,6 +112,11 @@ test('a report goes round the loop across four roles', async () => {
   }
   await screenshot(supervisor, 'case-closed-phone');
   await office.goto(`${ctx.server.url}/cases?q=${encodeURIComponent('海河路与梅江道')}`);
+  // The list shows its page at once and its total when the count comes back.
+  await office.waitForFunction(() => /^共 \d+ 件$/.test(document.querySelector('#total').textContent.trim()));
+  const listed = await office.locator('table.cases tbody tr').count();
+  assert.ok(listed >= 1 && listed < 30, `${listed} cases listed`);
+  assert.equal((await office.textContent('#total')).trim(), `共 ${listed} 件`);
   await screenshot(office, 'case-list-desktop');
   for (const page of [supervisor, office, handler, inspector]) await page.context().close();
 });

@@ -32,6 +32,7 @@ const OWN_FILES: &[(&str, &str)] = &[
     ("app.css", "text/css; charset=utf-8"),
     ("report.js", "text/javascript; charset=utf-8"),
     ("import.js", "text/javascript; charset=utf-8"),
+    ("cases.js", "text/javascript; charset=utf-8"),
     ("map.js", "text/javascript; charset=utf-8"),
     ("dispatch.js", "text/javascript; charset=utf-8"),
     ("dashboard.js", "text/javascript; charset=utf-8"),

@@ -259,6 +259,8 @@ pub async fn case_list(
         let join = if query.is_empty() { "" } else { "&" };
         let mut paths = vec![format!("/cases?{query}")];
         paths.extend(far.map(|far| format!("/cases?{query}{join}before={far}")));
+        // The total the page asks for once it is shown (web::cases::total).
+        paths.push(format!("/cases/total?{query}"));
         for path in paths {
             let timing = measure_page(&app, "office01", &cookie, path, rounds).await?;
             measured(&timing);

@@ -37,6 +37,7 @@ fn table() -> Table {
         .get("/", web::home::page)
         // M3 cases: the list, the report form, the case page and its steps.
         .get("/cases", web::cases::list)
+        .get("/cases/total", web::cases::total)
         .get("/cases/new", web::cases::new_case)
         .get("/cases/export", web::cases::export)
         .get("/cases/dispatch", web::dispatch::queue)

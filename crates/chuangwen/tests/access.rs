@@ -87,6 +87,7 @@ fn expectations() -> Vec<(&'static str, &'static str, &'static str, Rule, Option
         ("GET", "/", "/", Rule::Roles(ALL), None),
         ("GET", "/cases", "/cases", Rule::Roles(ALL), None),
         ("GET", "/cases/new", "/cases/new", Rule::Roles(ALL), None),
+        ("GET", "/cases/total", "/cases/total?overdue=1", Rule::Roles(ALL), None),
         ("GET", "/cases/export", "/cases/export?overdue=1", Rule::Roles(ALL), None),
         ("POST", "/cases/new", "/cases/new", Rule::Roles(ALL), None),
         // Dispatching is the office's step (domain::cases).
