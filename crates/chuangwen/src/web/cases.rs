@@ -208,6 +208,17 @@ fn filter_of(q: &ListQuery, user: &CurrentUser, limit: i64) -> CaseFilter {
     }
 }
 
+/// The filter of a request that answers nothing but the cases it finds (a
+/// total, an export): filters that do not parse are refused with 400, named
+/// after `refusal`, rather than finding everything.
+fn checked_filter(q: &ListQuery, user: &CurrentUser, limit: i64, refusal: &str) -> Result<CaseFilter, AppError> {
+    let problems = q.problems();
+    if !problems.is_empty() {
+        return Err(AppError::BadRequest(format!("{refusal}：{}", problems.join("；"))));
+    }
+    Ok(filter_of(q, user, limit))
+}
+
 /// A total says "more than this many" rather than counting millions of rows.
 const COUNT_CAP: i64 = 10_000;
 
@@ -299,11 +310,7 @@ pub async fn total(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
     user.require(Action::WorkCases)?;
-    let problems = q.problems();
-    if !problems.is_empty() {
-        return Err(AppError::BadRequest(format!("筛选条件有误：{}", problems.join("；"))));
-    }
-    let filter = filter_of(&q, &user, 0);
+    let filter = checked_filter(&q, &user, 0, "筛选条件有误")?;
     let counted =
         state.store.count_cases(user.district_id, &user.scope(), user.user_id, &filter, COUNT_CAP + 1).await?;
     let words = if counted > COUNT_CAP { format!("超过 {COUNT_CAP} 件") } else { format!("共 {counted} 件") };
@@ -827,13 +834,9 @@ pub async fn export(
 ) -> Result<Response, AppError> {
     use rust_xlsxwriter::{Format, Workbook};
     user.require(Action::WorkCases)?;
-    let problems = q.problems();
-    if !problems.is_empty() {
-        return Err(AppError::BadRequest(format!("筛选条件有误，未导出：{}", problems.join("；"))));
-    }
+    let filter = checked_filter(&q, &user, EXPORT_LIMIT, "筛选条件有误，未导出")?;
     let units = state.store.units(user.district_id).await?;
     let names = super::unit_names(&units);
-    let filter = filter_of(&q, &user, EXPORT_LIMIT);
     let cases = state.store.cases(user.district_id, &user.scope(), user.user_id, &filter).await?;
     let category_names = state.store.category_names(user.district_id, &cases).await?;
     let mut book = Workbook::new();
