@@ -42,6 +42,7 @@ async fn caller(db: &common::TestDb, username: &str, role: Role) -> CurrentUser 
         must_change_password: false,
         session_hash: None,
         ip: "127.0.0.1".into(),
+        tables: None,
     }
 }
 

@@ -297,3 +297,51 @@ on_both_backends!(a_periodic_job_is_queued_once_however_often_it_is_scheduled, |
     db.store.enqueue_job("places_import", "{}", at).await.unwrap();
     db.store.enqueue_job("places_import", "{}", at).await.unwrap();
 });
+
+on_both_backends!(a_report_is_filed_under_the_table_saved_since_the_session_began, |db| {
+    let district = db.with_demo().await;
+    let mut supervisor = common::browser::Browser::new(db.state());
+    supervisor.login("supervisor001", common::DEMO_PASSWORD).await;
+    let report = serde_json::json!({"category": "06010", "description": "垃圾满溢", "address": "海河路 8 号"});
+    let filed_under = |body: serde_json::Value| {
+        let store = db.store.clone();
+        async move {
+            let id = body["id"].as_i64().expect("a case");
+            let scope = chuangwen::auth::policy::Scope::District;
+            store.case(district, &scope, None, id).await.unwrap().unwrap().category_version
+        }
+    };
+    let (status, body) = supervisor.json("POST", "/api/v1/cases", Some(report.clone())).await;
+    assert_eq!(status, axum::http::StatusCode::CREATED, "{body}");
+    let shipped = chuangwen::domain::categories::shipped().version.clone();
+    assert_eq!(filed_under(body).await, shipped);
+    // The administrator saves a new table while the supervisor's session stays open.
+    let text = chuangwen::domain::categories::SHIPPED.replacen(&format!("\"{shipped}\""), "\"2027.1\"", 1);
+    let audit = chuangwen::auth::audit::NewAuditEntry {
+        district_id: Some(district),
+        actor_id: None,
+        actor: "admin".into(),
+        action: chuangwen::auth::audit::AuditAction::SettingsChanged,
+        object: String::new(),
+        detail: String::new(),
+        ip: String::new(),
+    };
+    db.store.save_category_table(district, "2027.1", &text, None, &audit).await.unwrap();
+    let (status, body) = supervisor.json("POST", "/api/v1/cases", Some(report)).await;
+    assert_eq!(status, axum::http::StatusCode::CREATED, "{body}");
+    assert_eq!(filed_under(body).await, "2027.1", "the next report, same session, takes the new table");
+});
+
+on_both_backends!(a_bulk_load_builds_its_indexes_at_the_end_and_an_unfinished_one_at_the_next_start, |db| {
+    let store = &db.store;
+    db.with_demo_cases(300).await;
+    // After the demo's load every index is back: suspending finds them all again.
+    let n = store.suspend_case_indexes().await.unwrap();
+    assert!(n >= 15, "the cases' and events' secondary indexes, {n}");
+    assert_eq!(store.suspend_case_indexes().await.unwrap(), 0, "none left to drop");
+    // A load that stopped here: the next start builds what it dropped.
+    store.migrate().await.unwrap();
+    assert_eq!(store.restore_indexes().await.unwrap(), 0, "nothing left suspended");
+    assert_eq!(store.suspend_case_indexes().await.unwrap(), n, "every one back");
+    assert_eq!(store.restore_indexes().await.unwrap(), n);
+});

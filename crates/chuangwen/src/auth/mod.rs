@@ -57,6 +57,9 @@ pub struct CurrentUser {
     pub session_hash: Option<String>,
     /// The client's address.
     pub ip: String,
+    /// The district's current category table and map, when they were read
+    /// with the session (`None`: read them when needed).
+    pub tables: Option<crate::store::settings::DistrictTables>,
 }
 
 impl CurrentUser {
@@ -67,7 +70,7 @@ impl CurrentUser {
         session_hash: Option<String>,
         ip: String,
     ) -> CurrentUser {
-        let crate::store::users::SessionUser { user, unit_path, roles, .. } = session;
+        let crate::store::users::SessionUser { user, unit_path, roles, tables, .. } = session;
         CurrentUser {
             user_id: Some(user.id),
             token_id: None,
@@ -80,6 +83,7 @@ impl CurrentUser {
             must_change_password: user.must_change_password,
             session_hash,
             ip,
+            tables: Some(tables),
         }
     }
 
@@ -252,6 +256,7 @@ async fn from_token(parts: &Parts, state: &AppState, bearer: &str) -> Result<Cur
         must_change_password: false,
         session_hash: None,
         ip: client_ip(parts),
+        tables: None,
     };
     let entry = caller.audit(AuditAction::TokenUsed, format!("token:{}", token.id), "");
     store.touch_api_token(&token, chrono::Duration::minutes(10), &entry).await?;

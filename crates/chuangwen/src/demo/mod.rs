@@ -240,6 +240,9 @@ async fn write_cases(
         .with_timezone(&chrono::Utc);
     let version = crate::domain::categories::shipped().version.clone();
     let first_id = store.next_case_id().await?;
+    // The secondary indexes are built once after the load: kept on every
+    // row, a ten-million-case load rewrote their pages many times over.
+    store.suspend_case_indexes().await?;
     // Chunks are generated and prepared on a blocking thread while the last
     // one is written: generation and SQLite each keep one core busy.
     let (chunks, mut ready) = tokio::sync::mpsc::channel::<BulkBatch>(2);
@@ -282,10 +285,19 @@ async fn write_cases(
         }
         numbers
     });
+    let mut written = Ok(());
     while let Some(batch) = ready.recv().await {
-        store.bulk_insert_cases(district_id, &version, &batch).await?;
+        written = store.bulk_insert_cases(district_id, &version, &batch).await;
+        if written.is_err() {
+            break;
+        }
         progress.advance(batch.len() as u64);
     }
+    drop(ready);
     let numbers = generator.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    // Built whether or not the load went through: nothing else would.
+    progress.step("索引");
+    store.restore_indexes().await?;
+    written?;
     store.finish_bulk_cases(district_id, &numbers).await
 }

@@ -178,6 +178,7 @@ async fn office_of(store: &Store, user: &CurrentUser, round: &Round) -> Result<C
         must_change_password: false,
         session_hash: None,
         ip: user.ip.clone(),
+        tables: user.tables.clone(),
     })
 }
 

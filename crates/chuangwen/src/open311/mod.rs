@@ -196,6 +196,7 @@ async fn caller(state: &AppState, client: &Open311Client, ip: String) -> Result<
         must_change_password: false,
         session_hash: None,
         ip,
+        tables: None,
     })
 }
 

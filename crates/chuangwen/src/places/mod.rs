@@ -57,8 +57,17 @@ impl ImportReport {
 /// district's creation time is part of the key: SQLite may give a deleted and
 /// recreated demo district the same id and version again.
 pub async fn load_grid_index(store: &Store, district_id: i64) -> Result<std::sync::Arc<GridIndex>, StoreError> {
-    let district = store.district(district_id).await?;
-    let built_for = (district.created_at, district.places_version);
+    let tables = store.district_tables(district_id).await?;
+    grid_index_in(store, district_id, &tables).await
+}
+
+/// [`load_grid_index`] for the map `tables` name (read with the session).
+pub async fn grid_index_in(
+    store: &Store,
+    district_id: i64,
+    tables: &crate::store::settings::DistrictTables,
+) -> Result<std::sync::Arc<GridIndex>, StoreError> {
+    let built_for = (tables.district_created_at, tables.places_version);
     if let Some((key, index)) = store.derived.grid_index.lock().expect("grid cache").get(&district_id)
         && *key == built_for
     {

@@ -1336,6 +1336,58 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Before a bulk load: drops the secondary indexes of the cases and
+    /// their events, each written down in `suspended_indexes` in the same
+    /// transaction; returns how many. Unique indexes stay (they keep the
+    /// rows right). Until [`Store::restore_indexes`] the list and the sheets
+    /// read without them: only a load no one is reading meanwhile (the demo
+    /// generator) should do this.
+    pub async fn suspend_case_indexes(&self) -> StoreResult<usize> {
+        let listed = match &self.db {
+            super::Db::Sqlite { .. } => {
+                "SELECT name, sql FROM sqlite_master
+                  WHERE type = 'index' AND tbl_name IN ('cases', 'case_events')
+                    AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'"
+            }
+            super::Db::Postgres(_) => {
+                "SELECT indexname, indexdef FROM pg_indexes
+                  WHERE schemaname = current_schema() AND tablename IN ('cases', 'case_events')
+                    AND indexdef NOT LIKE 'CREATE UNIQUE%'"
+            }
+        };
+        let n = transaction!(&self.db, |tx| {
+            let indexes: Vec<(String, String)> = sqlx::query_as(listed).fetch_all(&mut *tx).await?;
+            for (name, body) in &indexes {
+                sqlx::query("INSERT INTO suspended_indexes (name, body) VALUES ($1, $2)")
+                    .bind(name)
+                    .bind(body)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\""))).execute(&mut *tx).await?;
+            }
+            indexes.len()
+        });
+        Ok(n)
+    }
+
+    /// Builds every index [`Store::suspend_case_indexes`] dropped, one
+    /// transaction each (so a long build does not hold the others); returns
+    /// how many. Run after a bulk load, and at every start for a load that
+    /// stopped midway.
+    pub async fn restore_indexes(&self) -> StoreResult<usize> {
+        let suspended: Vec<(String, String)> =
+            read!(&self.db, |pool| sqlx::query_as("SELECT name, body FROM suspended_indexes ORDER BY name")
+                .fetch_all(pool)
+                .await)?;
+        for (name, body) in &suspended {
+            transaction!(&self.db, |tx| {
+                sqlx::query(sqlx::AssertSqlSafe(body.clone())).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM suspended_indexes WHERE name = $1").bind(name).execute(&mut *tx).await?;
+            });
+        }
+        Ok(suspended.len())
+    }
 }
 
 /// A report merged into another case.

@@ -240,6 +240,11 @@ impl Store {
             Db::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
             Db::Postgres(pg) => POSTGRES_MIGRATIONS.run(pg).await?,
         }
+        // A bulk load that stopped midway left indexes to build.
+        let rebuilt = self.restore_indexes().await?;
+        if rebuilt > 0 {
+            tracing::info!(indexes = rebuilt, "indexes of an unfinished bulk load built");
+        }
         // A database whose cases predate the kept statistics gets them once.
         for district in self.districts_without_stats().await? {
             if let Some(rows) = self.rebuild_stats(district, true).await? {

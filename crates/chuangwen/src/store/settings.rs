@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use super::cases::Case;
 use super::{Store, StoreResult, now};
 use crate::append_audit;
@@ -11,6 +13,24 @@ use crate::auth::audit::NewAuditEntry;
 use crate::domain::calendar::WorkCalendar;
 use crate::domain::categories::{self, CategoryTable};
 use crate::{read, transaction};
+
+/// Which of a district's configured tables are current: the newest saved
+/// category table (none: the shipped one) and the map's version, which keys
+/// the grid index ([`crate::places::grid_index_in`]). Read with every
+/// session, so that filing a report needs no read of its own for them.
+#[derive(Clone, Debug, Default, PartialEq, sqlx::FromRow)]
+pub struct DistrictTables {
+    /// The newest saved category table's version.
+    pub categories_version: Option<String>,
+    /// When the district was created (a recreated demo district may reuse an id).
+    pub district_created_at: DateTime<Utc>,
+    /// Bumped by every grid import.
+    pub places_version: i64,
+}
+
+/// The columns of [`DistrictTables`], over `districts d`.
+pub(crate) const DISTRICT_TABLES: &str = "(SELECT c.version FROM category_tables c WHERE c.district_id = d.id ORDER BY c.id DESC LIMIT 1) AS categories_version,
+     d.created_at AS district_created_at, d.places_version";
 
 /// A district's settings kept as one text each (TOML, checked by the domain).
 #[derive(Clone, Copy, Debug)]
@@ -168,8 +188,27 @@ impl Store {
         .bind(district_id)
         .fetch_optional(pool)
         .await)?;
-        match newest {
-            Some(version) => self.categories_of_version(district_id, &version).await,
+        self.categories_in(district_id, &DistrictTables { categories_version: newest, ..DistrictTables::default() })
+            .await
+    }
+
+    /// Which category table and which map of the district are current, in
+    /// one read (a session reads them with its user: [`Store::session_user`]).
+    pub async fn district_tables(&self, district_id: i64) -> StoreResult<DistrictTables> {
+        let found = read!(&self.db, |pool| sqlx::query_as::<_, DistrictTables>(sqlx::AssertSqlSafe(format!(
+            "SELECT {DISTRICT_TABLES} FROM districts d WHERE d.id = $1"
+        )))
+        .bind(district_id)
+        .fetch_optional(pool)
+        .await)?;
+        found.ok_or(super::StoreError::NotFound)
+    }
+
+    /// The district's category table as `tables` name it (the shipped one
+    /// until the district saves its own).
+    pub async fn categories_in(&self, district_id: i64, tables: &DistrictTables) -> StoreResult<Arc<CategoryTable>> {
+        match &tables.categories_version {
+            Some(version) => self.categories_of_version(district_id, version).await,
             None => Ok(categories::shipped_arc()),
         }
     }

@@ -182,6 +182,9 @@ pub struct SessionUser {
     pub unit_path: String,
     /// Role codes, comma-separated.
     pub roles: String,
+    /// The district's current category table and map.
+    #[sqlx(flatten)]
+    pub tables: super::settings::DistrictTables,
 }
 
 impl Store {
@@ -548,16 +551,20 @@ impl Store {
     }
 
     /// The user of a session, with what every request needs to know of them
-    /// (their unit's path and their roles), in one query.
+    /// (their unit's path and their roles) and of their district (its current
+    /// category table and map), in one query.
     pub async fn session_user(&self, token_hash: &str) -> StoreResult<Option<SessionUser>> {
-        Ok(read!(&self.db, |pool| sqlx::query_as::<_, SessionUser>(
+        Ok(read!(&self.db, |pool| sqlx::query_as::<_, SessionUser>(sqlx::AssertSqlSafe(format!(
             "SELECT u.id, u.district_id, u.unit_id, u.username, u.display_name, u.password_hash,
                     u.must_change_password, u.disabled, u.phone_enc, u.failed_logins, u.locked_until,
                     s.created_at, s.last_seen, n.path AS unit_path,
-                    COALESCE((SELECT STRING_AGG(r.role, ',') FROM user_roles r WHERE r.user_id = u.id), '') AS roles
+                    COALESCE((SELECT STRING_AGG(r.role, ',') FROM user_roles r WHERE r.user_id = u.id), '') AS roles,
+                    {}
              FROM sessions s JOIN users u ON u.id = s.user_id JOIN units n ON n.id = u.unit_id
-             WHERE s.token_hash = $1"
-        )
+                  JOIN districts d ON d.id = u.district_id
+             WHERE s.token_hash = $1",
+            super::settings::DISTRICT_TABLES
+        )))
         .bind(token_hash)
         .fetch_optional(pool)
         .await)?)
