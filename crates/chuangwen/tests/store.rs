@@ -343,5 +343,9 @@ on_both_backends!(a_bulk_load_builds_its_indexes_at_the_end_and_an_unfinished_on
     store.migrate().await.unwrap();
     assert_eq!(store.restore_indexes().await.unwrap(), 0, "nothing left suspended");
     assert_eq!(store.suspend_case_indexes().await.unwrap(), n, "every one back");
+    // Two processes restoring at once build each index once, without an error.
+    let (a, b) = tokio::join!(store.restore_indexes(), store.restore_indexes());
+    assert_eq!(a.unwrap() + b.unwrap(), n);
+    assert_eq!(store.suspend_case_indexes().await.unwrap(), n, "every one built");
     assert_eq!(store.restore_indexes().await.unwrap(), n);
 });

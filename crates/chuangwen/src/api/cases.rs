@@ -23,6 +23,7 @@ use crate::domain::evidence;
 use crate::domain::geometry::valid_position;
 use crate::domain::org::Role;
 use crate::error::{ApiError, AppError};
+use crate::places::grid_index_in;
 use crate::store::StoreError;
 use crate::store::cases::{
     ATTACHMENT_TAKEN, Case, CaseBrief, CaseEvent, CaseFilter, MergedReport, NewAttachment, NewCase,
@@ -199,7 +200,7 @@ pub async fn place_report(
         Some(tables) => tables.clone(),
         None => state.store.district_tables(user.district_id).await?,
     };
-    let table = state.store.categories_in(user.district_id, &tables).await?;
+    let table = state.store.categories_named(user.district_id, tables.categories_version.as_deref()).await?;
     let category = table
         .category(body.category.trim())
         .ok_or_else(|| field_error("category", format!("未知的问题分类“{}”", body.category)))?;
@@ -237,7 +238,7 @@ pub async fn place_report(
     };
     let place = match location {
         Some((lon, lat)) => {
-            let index = crate::places::grid_index_in(&state.store, user.district_id, &tables).await?;
+            let index = grid_index_in(&state.store, user.district_id, &tables).await?;
             match index.resolve(lon, lat) {
                 Some(l) => Some((l.grid_id, l.community_id, l.street_id)),
                 None if !index.is_empty() => return Err(field_error("lon", "位置不在本区任何网格内")),

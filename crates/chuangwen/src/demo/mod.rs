@@ -297,7 +297,9 @@ async fn write_cases(
     let numbers = generator.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     // Built whether or not the load went through: nothing else would.
     progress.step("索引");
-    store.restore_indexes().await?;
+    let restored = store.restore_indexes().await;
+    // The load's own error first; indexes left unbuilt are built at the next start.
     written?;
+    restored?;
     store.finish_bulk_cases(district_id, &numbers).await
 }

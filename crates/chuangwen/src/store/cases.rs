@@ -1373,20 +1373,32 @@ impl Store {
 
     /// Builds every index [`Store::suspend_case_indexes`] dropped, one
     /// transaction each (so a long build does not hold the others); returns
-    /// how many. Run after a bulk load, and at every start for a load that
-    /// stopped midway.
+    /// how many this call built. Run after a bulk load, and at every start
+    /// for a load that stopped midway. Each index is claimed by deleting its
+    /// row before it is built, so two processes restoring at once (a server
+    /// starting while the generator finishes) build each index once.
     pub async fn restore_indexes(&self) -> StoreResult<usize> {
         let suspended: Vec<(String, String)> =
             read!(&self.db, |pool| sqlx::query_as("SELECT name, body FROM suspended_indexes ORDER BY name")
                 .fetch_all(pool)
                 .await)?;
+        let mut built = 0;
         for (name, body) in &suspended {
-            transaction!(&self.db, |tx| {
-                sqlx::query(sqlx::AssertSqlSafe(body.clone())).execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM suspended_indexes WHERE name = $1").bind(name).execute(&mut *tx).await?;
+            let claimed = transaction!(&self.db, |tx| {
+                let claimed = sqlx::query("DELETE FROM suspended_indexes WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if claimed {
+                    sqlx::query(sqlx::AssertSqlSafe(body.clone())).execute(&mut *tx).await?;
+                }
+                claimed
             });
+            built += usize::from(claimed);
         }
-        Ok(suspended.len())
+        Ok(built)
     }
 }
 

@@ -18,7 +18,7 @@ use crate::{read, transaction};
 /// category table (none: the shipped one) and the map's version, which keys
 /// the grid index ([`crate::places::grid_index_in`]). Read with every
 /// session, so that filing a report needs no read of its own for them.
-#[derive(Clone, Debug, Default, PartialEq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct DistrictTables {
     /// The newest saved category table's version.
     pub categories_version: Option<String>,
@@ -188,8 +188,7 @@ impl Store {
         .bind(district_id)
         .fetch_optional(pool)
         .await)?;
-        self.categories_in(district_id, &DistrictTables { categories_version: newest, ..DistrictTables::default() })
-            .await
+        self.categories_named(district_id, newest.as_deref()).await
     }
 
     /// Which category table and which map of the district are current, in
@@ -204,10 +203,11 @@ impl Store {
         found.ok_or(super::StoreError::NotFound)
     }
 
-    /// The district's category table as `tables` name it (the shipped one
-    /// until the district saves its own).
-    pub async fn categories_in(&self, district_id: i64, tables: &DistrictTables) -> StoreResult<Arc<CategoryTable>> {
-        match &tables.categories_version {
+    /// The district's category table of the newest version saved
+    /// ([`DistrictTables::categories_version`]): the shipped one until the
+    /// district saves its own.
+    pub async fn categories_named(&self, district_id: i64, newest: Option<&str>) -> StoreResult<Arc<CategoryTable>> {
+        match newest {
             Some(version) => self.categories_of_version(district_id, version).await,
             None => Ok(categories::shipped_arc()),
         }
