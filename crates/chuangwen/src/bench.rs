@@ -568,7 +568,7 @@ pub async fn sheets(state: &AppState, rounds: usize) -> anyhow::Result<SheetsTim
     let ctx = state.job_context();
     let mut running = 0;
     for unit in store.units_with_running_cases(district.id).await? {
-        running += store.unit_running_cases(unit).await?.len();
+        running += store.unit_running_counts(district.id, unit).await?.0 as usize;
     }
     let mut timing = SheetsTiming { units: 0, running, sheets: vec![], weekly: vec![] };
     for _ in 0..rounds {

@@ -309,7 +309,8 @@ struct UserAddArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref(), &process_env()) {
+    let config_file = cli.config.clone();
+    let config = match Config::load(config_file.as_deref(), &process_env()) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("错误 / error: {err}");
@@ -324,7 +325,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
+    match runtime.block_on(run(cli.command, config, config_file)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("错误 / error: {err:#}");
@@ -333,7 +334,9 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+/// `config_file` is the `--config` given, for a benchmark that runs the
+/// generator as a process of its own.
+async fn run(command: Command, config: Config, config_file: Option<PathBuf>) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
             let opened = app::open(&config).await?;
@@ -441,7 +444,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => check_config(&config).await,
-        Command::Bench(command) => bench(config, command).await,
+        Command::Bench(command) => bench(config, config_file, command).await,
     }
 }
 
@@ -466,7 +469,15 @@ async fn create_demo(store: &Store, seed: u64, password: Option<&str>, cases: u6
 /// kept between runs; the demo district is made with `cases` cases when it
 /// has fewer (benchmarks that file reports leave them: a few thousand more
 /// do not call for making millions again). Returns the cases it holds.
-async fn bench_state(mut config: Config, district: BenchDistrict) -> anyhow::Result<(app::AppState, i64)> {
+///
+/// The district is made by `chuangwen demo` run as a process of its own, as
+/// a district office would make it: the memory the generator holds is not
+/// the server's, so the peak this process prints is the server's alone.
+async fn bench_state(
+    mut config: Config,
+    config_file: Option<&std::path::Path>,
+    district: BenchDistrict,
+) -> anyhow::Result<(app::AppState, i64)> {
     let BenchDistrict { cases, database_url } = district;
     let url = match database_url {
         Some(url) => url,
@@ -478,18 +489,19 @@ async fn bench_state(mut config: Config, district: BenchDistrict) -> anyhow::Res
     };
     config.database_url = chuangwen::config::DatabaseUrl::parse(&url)?;
     config.log = "warn".into();
-    let opened = app::open(&config).await?;
-    let store = opened.store.clone();
-    let demo = store.districts().await?.into_iter().find(|d| d.is_demo);
+    let mut opened = app::open(&config).await?;
+    let demo = opened.store.districts().await?.into_iter().find(|d| d.is_demo);
     let have = match &demo {
         Some(d) => {
             let all = chuangwen::store::cases::CaseFilter::default();
-            store.count_cases(d.id, &chuangwen::auth::policy::Scope::District, None, &all, i64::MAX).await?
+            opened.store.count_cases(d.id, &chuangwen::auth::policy::Scope::District, None, &all, i64::MAX).await?
         }
         None => -1,
     };
     let have = if have < cases as i64 {
-        create_demo(&store, 2026, Some("Bench-Pass-2026"), cases).await?;
+        drop(opened);
+        generate_bench_district(&config, config_file, &url, cases)?;
+        opened = app::open(&config).await?;
         cases as i64
     } else {
         have
@@ -497,35 +509,62 @@ async fn bench_state(mut config: Config, district: BenchDistrict) -> anyhow::Res
     Ok((app::AppState::new(opened.store, opened.files, opened.crypto, config), have))
 }
 
+/// Runs `chuangwen demo --cases <cases>` into `url`, this program as a child
+/// process with the same configuration, and waits for it.
+fn generate_bench_district(
+    config: &Config,
+    config_file: Option<&std::path::Path>,
+    url: &str,
+    cases: u64,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let mut generator = std::process::Command::new(std::env::current_exe()?);
+    if let Some(file) = config_file {
+        generator.arg("--config").arg(file);
+    }
+    let status = generator
+        .args(["demo", "--seed", "2026", "--password", "Bench-Pass-2026", "--cases", &cases.to_string()])
+        .env("CHUANGWEN_DATABASE_URL", url)
+        .env("CHUANGWEN_DATA_DIR", &config.data_dir)
+        .env("CHUANGWEN_LOG", "warn")
+        .status()?;
+    anyhow::ensure!(status.success(), "生成演示区失败 / making the demo district failed ({status})");
+    println!(
+        "demo district of {cases} cases made by `chuangwen demo` in a process of its own in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Runs a benchmark, then prints the process's peak memory beside its ceiling.
-async fn bench(config: Config, command: BenchCommand) -> anyhow::Result<()> {
+async fn bench(config: Config, config_file: Option<PathBuf>, command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Pages { district, rounds } => {
-            let (state, cases) = bench_state(config, district).await?;
+            let (state, cases) = bench_state(config, config_file.as_deref(), district).await?;
             bench_pages(&state, cases, rounds).await?;
         }
         BenchCommand::Cases { district, rounds } => {
-            let (state, cases) = bench_state(config, district).await?;
+            let (state, cases) = bench_state(config, config_file.as_deref(), district).await?;
             bench_cases(&state, cases, rounds).await?;
         }
         BenchCommand::Stats { district, rounds, recount_rounds } => {
-            let (state, cases) = bench_state(config, district).await?;
+            let (state, cases) = bench_state(config, config_file.as_deref(), district).await?;
             bench_stats(&state, cases, rounds, recount_rounds).await?;
         }
         BenchCommand::Sheets { district, rounds } => {
-            let (state, cases) = bench_state(config, district).await?;
+            let (state, cases) = bench_state(config, config_file.as_deref(), district).await?;
             bench_sheets(&state, cases, rounds).await?;
         }
         BenchCommand::Intake { district, rows, rounds } => {
-            let (state, cases) = bench_state(config, district).await?;
+            let (state, cases) = bench_state(config, config_file.as_deref(), district).await?;
             bench_intake(&state, cases, rows, rounds).await?;
         }
         BenchCommand::Reports { district, clients, reports } => {
-            let (state, cases) = bench_state(config, district).await?;
+            let (state, cases) = bench_state(config, config_file.as_deref(), district).await?;
             bench_reports(&state, cases, clients, reports).await?;
         }
         BenchCommand::All { district, recount_rounds } => {
-            let (state, cases) = bench_state(config, district).await?;
+            let (state, cases) = bench_state(config, config_file.as_deref(), district).await?;
             bench_reports(&state, cases, 64, 100).await?;
             println!();
             bench_cases(&state, cases, 30).await?;

@@ -252,7 +252,7 @@ on_both_backends!(a_unit_with_a_backlog_gets_a_sheet_that_lists_the_earliest_and
         async move {
             let end = chuangwen::store::stats::day_start(day + chrono::Duration::days(1));
             let since = chuangwen::reports::build::new_since(&calendar, day);
-            store.unit_sheet_cases(unit.id, end, since, rows).await.unwrap()
+            store.unit_sheet_cases(district, unit.id, end, since, rows).await.unwrap()
         }
     };
     // Counted in full whatever is listed; listed up to the limit, earliest deadline first.
@@ -273,8 +273,18 @@ on_both_backends!(a_unit_with_a_backlog_gets_a_sheet_that_lists_the_earliest_and
         overdue.count as usize,
         running.iter().filter(|c| c.alert() == chuangwen::domain::cases::Alert::Red).count()
     );
+    let end = chuangwen::store::stats::day_start(day + chrono::Duration::days(1));
+    let since = chuangwen::reports::build::new_since(&calendar, day);
+    let due_by_rule = running.iter().filter(|c| c.overdue_at.is_none() && c.deadline.is_some_and(|d| d < end));
+    assert_eq!(due.count as usize, due_by_rule.count());
     assert!(due.cases.iter().all(|c| c.overdue_at.is_none()));
-    assert!(new.count as usize <= running.len());
+    let new_by_rule = running.iter().filter(|c| c.dispatched_at.is_some_and(|d| d >= since));
+    assert_eq!(new.count as usize, new_by_rule.count());
+    // Each list is the earliest deadlines of its part, in order.
+    for section in [&overdue, &due, &new] {
+        let keys: Vec<_> = section.cases.iter().map(|c| (c.deadline, c.id)).collect();
+        assert!(keys.windows(2).all(|w| w[0] <= w[1]), "earliest deadline first");
+    }
     // The sheet as made says how many are not listed when there are more than it lists.
     let doc = chuangwen::reports::build::daily_sheet(&db.store, district, &unit, &calendar, day, now).await.unwrap();
     let text = serde_json::to_string(&doc).unwrap();

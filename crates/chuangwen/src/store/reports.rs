@@ -261,26 +261,32 @@ impl Store {
     /// `limit` each (earliest deadline first): the overdue, those due by
     /// `end_of_day`, and those dispatched since `since`; with the count of
     /// all its running cases.
+    ///
+    /// A backlog of tens of thousands costs a page, not the backlog
+    /// (migration 0019): the running and overdue counts are the kept counts
+    /// of `case_counts`, the overdue list walks `cases_unit_overdue` in
+    /// deadline order, the newly dispatched range over `cases_unit_new`, and
+    /// those due today over `cases_unit_sheet`.
     pub async fn unit_sheet_cases(
         &self,
+        district_id: i64,
         unit_id: i64,
         end_of_day: DateTime<Utc>,
         since: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<(i64, [SheetSection; 3])> {
         let sheet = SheetQuery { unit_id, end_of_day, since };
-        let total: i64 = read!(&self.db, |pool| {
-            let mut q = QueryBuilder::new("SELECT COUNT(*) FROM cases");
-            sheet.push(&mut q, None);
-            q.build_query_scalar().fetch_one(pool).await
-        })?;
+        let (total, overdue) = self.unit_running_counts(district_id, unit_id).await?;
         let mut sections = Vec::with_capacity(3);
         for part in [SheetPart::Overdue, SheetPart::Due, SheetPart::New] {
-            let count: i64 = read!(&self.db, |pool| {
-                let mut q = QueryBuilder::new("SELECT COUNT(*) FROM cases");
-                sheet.push(&mut q, Some(part));
-                q.build_query_scalar().fetch_one(pool).await
-            })?;
+            let count: i64 = match part {
+                SheetPart::Overdue => overdue,
+                SheetPart::Due | SheetPart::New => read!(&self.db, |pool| {
+                    let mut q = QueryBuilder::new("SELECT COUNT(*) FROM cases");
+                    sheet.push(&mut q, Some(part));
+                    q.build_query_scalar().fetch_one(pool).await
+                })?,
+            };
             let cases: Vec<Case> = read!(&self.db, |pool| {
                 let mut q = QueryBuilder::new(CASE_COLUMNS);
                 sheet.push(&mut q, Some(part));
@@ -293,11 +299,29 @@ impl Store {
         Ok((total, sections))
     }
 
-    /// Units with at least one running case (those that get a daily sheet).
+    /// How many running cases a unit holds (its own, not its subtree's), and
+    /// how many of them are overdue: the kept counts of `case_counts`.
+    pub async fn unit_running_counts(&self, district_id: i64, unit_id: i64) -> StoreResult<(i64, i64)> {
+        let sql = format!(
+            "SELECT CAST(COALESCE(SUM(cases), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(CASE WHEN alert = 'overdue' THEN cases ELSE 0 END), 0) AS BIGINT)
+               FROM case_counts WHERE district_id = $1 AND unit_id = $2 AND state IN {}",
+            RUNNING_STATES.as_str()
+        );
+        Ok(read!(&self.db, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(district_id)
+            .bind(unit_id)
+            .fetch_one(pool)
+            .await)?)
+    }
+
+    /// Units with at least one running case (those that get a daily sheet),
+    /// from the kept counts.
     pub async fn units_with_running_cases(&self, district_id: i64) -> StoreResult<Vec<i64>> {
         let sql = format!(
-            "SELECT DISTINCT unit_id FROM cases WHERE district_id = $1 AND unit_id IS NOT NULL AND state IN {}
-             ORDER BY unit_id",
+            "SELECT DISTINCT unit_id FROM case_counts
+              WHERE district_id = $1 AND unit_id <> 0 AND state IN {} AND cases > 0
+              ORDER BY unit_id",
             RUNNING_STATES.as_str()
         );
         Ok(read!(&self.db, |pool| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.clone()))
@@ -567,6 +591,23 @@ impl SheetQuery {
             Some(SheetPart::New) => {
                 q.push(" AND dispatched_at >= ").push_bind(self.since);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RUNNING_STATES;
+
+    /// The sheet's partial indexes serve its queries only while their
+    /// conditions name the running states exactly as the queries do.
+    #[test]
+    fn the_sheet_indexes_name_the_running_states_as_the_queries_do() {
+        for migration in [
+            include_str!("../../../../migrations/sqlite/0019_sheets_and_totals.sql"),
+            include_str!("../../../../migrations/postgres/0019_sheets_and_totals.sql"),
+        ] {
+            assert_eq!(migration.matches(&format!("WHERE state IN {}", RUNNING_STATES.as_str())).count(), 2);
         }
     }
 }
