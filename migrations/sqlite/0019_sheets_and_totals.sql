@@ -10,8 +10,9 @@
 --
 -- The sheet's counts of running and overdue cases come from case_counts
 -- (0017), read by unit here. The overdue list walks its own partial index in
--- deadline order and stops after a page; "newly dispatched" ranges over the
--- unit's running cases by dispatch time. The states are the domain's
+-- deadline order and stops after a page, and so does the list of those not
+-- marked overdue whose deadline falls by the end of the day; "newly
+-- dispatched" ranges over the unit's running cases by dispatch time. The states are the domain's
 -- running states (CaseState::unit_clock_runs), written word for word as the
 -- query writes them, so both backends can use the partial indexes; a unit
 -- test checks the two lists agree.
@@ -36,6 +37,9 @@ CREATE INDEX case_counts_unit ON case_counts (district_id, unit_id, state);
 CREATE INDEX cases_unit_overdue ON cases (unit_id, deadline, id)
     WHERE state IN ('dispatched', 'return_requested', 'in_progress', 'extension_requested', 'deferral_requested')
       AND overdue_at IS NOT NULL;
+CREATE INDEX cases_unit_due ON cases (unit_id, deadline, id)
+    WHERE state IN ('dispatched', 'return_requested', 'in_progress', 'extension_requested', 'deferral_requested')
+      AND overdue_at IS NULL;
 CREATE INDEX cases_unit_new ON cases (unit_id, dispatched_at)
     WHERE state IN ('dispatched', 'return_requested', 'in_progress', 'extension_requested', 'deferral_requested');
 

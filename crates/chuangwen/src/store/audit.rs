@@ -83,10 +83,10 @@ macro_rules! append_audit_entries {
     }};
 }
 
-/// Audit entries per `INSERT` of [`append_audit_entries!`]: 16 entries make a
-/// message of a few KiB, which PostgreSQL gets without waiting on Nagle's
-/// algorithm (see `store::filing::rows_per_statement`).
-pub const AUDIT_ROWS: usize = 16;
+/// Audit entries per `INSERT` of [`append_audit_entries!`]: 12 values an
+/// entry, well under either backend's limit of bound values; as many as the
+/// filing path writes a statement (`store::filing`).
+pub const AUDIT_ROWS: usize = 500;
 
 /// Filters of the audit page.
 #[derive(Clone, Debug, Default)]

@@ -1398,6 +1398,17 @@ impl Store {
             });
             built += usize::from(claimed);
         }
+        // Backend-specific: PostgreSQL plans by the statistics it gathered
+        // and answers from an index alone only for pages it knows are all
+        // visible; a server may run without autovacuum (this machine's does),
+        // so after a bulk load both are brought up to date here. Without
+        // them, at ten million cases, the case list's total took 342 ms and
+        // a keyword's page 10.6 s. SQLite plans without statistics.
+        if built > 0
+            && let super::Db::Postgres(pool) = &self.db
+        {
+            sqlx::query("VACUUM (ANALYZE) cases, case_events, case_words").execute(pool).await?;
+        }
         Ok(built)
     }
 }

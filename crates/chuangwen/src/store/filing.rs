@@ -149,18 +149,12 @@ fn caused_by_one_report(err: &StoreError) -> bool {
     matches!(err, StoreError::Duplicate(_) | StoreError::NotFound)
 }
 
-/// Rows per multi-row statement. SQLite takes 500 (22 values a case: well
-/// under its limit of 32,766 bound values). PostgreSQL gets 16: sqlx 0.9.0
-/// leaves Nagle's algorithm on for TCP (its issue #4335), so a message larger
-/// than the socket's first send buffer (16 KiB here) goes out in two writes
-/// and the second waits for the server's delayed ACK — 40 ms a statement.
-/// Sixteen reports make a message of a few KiB.
-fn rows_per_statement(db: &Db) -> usize {
-    match db {
-        Db::Sqlite { .. } => 500,
-        Db::Postgres(_) => 16,
-    }
-}
+/// Rows per multi-row statement: 500 (22 values a case, well under SQLite's
+/// limit of 32,766 bound values and PostgreSQL's 65,535). Under sqlx 0.9.0
+/// PostgreSQL got 16: that release left Nagle's algorithm on for TCP (its
+/// issue #4335), so a message larger than the socket's first send buffer
+/// waited 40 ms for the server's delayed ACK. 0.9.1 turns it off.
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// Files `reports` in one transaction, all or none: per district a run of
 /// numbers from its counter for the year; the cases, their `report` events
@@ -170,7 +164,7 @@ fn rows_per_statement(db: &Db) -> usize {
 pub async fn file_reports(db: &Db, reports: &[(HashAlgorithm, Report)]) -> StoreResult<Vec<Filed>> {
     let at = now();
     let year = at.with_timezone(&beijing()).year() as i64;
-    let per_statement = rows_per_statement(db);
+    let per_statement = ROWS_PER_STATEMENT;
     let mut per_district: BTreeMap<i64, i64> = BTreeMap::new();
     for (_, report) in reports {
         *per_district.entry(report.district_id).or_default() += 1;

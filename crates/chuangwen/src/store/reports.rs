@@ -607,7 +607,7 @@ mod tests {
             include_str!("../../../../migrations/sqlite/0019_sheets_and_totals.sql"),
             include_str!("../../../../migrations/postgres/0019_sheets_and_totals.sql"),
         ] {
-            assert_eq!(migration.matches(&format!("WHERE state IN {}", RUNNING_STATES.as_str())).count(), 2);
+            assert_eq!(migration.matches(&format!("WHERE state IN {}", RUNNING_STATES.as_str())).count(), 3);
         }
     }
 }
