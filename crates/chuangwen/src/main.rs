@@ -500,7 +500,7 @@ async fn bench_state(
     };
     let have = if have < cases as i64 {
         drop(opened);
-        generate_bench_district(&config, config_file, &url, cases)?;
+        generate_bench_district(&config, config_file, &url, cases).await?;
         opened = app::open(&config).await?;
         cases as i64
     } else {
@@ -511,14 +511,14 @@ async fn bench_state(
 
 /// Runs `chuangwen demo --cases <cases>` into `url`, this program as a child
 /// process with the same configuration, and waits for it.
-fn generate_bench_district(
+async fn generate_bench_district(
     config: &Config,
     config_file: Option<&std::path::Path>,
     url: &str,
     cases: u64,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let mut generator = std::process::Command::new(std::env::current_exe()?);
+    let mut generator = tokio::process::Command::new(std::env::current_exe()?);
     if let Some(file) = config_file {
         generator.arg("--config").arg(file);
     }
@@ -527,7 +527,8 @@ fn generate_bench_district(
         .env("CHUANGWEN_DATABASE_URL", url)
         .env("CHUANGWEN_DATA_DIR", &config.data_dir)
         .env("CHUANGWEN_LOG", "warn")
-        .status()?;
+        .status()
+        .await?;
     anyhow::ensure!(status.success(), "生成演示区失败 / making the demo district failed ({status})");
     println!(
         "demo district of {cases} cases made by `chuangwen demo` in a process of its own in {:.1} s",

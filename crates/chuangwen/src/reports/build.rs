@@ -81,7 +81,7 @@ pub async fn daily_sheet(
     // Counted in full, listed up to SHEET_ROWS each: a unit with a backlog of
     // thousands gets a sheet people can read, and the rest on the case list.
     let (running, [overdue, due, new]) =
-        store.unit_sheet_cases(district_id, unit.id, end_of_day, since, SHEET_ROWS).await?;
+        store.unit_sheet_cases(unit.district_id, unit.id, end_of_day, since, SHEET_ROWS).await?;
     let summary = format!(
         "{}：截至 {}，你单位在办问题 {} 件，其中已超期 {} 件，今日到期 {} 件，{}以来新交办 {} 件。请于期限内整改完毕，并上传整改后照片。",
         unit.name,

@@ -1407,7 +1407,11 @@ impl Store {
         if built > 0
             && let super::Db::Postgres(pool) = &self.db
         {
-            sqlx::query("VACUUM (ANALYZE) cases, case_events, case_words").execute(pool).await?;
+            // The indexes are built: a failure here leaves plans worse, not
+            // data wrong, so it is told and the store opens.
+            if let Err(err) = sqlx::query("VACUUM (ANALYZE) cases, case_events, case_words").execute(pool).await {
+                tracing::warn!(error = %err, "VACUUM (ANALYZE) after the bulk load failed: run it by hand");
+            }
         }
         Ok(built)
     }

@@ -262,11 +262,11 @@ impl Store {
     /// `end_of_day`, and those dispatched since `since`; with the count of
     /// all its running cases.
     ///
-    /// A backlog of tens of thousands costs a page, not the backlog
-    /// (migration 0019): the running and overdue counts are the kept counts
-    /// of `case_counts`, the overdue list walks `cases_unit_overdue` in
-    /// deadline order, the newly dispatched range over `cases_unit_new`, and
-    /// those due today over `cases_unit_sheet`.
+    /// Each list reads a page, not the unit's backlog (migration 0019): the
+    /// running and overdue counts are the kept counts of `case_counts`; the
+    /// overdue and the due today walk `cases_unit_overdue` and
+    /// `cases_unit_due` in deadline order; the newly dispatched range over
+    /// `cases_unit_new`. The due and new counts walk their partial index.
     pub async fn unit_sheet_cases(
         &self,
         district_id: i64,
