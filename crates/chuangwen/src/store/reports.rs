@@ -283,13 +283,13 @@ impl Store {
                 SheetPart::Overdue => overdue,
                 SheetPart::Due | SheetPart::New => read!(&self.db, |pool| {
                     let mut q = QueryBuilder::new("SELECT COUNT(*) FROM cases");
-                    sheet.push(&mut q, Some(part));
+                    sheet.push(&mut q, part);
                     q.build_query_scalar().fetch_one(pool).await
                 })?,
             };
             let cases: Vec<Case> = read!(&self.db, |pool| {
                 let mut q = QueryBuilder::new(CASE_COLUMNS);
-                sheet.push(&mut q, Some(part));
+                sheet.push(&mut q, part);
                 q.push(" ORDER BY deadline, id LIMIT ").push_bind(limit);
                 q.build_query_as().fetch_all(pool).await
             })?;
@@ -573,22 +573,22 @@ struct SheetQuery {
 }
 
 impl SheetQuery {
-    /// ` WHERE …` for the unit's running cases, or one part of them.
-    fn push<'a, DB: sqlx::Database>(&self, q: &mut QueryBuilder<DB>, part: Option<SheetPart>)
+    /// ` WHERE …` for one part of the unit's running cases, in the words of
+    /// its partial index (migration 0019).
+    fn push<'a, DB: sqlx::Database>(&self, q: &mut QueryBuilder<DB>, part: SheetPart)
     where
         i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
         DateTime<Utc>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     {
         q.push(" WHERE unit_id = ").push_bind(self.unit_id).push(" AND state IN ").push(RUNNING_STATES.as_str());
         match part {
-            None => {}
-            Some(SheetPart::Overdue) => {
+            SheetPart::Overdue => {
                 q.push(" AND overdue_at IS NOT NULL");
             }
-            Some(SheetPart::Due) => {
+            SheetPart::Due => {
                 q.push(" AND overdue_at IS NULL AND deadline < ").push_bind(self.end_of_day);
             }
-            Some(SheetPart::New) => {
+            SheetPart::New => {
                 q.push(" AND dispatched_at >= ").push_bind(self.since);
             }
         }
