@@ -334,18 +334,37 @@ on_both_backends!(a_report_is_filed_under_the_table_saved_since_the_session_bega
 
 on_both_backends!(a_bulk_load_builds_its_indexes_at_the_end_and_an_unfinished_one_at_the_next_start, |db| {
     let store = &db.store;
-    db.with_demo_cases(300).await;
-    // After the demo's load every index is back: suspending finds them all again.
-    let n = store.suspend_case_indexes().await.unwrap();
+    let district = db.with_demo_cases(300).await;
+    let scope = chuangwen::auth::policy::Scope::District;
+    let mut supervisor = common::browser::Browser::new(db.state());
+    supervisor.login("supervisor001", common::DEMO_PASSWORD).await;
+    let report = serde_json::json!({"category": "06010", "description": "垃圾满溢", "address": "海河路 8 号"});
+    let reported = |inbox: &chuangwen::store::cases::Inbox| inbox.reported;
+    // After the demo's load everything is back: suspending finds it all again
+    // (on PostgreSQL also the foreign keys and the counts' trigger).
+    let n = store.suspend_for_bulk_load().await.unwrap();
     assert!(n >= 15, "the cases' and events' secondary indexes, {n}");
-    assert_eq!(store.suspend_case_indexes().await.unwrap(), 0, "none left to drop");
-    // A load that stopped here: the next start builds what it dropped.
+    assert_eq!(store.suspend_for_bulk_load().await.unwrap(), 0, "none left to drop");
+    // A report filed while suspended is counted once everything is back.
+    let before = store.inbox(district, &scope, None).await.unwrap();
+    let (status, body) = supervisor.json("POST", "/api/v1/cases", Some(report.clone())).await;
+    assert_eq!(status, axum::http::StatusCode::CREATED, "{body}");
+    // A load that stopped here: the next start brings back what it suspended.
     store.migrate().await.unwrap();
-    assert_eq!(store.restore_indexes().await.unwrap(), 0, "nothing left suspended");
-    assert_eq!(store.suspend_case_indexes().await.unwrap(), n, "every one back");
-    // Two processes restoring at once build each index once, without an error.
-    let (a, b) = tokio::join!(store.restore_indexes(), store.restore_indexes());
+    let after = store.inbox(district, &scope, None).await.unwrap();
+    assert_eq!(reported(&after), reported(&before) + 1, "the report filed meanwhile is in the inbox");
+    assert_eq!(after, store.recount_inbox(district, &scope, None).await.unwrap());
+    assert_eq!(store.restore_suspended().await.unwrap(), 0, "nothing left suspended");
+    assert_eq!(store.suspend_for_bulk_load().await.unwrap(), n, "every one back");
+    // Two processes restoring at once bring back each once, without an error.
+    let (a, b) = tokio::join!(store.restore_suspended(), store.restore_suspended());
     assert_eq!(a.unwrap() + b.unwrap(), n);
-    assert_eq!(store.suspend_case_indexes().await.unwrap(), n, "every one built");
-    assert_eq!(store.restore_indexes().await.unwrap(), n);
+    assert_eq!(store.suspend_for_bulk_load().await.unwrap(), n, "every one built");
+    assert_eq!(store.restore_suspended().await.unwrap(), n);
+    // The counts are kept again on every write.
+    let (status, body) = supervisor.json("POST", "/api/v1/cases", Some(report)).await;
+    assert_eq!(status, axum::http::StatusCode::CREATED, "{body}");
+    let last = store.inbox(district, &scope, None).await.unwrap();
+    assert_eq!(reported(&last), reported(&after) + 1);
+    assert_eq!(last, store.recount_inbox(district, &scope, None).await.unwrap());
 });

@@ -241,8 +241,9 @@ async fn write_cases(
     let version = crate::domain::categories::shipped().version.clone();
     let first_id = store.next_case_id().await?;
     // The secondary indexes are built once after the load: kept on every
-    // row, a ten-million-case load rewrote their pages many times over.
-    store.suspend_case_indexes().await?;
+    // row, a ten-million-case load rewrote their pages many times over. On
+    // PostgreSQL the foreign keys are checked, and the inbox counted, once.
+    store.suspend_for_bulk_load().await?;
     // Chunks are generated and prepared on a blocking thread while the last
     // one is written: generation and SQLite each keep one core busy.
     let (chunks, mut ready) = tokio::sync::mpsc::channel::<BulkBatch>(2);
@@ -297,8 +298,8 @@ async fn write_cases(
     let numbers = generator.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     // Built whether or not the load went through: nothing else would.
     progress.step("索引");
-    let restored = store.restore_indexes().await;
-    // The load's own error first; indexes left unbuilt are built at the next start.
+    let restored = store.restore_suspended().await;
+    // The load's own error first; what is left suspended comes back at the next start.
     written?;
     restored?;
     store.finish_bulk_cases(district_id, &numbers).await

@@ -1119,6 +1119,15 @@ impl BulkHistory {
     }
 }
 
+/// The kept counts of the home inbox recounted from the cases, as migration
+/// 0017 first counted them: after a bulk load that suspended their trigger.
+const RECOUNT_CASE_COUNTS: &str = "DELETE FROM case_counts;
+INSERT INTO case_counts (district_id, street_id, community_id, unit_id, state, alert, cases)
+SELECT district_id, COALESCE(street_id, 0), COALESCE(community_id, 0), COALESCE(unit_id, 0), state,
+       case_alert(amber_at, overdue_at), COUNT(*)
+  FROM cases
+ GROUP BY 1, 2, 3, 4, 5, 6;";
+
 /// Rows per multi-row INSERT of the bulk loader (under SQLite's 32,766 parameters).
 const BULK_ROWS: usize = 400;
 
@@ -1337,13 +1346,26 @@ impl Store {
         Ok(())
     }
 
-    /// Before a bulk load: drops the secondary indexes of the cases and
-    /// their events, each written down in `suspended_indexes` in the same
-    /// transaction; returns how many. Unique indexes stay (they keep the
-    /// rows right). Until [`Store::restore_indexes`] the list and the sheets
-    /// read without them: only a load no one is reading meanwhile (the demo
-    /// generator) should do this.
-    pub async fn suspend_case_indexes(&self) -> StoreResult<usize> {
+    /// Before a bulk load: suspends what every row of the cases, their
+    /// events and their words would otherwise pay for, each written down in
+    /// `suspended_indexes` with the statement that brings it back, in the
+    /// same transaction; returns how many. Unique indexes and primary keys
+    /// stay (they keep the rows right). Until [`Store::restore_suspended`] the
+    /// list and the sheets read without their indexes: only a load no one is
+    /// reading or writing meanwhile (the demo generator) should do this.
+    ///
+    /// On both backends the non-unique secondary indexes are dropped. On
+    /// PostgreSQL also (a profile of its server process during a load of one
+    /// million cases, `perf record -g -p …`: 64 % of its time went on the
+    /// after-row triggers, 45 % the foreign-key checks and 12 % the counts'
+    /// trigger; PostgreSQL's manual, "Populating a Database", advises
+    /// the same):
+    /// - the words' GIN index, which SQLite's FTS5 table does not have;
+    /// - the foreign keys from these three tables, added again at the end,
+    ///   which checks every row in one join;
+    /// - the trigger keeping `case_counts` on insert (migration 0017),
+    ///   enabled again and the counts recounted from the cases at the end.
+    pub async fn suspend_for_bulk_load(&self) -> StoreResult<usize> {
         let listed = match &self.db {
             super::Db::Sqlite { .. } => {
                 "SELECT name, sql FROM sqlite_master
@@ -1351,37 +1373,58 @@ impl Store {
                     AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'"
             }
             super::Db::Postgres(_) => {
-                "SELECT indexname, indexdef FROM pg_indexes
-                  WHERE schemaname = current_schema() AND tablename IN ('cases', 'case_events')
-                    AND indexdef NOT LIKE 'CREATE UNIQUE%'"
+                "SELECT indexname, indexdef || ';' FROM pg_indexes
+                  WHERE schemaname = current_schema() AND tablename IN ('cases', 'case_events', 'case_words')
+                    AND indexdef NOT LIKE 'CREATE UNIQUE%'
+                 UNION ALL
+                 SELECT conname, format('ALTER TABLE %I ADD CONSTRAINT %I %s;', conrelid::regclass, conname,
+                                        pg_get_constraintdef(oid))
+                   FROM pg_constraint
+                  WHERE contype = 'f' AND connamespace = current_schema()::regnamespace
+                    AND conrelid IN ('cases'::regclass, 'case_events'::regclass, 'case_words'::regclass)
+                 UNION ALL
+                 SELECT tgname, format('ALTER TABLE cases ENABLE TRIGGER %I;', tgname)
+                   FROM pg_trigger
+                  WHERE tgrelid = 'cases'::regclass AND tgname = 'case_counts_insert_delete' AND tgenabled <> 'D'"
             }
         };
         let n = transaction!(&self.db, |tx| {
-            let indexes: Vec<(String, String)> = sqlx::query_as(listed).fetch_all(&mut *tx).await?;
-            for (name, body) in &indexes {
+            let suspended: Vec<(String, String)> = sqlx::query_as(listed).fetch_all(&mut *tx).await?;
+            for (name, body) in &suspended {
+                let trigger = body.starts_with("ALTER TABLE cases ENABLE TRIGGER");
+                let body = if trigger { format!("{body}\n{RECOUNT_CASE_COUNTS}") } else { body.clone() };
                 sqlx::query("INSERT INTO suspended_indexes (name, body) VALUES ($1, $2)")
                     .bind(name)
-                    .bind(body)
+                    .bind(&body)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\""))).execute(&mut *tx).await?;
+                let suspend = if trigger {
+                    format!("ALTER TABLE cases DISABLE TRIGGER \"{name}\"")
+                } else if let Some(table) = body.strip_prefix("ALTER TABLE ").and_then(|b| b.split(' ').next()) {
+                    format!("ALTER TABLE {table} DROP CONSTRAINT \"{name}\"")
+                } else {
+                    format!("DROP INDEX \"{name}\"")
+                };
+                sqlx::query(sqlx::AssertSqlSafe(suspend)).execute(&mut *tx).await?;
             }
-            indexes.len()
+            suspended.len()
         });
         Ok(n)
     }
 
-    /// Builds every index [`Store::suspend_case_indexes`] dropped, one
-    /// transaction each (so a long build does not hold the others); returns
-    /// how many this call built. Run after a bulk load, and at every start
-    /// for a load that stopped midway. Each index is claimed by deleting its
-    /// row before it is built, so two processes restoring at once (a server
-    /// starting while the generator finishes) build each index once.
-    pub async fn restore_indexes(&self) -> StoreResult<usize> {
+    /// Brings back everything [`Store::suspend_for_bulk_load`] suspended,
+    /// one transaction each (so a long index build does not hold the
+    /// others); returns how many this call brought back. Run after a bulk
+    /// load, and at every start for a load that stopped midway. Each is
+    /// claimed by deleting its row before its statement runs, so two
+    /// processes restoring at once (a server starting while the generator
+    /// finishes) build each index once.
+    pub async fn restore_suspended(&self) -> StoreResult<usize> {
         let suspended: Vec<(String, String)> =
             read!(&self.db, |pool| sqlx::query_as("SELECT name, body FROM suspended_indexes ORDER BY name")
                 .fetch_all(pool)
                 .await)?;
+        let postgres = matches!(&self.db, super::Db::Postgres(_));
         let mut built = 0;
         for (name, body) in &suspended {
             let claimed = transaction!(&self.db, |tx| {
@@ -1392,7 +1435,13 @@ impl Store {
                     .rows_affected()
                     == 1;
                 if claimed {
-                    sqlx::query(sqlx::AssertSqlSafe(body.clone())).execute(&mut *tx).await?;
+                    // Backend-specific: an index build on PostgreSQL sorts in
+                    // `maintenance_work_mem`, 64 MB by default; ten million
+                    // rows then sort on disk.
+                    if postgres {
+                        sqlx::query("SET LOCAL maintenance_work_mem = '512MB'").execute(&mut *tx).await?;
+                    }
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(body.clone())).execute(&mut *tx).await?;
                 }
                 claimed
             });

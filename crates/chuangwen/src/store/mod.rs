@@ -240,10 +240,11 @@ impl Store {
             Db::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
             Db::Postgres(pg) => POSTGRES_MIGRATIONS.run(pg).await?,
         }
-        // A bulk load that stopped midway left indexes to build.
-        let rebuilt = self.restore_indexes().await?;
+        // A bulk load that stopped midway left indexes to build (and on
+        // PostgreSQL foreign keys and the counts' trigger to bring back).
+        let rebuilt = self.restore_suspended().await?;
         if rebuilt > 0 {
-            tracing::info!(indexes = rebuilt, "indexes of an unfinished bulk load built");
+            tracing::info!(suspended = rebuilt, "what an unfinished bulk load suspended is back");
         }
         // A database whose cases predate the kept statistics gets them once.
         for district in self.districts_without_stats().await? {
