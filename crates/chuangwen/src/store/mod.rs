@@ -204,7 +204,12 @@ impl Store {
                 .await?;
             (Db::Sqlite { writer, reader }, None)
         } else {
-            let options = PgConnectOptions::from_str(url.expose())?;
+            // Without JIT compilation: PostgreSQL compiles a query whose
+            // estimated cost passes `jit_above_cost`, and a keyword's capped
+            // total at ten million cases (estimated high, read in 40 ms)
+            // spent 285 ms compiling (`EXPLAIN ANALYZE`, PERFORMANCE.md).
+            // This product's queries are pages and counts that stop early.
+            let options = PgConnectOptions::from_str(url.expose())?.options([("jit", "off")]);
             // One direct connection first: a pool would retry until its
             // timeout and then report only that it timed out.
             sqlx::PgConnection::connect_with(&options).await?.close().await?;
