@@ -343,7 +343,7 @@ on_both_backends!(a_bulk_load_builds_its_indexes_at_the_end_and_an_unfinished_on
     // After the demo's load everything is back: suspending finds it all again
     // (on PostgreSQL also the foreign keys and the counts' trigger).
     let n = store.suspend_for_bulk_load().await.unwrap();
-    assert!(n >= 15, "the cases' and events' secondary indexes, {n}");
+    assert!(n >= 15, "the cases' and events' secondary indexes (on PostgreSQL also keys and a trigger), {n}");
     assert_eq!(store.suspend_for_bulk_load().await.unwrap(), 0, "none left to drop");
     // A report filed while suspended is counted once everything is back.
     let before = store.inbox(district, &scope, None).await.unwrap();
@@ -367,4 +367,26 @@ on_both_backends!(a_bulk_load_builds_its_indexes_at_the_end_and_an_unfinished_on
     let last = store.inbox(district, &scope, None).await.unwrap();
     assert_eq!(reported(&last), reported(&after) + 1);
     assert_eq!(last, store.recount_inbox(district, &scope, None).await.unwrap());
+});
+
+on_both_backends!(a_suspended_item_that_cannot_come_back_stays_recorded_and_the_rest_come_back, |db| {
+    let store = &db.store;
+    db.with_demo_cases(50).await;
+    let n = store.suspend_for_bulk_load().await.unwrap();
+    // One recorded item whose statement fails (a table that is not there).
+    let broken = "INSERT INTO suspended_indexes (name, body) VALUES ('a_broken_one', 'CREATE INDEX a_broken_one ON no_such_table (id)')";
+    match &store.db {
+        chuangwen::store::Db::Sqlite { writer, .. } => {
+            sqlx::raw_sql(broken).execute(writer).await.unwrap();
+        }
+        chuangwen::store::Db::Postgres(pool) => {
+            sqlx::raw_sql(broken).execute(pool).await.unwrap();
+        }
+    }
+    assert!(store.restore_suspended().await.is_err(), "the failure is told");
+    // The others are back; the broken one is still recorded, and opening the store does not fail on it.
+    assert_eq!(store.suspend_for_bulk_load().await.unwrap(), n, "every one but the broken one came back");
+    store.migrate().await.unwrap();
+    assert_eq!(store.suspend_for_bulk_load().await.unwrap(), n, "and again at the next start");
+    assert!(store.restore_suspended().await.is_err(), "still recorded, still told");
 });

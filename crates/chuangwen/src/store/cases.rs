@@ -386,7 +386,7 @@ impl TextSearch {
 /// `persistent`). Backend-specific: PostgreSQL plans a kept statement for
 /// any parameters once it has run five times, and that plan for a keyword
 /// walks every case's words newest first: at ten million cases a word no
-/// case has took 4.7 s, where planned for the word itself (the GIN index
+/// case has took 4.7 s (6.6 s in another run), where planned for the word itself (the GIN index
 /// finds nothing) it takes 0.05 ms (`EXPLAIN EXECUTE` under
 /// `plan_cache_mode = force_generic_plan`, PERFORMANCE.md). So on
 /// PostgreSQL a keyword's statement is planned again on every run.
@@ -1393,7 +1393,7 @@ impl Store {
                   WHERE schemaname = current_schema() AND tablename IN ('cases', 'case_events', 'case_words')
                     AND indexdef NOT LIKE 'CREATE UNIQUE%'
                  UNION ALL
-                 SELECT conname, format('ALTER TABLE %I ADD CONSTRAINT %I %s;', conrelid::regclass, conname,
+                 SELECT conname, format('ALTER TABLE %s ADD CONSTRAINT %I %s;', conrelid::regclass, conname,
                                         pg_get_constraintdef(oid))
                    FROM pg_constraint
                   WHERE contype = 'f' AND connamespace = current_schema()::regnamespace
@@ -1414,12 +1414,13 @@ impl Store {
                     .bind(&body)
                     .execute(&mut *tx)
                     .await?;
+                let quoted = format!("\"{}\"", name.replace('"', "\"\""));
                 let suspend = if trigger {
-                    format!("ALTER TABLE cases DISABLE TRIGGER \"{name}\"")
+                    format!("ALTER TABLE cases DISABLE TRIGGER {quoted}")
                 } else if let Some(table) = body.strip_prefix("ALTER TABLE ").and_then(|b| b.split(' ').next()) {
-                    format!("ALTER TABLE {table} DROP CONSTRAINT \"{name}\"")
+                    format!("ALTER TABLE {table} DROP CONSTRAINT {quoted}")
                 } else {
-                    format!("DROP INDEX \"{name}\"")
+                    format!("DROP INDEX {quoted}")
                 };
                 sqlx::query(sqlx::AssertSqlSafe(suspend)).execute(&mut *tx).await?;
             }
@@ -1434,34 +1435,47 @@ impl Store {
     /// load, and at every start for a load that stopped midway. Each is
     /// claimed by deleting its row before its statement runs, so two
     /// processes restoring at once (a server starting while the generator
-    /// finishes) build each index once.
+    /// finishes) build each index once. One that fails stays recorded, the
+    /// rest are still brought back, and the first failure is returned.
     pub async fn restore_suspended(&self) -> StoreResult<usize> {
         let suspended: Vec<(String, String)> =
             read!(&self.db, |pool| sqlx::query_as("SELECT name, body FROM suspended_indexes ORDER BY name")
                 .fetch_all(pool)
                 .await)?;
         let postgres = matches!(&self.db, super::Db::Postgres(_));
-        let mut built = 0;
+        let (mut built, mut failed) = (0, None);
         for (name, body) in &suspended {
-            let claimed = transaction!(&self.db, |tx| {
-                let claimed = sqlx::query("DELETE FROM suspended_indexes WHERE name = $1")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                    == 1;
-                if claimed {
-                    // Backend-specific: an index build on PostgreSQL sorts in
-                    // `maintenance_work_mem`, 64 MB by default; ten million
-                    // rows then sort on disk.
-                    if postgres {
-                        sqlx::query("SET LOCAL maintenance_work_mem = '512MB'").execute(&mut *tx).await?;
+            // One that fails (a foreign key that rows written meanwhile
+            // break, a full disk) stays recorded and the others still come
+            // back; the first failure is returned once all were tried.
+            let attempt: StoreResult<bool> = async {
+                Ok(transaction!(&self.db, |tx| {
+                    let claimed = sqlx::query("DELETE FROM suspended_indexes WHERE name = $1")
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                        == 1;
+                    if claimed {
+                        // Backend-specific: an index build on PostgreSQL sorts in
+                        // `maintenance_work_mem`, 64 MB by default; ten million
+                        // rows then sort on disk.
+                        if postgres {
+                            sqlx::query("SET LOCAL maintenance_work_mem = '512MB'").execute(&mut *tx).await?;
+                        }
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(body.clone())).execute(&mut *tx).await?;
                     }
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(body.clone())).execute(&mut *tx).await?;
+                    claimed
+                }))
+            }
+            .await;
+            match attempt {
+                Ok(claimed) => built += usize::from(claimed),
+                Err(err) => {
+                    tracing::error!(name, error = %err, "a suspended index, key or trigger could not be brought back");
+                    failed.get_or_insert(err);
                 }
-                claimed
-            });
-            built += usize::from(claimed);
+            }
         }
         // Backend-specific: PostgreSQL plans by the statistics it gathered
         // and answers from an index alone only for pages it knows are all
@@ -1478,7 +1492,10 @@ impl Store {
                 tracing::warn!(error = %err, "VACUUM (ANALYZE) after the bulk load failed: run it by hand");
             }
         }
-        Ok(built)
+        match failed {
+            Some(err) => Err(err),
+            None => Ok(built),
+        }
     }
 }
 

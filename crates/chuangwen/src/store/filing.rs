@@ -76,7 +76,9 @@ impl FilingQueue {
     /// one writer sat idle: under 64 clients it was busy 56 % of the time
     /// and the runtime's threads 28 % each (`perf record` of `chuangwen
     /// bench reports`, PERFORMANCE.md). Alone on its thread it is polled as
-    /// soon as the database answers.
+    /// soon as SQLite's worker answers. On PostgreSQL its connection's
+    /// socket may still be watched by the runtime that made the pool; the
+    /// gain there was not measured.
     pub fn start(db: Db) -> FilingQueue {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         let task_db = db.clone();
@@ -127,7 +129,12 @@ async fn run(db: Db, mut receiver: mpsc::Receiver<Waiting>) {
             Ok(Err(err)) if reports.len() > 1 && caused_by_one_report(&err) => {
                 tracing::debug!(%err, reports = reports.len(), "a shared commit failed: filing its reports one by one");
                 for (report, reply) in reports.into_iter().zip(replies) {
-                    let answer = file_reports(&db, std::slice::from_ref(&report)).await;
+                    let answer =
+                        AssertUnwindSafe(file_reports(&db, std::slice::from_ref(&report))).catch_unwind().await;
+                    let answer = answer.unwrap_or_else(|_| {
+                        tracing::error!("filing a report panicked: it was not filed");
+                        Err(StoreError::Database(sqlx::Error::Io(std::io::Error::other("filing a report panicked"))))
+                    });
                     let _ = reply.send(answer.map(|mut filed| filed.pop().expect("one report, one case")));
                 }
             }

@@ -247,9 +247,13 @@ impl Store {
         }
         // A bulk load that stopped midway left indexes to build (and on
         // PostgreSQL foreign keys and the counts' trigger to bring back).
-        let rebuilt = self.restore_suspended().await?;
-        if rebuilt > 0 {
-            tracing::info!(suspended = rebuilt, "what an unfinished bulk load suspended is back");
+        // One that cannot come back (told in the log by `restore_suspended`)
+        // leaves a list slower or a key unchecked, not data wrong: the store
+        // opens, and tries again at the next start.
+        match self.restore_suspended().await {
+            Ok(0) => {}
+            Ok(rebuilt) => tracing::info!(suspended = rebuilt, "what an unfinished bulk load suspended is back"),
+            Err(err) => tracing::error!(error = %err, "an unfinished bulk load left something suspended: see above"),
         }
         // A database whose cases predate the kept statistics gets them once.
         for district in self.districts_without_stats().await? {
