@@ -609,7 +609,7 @@ async fn world(db: &common::TestDb) -> World {
     // Each case held by its street, each with a supervision order to that street.
     let street_two = store.unit_by_code(district, "120199002").await.unwrap().unwrap();
     for (case, unit) in [(case_here, street.id), (case_elsewhere, street_two.id)] {
-        raw(&store, &format!("UPDATE cases SET unit_id = {unit} WHERE id = {case}")).await;
+        common::raw(&store, &format!("UPDATE cases SET unit_id = {unit} WHERE id = {case}")).await;
     }
     let order_here = store.supervise(district, case_here, "督办", Some(victim), None).await.unwrap().unwrap();
     let order_elsewhere = store.supervise(district, case_elsewhere, "督办", Some(victim), None).await.unwrap().unwrap();
@@ -632,7 +632,7 @@ async fn world(db: &common::TestDb) -> World {
             position: None,
         };
         let id = store.create_attachment(district, &new).await.unwrap();
-        raw(&store, &format!("UPDATE attachments SET case_id = {case} WHERE id = {id}")).await;
+        common::raw(&store, &format!("UPDATE attachments SET case_id = {case} WHERE id = {id}")).await;
         photos.push(id);
     }
     // Queued import jobs would run against files that do not exist; the
@@ -967,18 +967,6 @@ async fn sqlx_set_locked_until_past(store: &Store, username: &str) {
     }
 }
 
-/// Runs a statement straight on the database, as someone with database access would.
-async fn raw(store: &Store, sql: &str) {
-    match &store.db {
-        chuangwen::store::Db::Sqlite { writer, .. } => {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(writer).await.unwrap();
-        }
-        chuangwen::store::Db::Postgres(pool) => {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(pool).await.unwrap();
-        }
-    }
-}
-
 on_both_backends!(a_session_ends_after_its_idle_time_and_its_lifetime, |db| {
     db.with_demo().await;
     let mut browser = Browser::new(db.state());
@@ -986,14 +974,14 @@ on_both_backends!(a_session_ends_after_its_idle_time_and_its_lifetime, |db| {
     assert_eq!(browser.get("/").await.status, StatusCode::OK);
     // 31 minutes without a request: the session is over.
     let idle = (Utc::now() - chrono::Duration::minutes(31)).to_rfc3339();
-    raw(&db.store, &format!("UPDATE sessions SET last_seen = '{idle}'")).await;
+    common::raw(&db.store, &format!("UPDATE sessions SET last_seen = '{idle}'")).await;
     assert_eq!(browser.get("/").await.location(), "/login");
 
     browser.login("leader01", common::DEMO_PASSWORD).await;
     assert_eq!(browser.get("/").await.status, StatusCode::OK);
     // Busy all along, but 13 hours since login: over too.
     let old = (Utc::now() - chrono::Duration::hours(13)).to_rfc3339();
-    raw(&db.store, &format!("UPDATE sessions SET created_at = '{old}'")).await;
+    common::raw(&db.store, &format!("UPDATE sessions SET created_at = '{old}'")).await;
     assert_eq!(browser.get("/").await.location(), "/login");
 });
 
@@ -1066,11 +1054,11 @@ on_both_backends!(editing_removing_or_reordering_audit_rows_is_caught_at_the_fir
     assert!(refused, "the append-only trigger refuses updates");
     // Someone with the database's keys drops the guard and edits directly.
     if sqlite {
-        raw(store, "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete").await;
+        common::raw(store, "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete").await;
     } else {
-        raw(store, "DROP TRIGGER audit_log_no_change ON audit_log").await;
+        common::raw(store, "DROP TRIGGER audit_log_no_change ON audit_log").await;
     }
-    let snapshot = |sql: &'static str| raw(store, sql);
+    let snapshot = |sql: &'static str| common::raw(store, sql);
 
     snapshot("UPDATE audit_log SET actor = 'someone else' WHERE id = 3").await;
     let broken = store.verify_audit().await.unwrap().unwrap_err();
@@ -1137,11 +1125,11 @@ on_both_backends!(the_audit_verify_command_names_the_first_bad_entry, |db| {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 条记录"));
     if matches!(db.store.db, chuangwen::store::Db::Sqlite { .. }) {
-        raw(&db.store, "DROP TRIGGER audit_log_no_update").await;
+        common::raw(&db.store, "DROP TRIGGER audit_log_no_update").await;
     } else {
-        raw(&db.store, "DROP TRIGGER audit_log_no_change ON audit_log").await;
+        common::raw(&db.store, "DROP TRIGGER audit_log_no_change ON audit_log").await;
     }
-    raw(&db.store, "UPDATE audit_log SET detail = '{}' WHERE id = 2").await;
+    common::raw(&db.store, "UPDATE audit_log SET detail = '{}' WHERE id = 2").await;
     let out = verify();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -374,15 +374,11 @@ on_both_backends!(a_suspended_item_that_cannot_come_back_stays_recorded_and_the_
     db.with_demo_cases(50).await;
     let n = store.suspend_for_bulk_load().await.unwrap();
     // One recorded item whose statement fails (a table that is not there).
-    let broken = "INSERT INTO suspended_indexes (name, body) VALUES ('a_broken_one', 'CREATE INDEX a_broken_one ON no_such_table (id)')";
-    match &store.db {
-        chuangwen::store::Db::Sqlite { writer, .. } => {
-            sqlx::raw_sql(broken).execute(writer).await.unwrap();
-        }
-        chuangwen::store::Db::Postgres(pool) => {
-            sqlx::raw_sql(broken).execute(pool).await.unwrap();
-        }
-    }
+    common::raw(
+        store,
+        "INSERT INTO suspended_indexes (name, body) VALUES ('a_broken_one', 'CREATE INDEX a_broken_one ON no_such_table (id)')",
+    )
+    .await;
     assert!(store.restore_suspended().await.is_err(), "the failure is told");
     // The others are back; the broken one is still recorded, and opening the store does not fail on it.
     assert_eq!(store.suspend_for_bulk_load().await.unwrap(), n, "every one but the broken one came back");

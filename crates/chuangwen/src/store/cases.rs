@@ -375,10 +375,15 @@ impl TextSearch {
         TextSearch::Description { pairs: words::keyword_pairs(text), pattern: super::contains_pattern(text) }
     }
 
+    /// A keyword looked up by its pairs in `case_words` (one character has none).
+    fn by_pairs(&self) -> bool {
+        matches!(self, TextSearch::Description { pairs, .. } if !pairs.is_empty())
+    }
+
     /// On SQLite a keyword with pairs is led by the FTS5 table, read newest
     /// first, each match joined to its case: a page stops once it is full.
     fn led_by_words(&self, backend: &str) -> bool {
-        matches!(self, TextSearch::Description { pairs, .. } if !pairs.is_empty()) && backend == "SQLite"
+        self.by_pairs() && backend == "SQLite"
     }
 }
 
@@ -386,14 +391,13 @@ impl TextSearch {
 /// `persistent`). Backend-specific: PostgreSQL plans a kept statement for
 /// any parameters once it has run five times, and that plan for a keyword
 /// walks every case's words newest first: at ten million cases a word no
-/// case has took 4.7 s (6.6 s in another run), where planned for the word itself (the GIN index
-/// finds nothing) it takes 0.05 ms (`EXPLAIN EXECUTE` under
-/// `plan_cache_mode = force_generic_plan`, PERFORMANCE.md). So on
+/// case has took 4.7 s (6.6 s in another run), where planned for the word
+/// itself (the GIN index finds nothing) it takes 0.05 ms (`EXPLAIN EXECUTE`
+/// under `plan_cache_mode = force_generic_plan`, PERFORMANCE.md). So on
 /// PostgreSQL a keyword's statement is planned again on every run.
 /// SQLite plans every run alike.
 fn keep_prepared(db: &super::Db, filter: &CaseFilter) -> bool {
-    let keyword = matches!(TextSearch::of(filter), TextSearch::Description { ref pairs, .. } if !pairs.is_empty());
-    !(keyword && matches!(db, super::Db::Postgres(_)))
+    !(TextSearch::of(filter).by_pairs() && matches!(db, super::Db::Postgres(_)))
 }
 
 /// `FROM cases`, or on SQLite for a keyword, the FTS5 table joined to the
@@ -1144,6 +1148,42 @@ SELECT district_id, COALESCE(street_id, 0), COALESCE(community_id, 0), COALESCE(
   FROM cases
  GROUP BY 1, 2, 3, 4, 5, 6;";
 
+/// What a bulk load suspends on SQLite, as `(name, the statement that
+/// suspends it, the statement that brings it back)`: the non-unique
+/// secondary indexes of the cases and their events.
+const SUSPENDED_ON_SQLITE: &str = "SELECT name, 'DROP INDEX \"' || replace(name, '\"', '\"\"') || '\"', sql
+  FROM sqlite_master
+ WHERE type = 'index' AND tbl_name IN ('cases', 'case_events')
+   AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'";
+
+/// What a bulk load suspends on PostgreSQL, as on SQLite: the non-unique
+/// indexes of the cases, their events and their words (an index built again
+/// sorts in 512 MB, not the server's default 64 MB: ten million rows would
+/// sort on disk); the foreign keys from those three tables, whose adding
+/// back checks every row in one join; and the trigger keeping `case_counts`
+/// (migration 0017), enabled again in the transaction that recounts them.
+static SUSPENDED_ON_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT indexname, format('DROP INDEX %I', indexname),
+                'SET LOCAL maintenance_work_mem = ''512MB''; ' || indexdef || ';'
+           FROM pg_indexes
+          WHERE schemaname = current_schema() AND tablename IN ('cases', 'case_events', 'case_words')
+            AND indexdef NOT LIKE 'CREATE UNIQUE%'
+         UNION ALL
+         SELECT conname, format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname),
+                format('ALTER TABLE %s ADD CONSTRAINT %I %s;', conrelid::regclass, conname, pg_get_constraintdef(oid))
+           FROM pg_constraint
+          WHERE contype = 'f' AND connamespace = current_schema()::regnamespace
+            AND conrelid IN ('cases'::regclass, 'case_events'::regclass, 'case_words'::regclass)
+         UNION ALL
+         SELECT tgname, format('ALTER TABLE cases DISABLE TRIGGER %I', tgname),
+                format('ALTER TABLE cases ENABLE TRIGGER %I; ', tgname) || '{}'
+           FROM pg_trigger
+          WHERE tgrelid = 'cases'::regclass AND tgname = 'case_counts_insert_delete' AND tgenabled <> 'D'",
+        RECOUNT_CASE_COUNTS.replace('\'', "''")
+    )
+});
+
 /// Rows per multi-row INSERT of the bulk loader (under SQLite's 32,766 parameters).
 const BULK_ROWS: usize = 400;
 
@@ -1379,50 +1419,22 @@ impl Store {
     /// - the words' GIN index, which SQLite's FTS5 table does not have;
     /// - the foreign keys from these three tables, added again at the end,
     ///   which checks every row in one join;
-    /// - the trigger keeping `case_counts` on insert (migration 0017),
+    /// - the trigger keeping `case_counts` on insert and delete (migration 0017),
     ///   enabled again and the counts recounted from the cases at the end.
     pub async fn suspend_for_bulk_load(&self) -> StoreResult<usize> {
         let listed = match &self.db {
-            super::Db::Sqlite { .. } => {
-                "SELECT name, sql FROM sqlite_master
-                  WHERE type = 'index' AND tbl_name IN ('cases', 'case_events')
-                    AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'"
-            }
-            super::Db::Postgres(_) => {
-                "SELECT indexname, indexdef || ';' FROM pg_indexes
-                  WHERE schemaname = current_schema() AND tablename IN ('cases', 'case_events', 'case_words')
-                    AND indexdef NOT LIKE 'CREATE UNIQUE%'
-                 UNION ALL
-                 SELECT conname, format('ALTER TABLE %s ADD CONSTRAINT %I %s;', conrelid::regclass, conname,
-                                        pg_get_constraintdef(oid))
-                   FROM pg_constraint
-                  WHERE contype = 'f' AND connamespace = current_schema()::regnamespace
-                    AND conrelid IN ('cases'::regclass, 'case_events'::regclass, 'case_words'::regclass)
-                 UNION ALL
-                 SELECT tgname, format('ALTER TABLE cases ENABLE TRIGGER %I;', tgname)
-                   FROM pg_trigger
-                  WHERE tgrelid = 'cases'::regclass AND tgname = 'case_counts_insert_delete' AND tgenabled <> 'D'"
-            }
+            super::Db::Sqlite { .. } => SUSPENDED_ON_SQLITE,
+            super::Db::Postgres(_) => SUSPENDED_ON_POSTGRES.as_str(),
         };
         let n = transaction!(&self.db, |tx| {
-            let suspended: Vec<(String, String)> = sqlx::query_as(listed).fetch_all(&mut *tx).await?;
-            for (name, body) in &suspended {
-                let trigger = body.starts_with("ALTER TABLE cases ENABLE TRIGGER");
-                let body = if trigger { format!("{body}\n{RECOUNT_CASE_COUNTS}") } else { body.clone() };
+            let suspended: Vec<(String, String, String)> = sqlx::query_as(listed).fetch_all(&mut *tx).await?;
+            for (name, suspend, restore) in &suspended {
                 sqlx::query("INSERT INTO suspended_indexes (name, body) VALUES ($1, $2)")
                     .bind(name)
-                    .bind(&body)
+                    .bind(restore)
                     .execute(&mut *tx)
                     .await?;
-                let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-                let suspend = if trigger {
-                    format!("ALTER TABLE cases DISABLE TRIGGER {quoted}")
-                } else if let Some(table) = body.strip_prefix("ALTER TABLE ").and_then(|b| b.split(' ').next()) {
-                    format!("ALTER TABLE {table} DROP CONSTRAINT {quoted}")
-                } else {
-                    format!("DROP INDEX {quoted}")
-                };
-                sqlx::query(sqlx::AssertSqlSafe(suspend)).execute(&mut *tx).await?;
+                sqlx::query(sqlx::AssertSqlSafe(suspend.clone())).execute(&mut *tx).await?;
             }
             suspended.len()
         });
@@ -1442,7 +1454,6 @@ impl Store {
             read!(&self.db, |pool| sqlx::query_as("SELECT name, body FROM suspended_indexes ORDER BY name")
                 .fetch_all(pool)
                 .await)?;
-        let postgres = matches!(&self.db, super::Db::Postgres(_));
         let (mut built, mut failed) = (0, None);
         for (name, body) in &suspended {
             // One that fails (a foreign key that rows written meanwhile
@@ -1457,12 +1468,6 @@ impl Store {
                         .rows_affected()
                         == 1;
                     if claimed {
-                        // Backend-specific: an index build on PostgreSQL sorts in
-                        // `maintenance_work_mem`, 64 MB by default; ten million
-                        // rows then sort on disk.
-                        if postgres {
-                            sqlx::query("SET LOCAL maintenance_work_mem = '512MB'").execute(&mut *tx).await?;
-                        }
                         sqlx::raw_sql(sqlx::AssertSqlSafe(body.clone())).execute(&mut *tx).await?;
                     }
                     claimed

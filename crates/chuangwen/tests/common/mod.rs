@@ -175,3 +175,15 @@ pub async fn first_street_point(db: &TestDb, district: i64) -> (i64, (f64, f64))
     let p = points.iter().find(|p| p.street_name.as_deref() == Some("海河路街道")).expect("a point of 海河路街道");
     (p.id, (p.lon, p.lat))
 }
+
+/// Runs a statement straight on the database, as someone with database access would.
+pub async fn raw(store: &Store, sql: &str) {
+    match &store.db {
+        chuangwen::store::Db::Sqlite { writer, .. } => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(writer).await.unwrap();
+        }
+        chuangwen::store::Db::Postgres(pool) => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(pool).await.unwrap();
+        }
+    }
+}
