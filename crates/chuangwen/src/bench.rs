@@ -600,6 +600,15 @@ pub struct ReportsTiming {
     pub batched_per_s: f64,
     /// Reports per transaction of the batched ceiling.
     pub batch: usize,
+    /// The same rows straight into the store again, in transactions of as
+    /// many reports as a commit over HTTP held (`http_batch`): what the
+    /// store does at that size without HTTP. It splits the ratio to the
+    /// batched ceiling in two — what the smaller commits cost, and what
+    /// HTTP and its clients on the same cores cost.
+    pub batched_like_http_per_s: f64,
+    /// Reports per transaction of `batched_like_http_per_s`: the reports
+    /// over HTTP divided by their commits, rounded.
+    pub http_batch: usize,
     /// One transaction per report straight into the store, from `clients`
     /// callers at once: reports per second.
     pub single_per_s: f64,
@@ -643,7 +652,8 @@ pub fn fsync_rate(dir: &std::path::Path, seconds: f64) -> anyhow::Result<f64> {
 /// a loopback port, each waiting for its answer before the next, as a phone
 /// does; beside it, on the same database, the disk's flush rate, the same
 /// rows written straight into the store in batches of `clients`, and one
-/// transaction per report.
+/// transaction per report; after it, the same rows in batches of the size
+/// HTTP's commits had.
 pub async fn reports(state: AppState, clients: usize, per_client: usize) -> anyhow::Result<ReportsTiming> {
     use crate::api::cases::{ReportBody, place_report};
     use crate::auth::audit::AuditAction;
@@ -795,12 +805,22 @@ pub async fn reports(state: AppState, clients: usize, per_client: usize) -> anyh
         "{} reports acknowledged, {http_found} found in the database",
         acknowledged.len()
     );
+
+    // Beside it: the same rows batched as HTTP's commits were.
+    let http_batch = ((total as f64 / http_commits.max(1) as f64).round() as usize).max(1);
+    let started = Instant::now();
+    for chunk in rows.chunks(http_batch) {
+        store.file_reports(chunk.iter().map(report).collect()).await?;
+    }
+    let batched_like_http_per_s = total as f64 / started.elapsed().as_secs_f64();
     Ok(ReportsTiming {
         clients,
         reports: total,
         fsync_per_s,
         batched_per_s,
         batch,
+        batched_like_http_per_s,
+        http_batch,
         single_per_s,
         http_per_s,
         http_p50: percentile(&times, 0.5),

@@ -625,6 +625,19 @@ async fn bench_reports(state: &app::AppState, cases: i64, clients: usize, report
         t.reports as f64 / t.http_commits.max(1) as f64,
         t.http_found
     );
+    println!(
+        "{}{}",
+        pad(&format!("the same rows, {} per commit as over HTTP, straight in", t.http_batch), 62),
+        rate(t.batched_like_http_per_s)
+    );
+    println!(
+        "that ratio, split: {} per commit against {}: {:.2}; over HTTP against the same rows {} per commit: {:.2}",
+        t.http_batch,
+        t.batch,
+        t.batched_like_http_per_s / t.batched_per_s,
+        t.http_batch,
+        t.http_per_s / t.batched_like_http_per_s
+    );
     let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     println!(
         "answer time over HTTP: median {}, p99 {} against the {} ms ceiling: {:.2} of it",

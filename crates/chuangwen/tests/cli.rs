@@ -468,10 +468,12 @@ fn the_reports_and_case_list_benchmarks_run_and_print_their_ceilings() {
     assert!(out.contains("all 24 acknowledged reports found"), "{out}");
     assert!(out.contains("against the 50 ms ceiling") && out.contains("disk's flushes"), "{out}");
     assert!(out.contains("against the 250 MB ceiling"), "the peak memory is printed: {out}");
-    // The district now holds 80 cases more (8 warm the database, 24 each way): it is used as it is.
+    assert!(out.contains("per commit as over HTTP") && out.contains("that ratio, split"), "{out}");
+    // The district now holds 104 cases more (8 warm the database, 24 each of
+    // four ways): it is used as it is.
     let cases = run(dir.path(), &[], &["bench", "cases", "--cases", "300", "--rounds", "1"]);
     let out = String::from_utf8_lossy(&cases.stdout);
     assert!(cases.status.success(), "{}{}", out, stderr(&cases));
-    assert!(out.contains("380 cases") && !out.contains("demo district ready"), "{out}");
+    assert!(out.contains("404 cases") && !out.contains("demo district ready"), "{out}");
     assert!(out.contains("/cases?street=") && out.contains("against the 30 ms ceiling"), "{out}");
 }
