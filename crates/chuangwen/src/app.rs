@@ -99,11 +99,16 @@ pub async fn serve(config: Config, opened: Opened) -> anyhow::Result<()> {
     tracing::info!(worker = runner.worker(), "job runner started");
     let jobs = tokio::spawn(runner.run(stop_rx));
 
+    // The signals are caught from here on, before the address is told: a
+    // SIGTERM that came before axum first polled its shutdown future (on a
+    // busy machine, after the first requests were answered) killed the
+    // process instead of stopping it.
+    let shutdown = shutdown_signal()?;
     tracing::info!(listen = %state.config.listen, backend = store.backend(), "创文通 is serving");
     eprintln!("创文通 Chuangwen: http://{}/", listener.local_addr()?);
     let app = crate::routes::router(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
 
     tracing::info!("shutting down: releasing jobs");
@@ -113,24 +118,23 @@ pub async fn serve(config: Config, opened: Opened) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Catches SIGTERM and Ctrl-C now; the future ends when one comes.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut interrupt, mut terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let caught =
+            |kind, name: &str| signal(kind).with_context(|| format!("无法接收 {name} 信号 (cannot catch {name})"));
+        (caught(SignalKind::interrupt(), "SIGINT")?, caught(SignalKind::terminate(), "SIGTERM")?)
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutdown signal received");
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown signal received");
+    })
 }
