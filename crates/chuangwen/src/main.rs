@@ -619,16 +619,16 @@ async fn bench_reports(state: &app::AppState, cases: i64, clients: usize, report
         rate(t.http_per_s)
     );
     println!(
+        "{}{}",
+        pad(&format!("the same rows, {} per commit as over HTTP, straight in", t.http_batch), 62),
+        rate(t.batched_like_http_per_s)
+    );
+    println!(
         "over HTTP: {:.2} of the batched rate, {:.1}× one commit per report, {:.1} reports per commit; all {} acknowledged reports found",
         t.http_per_s / t.batched_per_s,
         t.http_per_s / t.single_per_s,
         t.reports as f64 / t.http_commits.max(1) as f64,
         t.http_found
-    );
-    println!(
-        "{}{}",
-        pad(&format!("the same rows, {} per commit as over HTTP, straight in", t.http_batch), 62),
-        rate(t.batched_like_http_per_s)
     );
     println!(
         "that ratio, split: {} per commit against {}: {:.2}; over HTTP against the same rows {} per commit: {:.2}",
