@@ -473,3 +473,63 @@ on_both_backends!(a_bad_report_among_simultaneous_ones_fails_alone_and_the_other
     assert!(db.store.verify_audit().await.unwrap().is_ok());
     assert_equal_to_recount(&db.store, district).await;
 });
+
+on_both_backends!(simultaneous_reports_with_and_without_photos_each_get_their_own_event_words_and_photos, |db| {
+    let district = db.with_demo().await;
+    let reporter = db.store.user_by_username("supervisor001").await.unwrap().unwrap().id;
+    let mut made = Vec::new();
+    for i in 0..24 {
+        // Every fifth report brings a photo its reporter uploaded.
+        let photos = if i % 5 == 0 {
+            let key = format!("test/batch-{i}.jpg");
+            let photo = NewAttachment {
+                kind: "before",
+                file_name: "before.jpg",
+                content_type: "image/jpeg",
+                size: 10,
+                file_key: &key,
+                sha256: "00",
+                uploaded_by: Some(reporter),
+                taken_at: None,
+                position: None,
+            };
+            vec![db.store.create_attachment(district, &photo).await.unwrap()]
+        } else {
+            vec![]
+        };
+        made.push((street_report(&db, district, format!("同批上报井盖松动编号{i:03}"), reporter).await, photos));
+    }
+    let mut reports = tokio::task::JoinSet::new();
+    for (i, (new, photos)) in made.into_iter().enumerate() {
+        let store = db.store.clone();
+        reports.spawn(async move {
+            let entry = audit(district, AuditAction::CaseReported);
+            let filed = store.create_case(district, &new, &entry, &photos, None, |_| (201, String::new())).await;
+            (i, photos, filed.expect("every report is filed").0)
+        });
+    }
+    while let Some(done) = reports.join_next().await {
+        let (i, photos, case) = done.unwrap();
+        let events = db.store.case_events(case.id).await.unwrap();
+        assert_eq!(events.len(), 1, "report {i} has one event: {events:?}");
+        assert_eq!(
+            (events[0].action.as_str(), events[0].to_state.as_str(), events[0].note.as_str()),
+            ("report", "reported", case.description.as_str()),
+            "report {i}'s event is its own"
+        );
+        assert_eq!(events[0].actor_id, Some(reporter));
+        let search =
+            chuangwen::store::cases::CaseFilter {
+                text: Some(format!("编号{i:03}")), limit: 10, ..Default::default()
+            };
+        let found: Vec<i64> =
+            db.store.cases(district, &Scope::District, None, &search).await.unwrap().iter().map(|c| c.id).collect();
+        assert_eq!(found, vec![case.id], "the keyword of report {i} finds its case and no other");
+        for photo in photos {
+            let attachment = db.store.attachment(district, photo).await.unwrap().unwrap();
+            assert_eq!(attachment.case_id, Some(case.id), "report {i}'s photo is tied to its case");
+        }
+    }
+    assert!(db.store.verify_audit().await.unwrap().is_ok(), "the audit chain holds");
+    assert_equal_to_recount(&db.store, district).await;
+});

@@ -193,13 +193,19 @@ impl Store {
             // 76-77 s, system time 13 s against 20-21 s; PERFORMANCE.md).
             // Readers keep the default; the operating system's cache serves
             // them.
+            // No ping before a connection is handed out: an embedded
+            // database's connection does not go away, and each ping is a
+            // round trip to sqlx's worker thread (a report's session read
+            // and its filing transaction each paid one).
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options.clone().pragma("cache_size", format!("-{}", WRITER_CACHE_KIB)))
                 .await?;
             let reader = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(2))
+                .test_before_acquire(false)
                 .connect_with(options.read_only(true))
                 .await?;
             (Db::Sqlite { writer, reader }, None)
