@@ -56,6 +56,13 @@ pub fn keyword_pairs(keyword: &str) -> Vec<String> {
     out
 }
 
+/// Whether no character of a keyword changes under case mapping (汉字,
+/// digits, punctuation): a text then holds the keyword exactly when its
+/// lower-cased form does.
+pub fn is_caseless(keyword: &str) -> bool {
+    keyword.chars().all(|c| c.to_lowercase().eq([c]) && c.to_uppercase().eq([c]))
+}
+
 /// The lower-cased runs of letters and digits of a text.
 fn runs(text: &str) -> Vec<Vec<char>> {
     let mut runs = Vec::new();
@@ -83,6 +90,16 @@ fn push_once(out: &mut Vec<String>, word: String) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_keyword_of_chinese_digits_and_punctuation_is_caseless_and_one_with_letters_is_not() {
+        for caseless in ["垃圾", "井盖 12", "（占道）", "①"] {
+            assert!(is_caseless(caseless), "{caseless}");
+        }
+        for cased in ["LED屏", "led", "Straße", "ǅ"] {
+            assert!(!is_caseless(cased), "{cased}");
+        }
+    }
 
     #[test]
     fn a_description_gives_its_overlapping_pairs() {

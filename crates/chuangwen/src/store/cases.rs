@@ -361,6 +361,14 @@ enum TextSearch {
         pairs: Vec<String>,
         /// The keyword as a `LIKE` pattern, checked on every row found.
         pattern: String,
+        /// The keyword has no letter with case (汉字, digits): the
+        /// descriptions are matched as stored, not lower-cased first
+        /// (`domain::words::is_caseless`).
+        caseless: bool,
+        /// The keyword is one pair and nothing else (垃圾, 井盖): a case
+        /// has that pair among its words exactly when its description
+        /// holds the keyword.
+        one_pair: bool,
     },
 }
 
@@ -372,7 +380,14 @@ impl TextSearch {
         if words::is_case_number(text) {
             return TextSearch::Number(text.to_string());
         }
-        TextSearch::Description { pairs: words::keyword_pairs(text), pattern: super::contains_pattern(text) }
+        let pairs = words::keyword_pairs(text);
+        let one_pair = matches!(pairs.as_slice(), [pair] if *pair == text.to_lowercase());
+        TextSearch::Description {
+            pairs,
+            pattern: super::contains_pattern(text),
+            caseless: words::is_caseless(text),
+            one_pair,
+        }
     }
 
     /// A keyword looked up by its pairs in `case_words` (one character has none).
@@ -400,6 +415,12 @@ fn keep_prepared(db: &super::Db, filter: &CaseFilter) -> bool {
     !(TextSearch::of(filter).by_pairs() && matches!(db, super::Db::Postgres(_)))
 }
 
+/// The share of the cases a one-pair keyword must hold for its count to
+/// read descriptions alone (`Store::common_keyword`): at 10 % a capped
+/// count reads about 100,000 descriptions, about as long as the words'
+/// 10,001 look-ups it saves.
+pub const COMMON_KEYWORD_SHARE: f32 = 0.10;
+
 /// `FROM cases`, or on SQLite for a keyword, the FTS5 table joined to the
 /// cases (`CROSS JOIN`: SQLite keeps that order). Returns the column the
 /// rows are ordered and paged by.
@@ -414,7 +435,20 @@ fn push_from<DB: sqlx::Database>(q: &mut QueryBuilder<DB>, filter: &CaseFilter) 
 }
 
 /// The conditions of a case filter (all but the cursor and the limit).
-fn push_filter<'a, DB: sqlx::Database>(q: &mut QueryBuilder<DB>, filter: &CaseFilter, ordered_page: bool)
+/// What a statement over a case filter reads.
+#[derive(Clone, Copy, PartialEq)]
+enum Reading {
+    /// A page, newest first.
+    Page,
+    /// A capped count; a keyword is looked up by its pairs first.
+    Count,
+    /// A capped count of a keyword so common that reading descriptions
+    /// alone reaches the cap sooner than looking up the words of every
+    /// case found (`Store::common_keyword`).
+    CountByDescription,
+}
+
+fn push_filter<'a, DB: sqlx::Database>(q: &mut QueryBuilder<DB>, filter: &CaseFilter, reading: Reading)
 where
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -455,8 +489,8 @@ where
         TextSearch::Number(number) => {
             q.push(" AND number = ").push_bind(number);
         }
-        TextSearch::Description { pairs, pattern } => {
-            if pairs.is_empty() {
+        TextSearch::Description { pairs, pattern, caseless, .. } => {
+            if pairs.is_empty() || reading == Reading::CountByDescription {
                 // One character: no pair to look up.
             } else if DB::NAME == "SQLite" {
                 // The FTS5 table leads the query (`push_from`); each pair a
@@ -468,9 +502,21 @@ where
                 q.push(
                     " AND id IN (SELECT case_id FROM case_words WHERE string_to_array(words, ' ') @> string_to_array(",
                 );
-                q.push_bind(pairs.join(" ")).push(", ' '))");
+                q.push_bind(pairs.join(" ")).push(", ' ')");
+                // A page far down: the words from its cursor on too. The
+                // planner does not carry `id < …` into the subquery, and its
+                // merge join read the words from the newest case down to
+                // the cursor (`EXPLAIN ANALYZE`: 27–41 ms against 0.7 ms
+                // at a million cases, PERFORMANCE.md).
+                if let (Reading::Page, Some(before)) = (reading, filter.before_id) {
+                    q.push(" AND case_id < ").push_bind(before);
+                }
+                q.push(")");
             }
-            q.push(" AND LOWER(description) LIKE ").push_bind(pattern).push(" ESCAPE '\\'");
+            // Lower-casing every description read cost five times the
+            // match itself on PostgreSQL (`EXPLAIN ANALYZE`, PERFORMANCE.md).
+            let text = if caseless { "description" } else { "LOWER(description)" };
+            q.push(format_args!(" AND {text} LIKE ")).push_bind(pattern).push(" ESCAPE '\\'");
         }
     }
     if let Some(community) = filter.community_id {
@@ -491,7 +537,7 @@ where
     // at ten million cases, a month is 800,000 rows — so on SQLite the period
     // is kept out of index choice (`+`, SQLite only: PostgreSQL weighs it
     // with its statistics). Counting still ranges over `cases_reported`.
-    let period_column = if ordered_page && DB::NAME == "SQLite" { "+reported_at" } else { "reported_at" };
+    let period_column = if reading == Reading::Page && DB::NAME == "SQLite" { "+reported_at" } else { "reported_at" };
     if let Some(from) = filter.from {
         q.push(format_args!(" AND {period_column} >= ")).push_bind(from);
     }
@@ -830,7 +876,7 @@ impl Store {
             let key = push_from(&mut q, filter);
             q.push(" WHERE district_id = ").push_bind(district_id);
             push_case_scope(&mut q, district_id, scope, reporter);
-            push_filter(&mut q, filter, true);
+            push_filter(&mut q, filter, Reading::Page);
             if let Some(before) = filter.before_id {
                 q.push(format_args!(" AND {key} < ")).push_bind(before);
             }
@@ -850,15 +896,40 @@ impl Store {
         cap: i64,
     ) -> StoreResult<i64> {
         let keep = keep_prepared(&self.db, filter);
+        let reading = if self.common_keyword(filter).await? { Reading::CountByDescription } else { Reading::Count };
         Ok(read!(&self.db, |pool| {
             let mut q = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1");
             push_from(&mut q, filter);
             q.push(" WHERE district_id = ").push_bind(district_id);
             push_case_scope(&mut q, district_id, scope, reporter);
-            push_filter(&mut q, filter, false);
+            push_filter(&mut q, filter, reading);
             q.push(" LIMIT ").push_bind(cap).push(") AS capped");
             q.build_query_scalar::<i64>().persistent(keep).fetch_one(pool).await
         })?)
+    }
+
+    /// Whether a filter's keyword is one pair held by at least
+    /// [`COMMON_KEYWORD_SHARE`] of the cases, by PostgreSQL's statistics of
+    /// the words' index (its most common elements, kept by `ANALYZE`).
+    /// Its capped count then reads descriptions alone: a word that common
+    /// is found every few rows, while looking the words up again for each
+    /// case found cost 2–3 µs a case, 10,001 times (PERFORMANCE.md).
+    /// SQLite's count is led by its FTS5 table and stops at the cap.
+    pub async fn common_keyword(&self, filter: &CaseFilter) -> StoreResult<bool> {
+        let super::Db::Postgres(pool) = &self.db else { return Ok(false) };
+        let TextSearch::Description { pairs, caseless: true, one_pair: true, .. } = TextSearch::of(filter) else {
+            return Ok(false);
+        };
+        let share: Option<f32> = sqlx::query_scalar(
+            "SELECT e.share FROM pg_stats s,
+                    unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS e(elem, share)
+              WHERE s.schemaname = current_schema() AND s.tablename = 'case_words_pairs' AND e.elem = $1",
+        )
+        .bind(&pairs[0])
+        .fetch_optional(pool)
+        .await?
+        .flatten();
+        Ok(share.is_some_and(|share| share >= COMMON_KEYWORD_SHARE))
     }
 
     /// The steps of a case, oldest first.
