@@ -480,23 +480,8 @@ on_both_backends!(simultaneous_reports_with_and_without_photos_each_get_their_ow
     let mut made = Vec::new();
     for i in 0..24 {
         // Every fifth report brings a photo its reporter uploaded.
-        let photos = if i % 5 == 0 {
-            let key = format!("test/batch-{i}.jpg");
-            let photo = NewAttachment {
-                kind: "before",
-                file_name: "before.jpg",
-                content_type: "image/jpeg",
-                size: 10,
-                file_key: &key,
-                sha256: "00",
-                uploaded_by: Some(reporter),
-                taken_at: None,
-                position: None,
-            };
-            vec![db.store.create_attachment(district, &photo).await.unwrap()]
-        } else {
-            vec![]
-        };
+        let photos =
+            if i % 5 == 0 { vec![own_photo(&db, district, reporter, &format!("batch-{i}")).await] } else { vec![] };
         made.push((street_report(&db, district, format!("同批上报井盖松动编号{i:03}"), reporter).await, photos));
     }
     let mut reports = tokio::task::JoinSet::new();
@@ -510,21 +495,7 @@ on_both_backends!(simultaneous_reports_with_and_without_photos_each_get_their_ow
     }
     while let Some(done) = reports.join_next().await {
         let (i, photos, case) = done.unwrap();
-        let events = db.store.case_events(case.id).await.unwrap();
-        assert_eq!(events.len(), 1, "report {i} has one event: {events:?}");
-        assert_eq!(
-            (events[0].action.as_str(), events[0].to_state.as_str(), events[0].note.as_str()),
-            ("report", "reported", case.description.as_str()),
-            "report {i}'s event is its own"
-        );
-        assert_eq!(events[0].actor_id, Some(reporter));
-        let search =
-            chuangwen::store::cases::CaseFilter {
-                text: Some(format!("编号{i:03}")), limit: 10, ..Default::default()
-            };
-        let found: Vec<i64> =
-            db.store.cases(district, &Scope::District, None, &search).await.unwrap().iter().map(|c| c.id).collect();
-        assert_eq!(found, vec![case.id], "the keyword of report {i} finds its case and no other");
+        assert_own_event_and_words(&db, district, &case, reporter, &format!("编号{i:03}")).await;
         for photo in photos {
             let attachment = db.store.attachment(district, photo).await.unwrap().unwrap();
             assert_eq!(attachment.case_id, Some(case.id), "report {i}'s photo is tied to its case");
@@ -533,3 +504,102 @@ on_both_backends!(simultaneous_reports_with_and_without_photos_each_get_their_ow
     assert!(db.store.verify_audit().await.unwrap().is_ok(), "the audit chain holds");
     assert_equal_to_recount(&db.store, district).await;
 });
+
+on_both_backends!(one_shared_commit_files_plain_reports_photos_and_keys_and_a_repeated_key_files_none, |db| {
+    use chuangwen::store::filing::Report;
+    let district = db.with_demo().await;
+    let reporter = db.store.user_by_username("supervisor001").await.unwrap().unwrap().id;
+    let report = |new: NewCase, photos: Vec<i64>, key: Option<String>| Report {
+        district_id: district,
+        case: new,
+        audit: audit(district, AuditAction::CaseReported),
+        photos,
+        idempotency: key.map(|k| (k, "supervisor001".to_string(), "request".to_string())),
+        respond: Box::new(|case: &chuangwen::store::cases::Case| (201, case.number.clone())),
+    };
+    let first_id = db.store.next_case_id().await.unwrap();
+
+    // Two reports of one batch under the same key: the batch files nothing.
+    let a = street_report(&db, district, "重复键一".into(), reporter).await;
+    let b = street_report(&db, district, "重复键二".into(), reporter).await;
+    let twice = vec![report(a, vec![], Some("k-same".into())), report(b, vec![], Some("k-same".into()))];
+    match db.store.file_reports(twice).await {
+        Err(chuangwen::store::StoreError::Duplicate(_)) => {}
+        other => panic!("a repeated key was answered {:?}", other.map(|f| f.len())),
+    }
+    assert_eq!(db.store.reports_since(district, first_id).await.unwrap().0, 0, "nothing of that batch stays");
+
+    // One batch of twelve: every third with a photo, every other with a key.
+    let mut batch = Vec::new();
+    for i in 0..12 {
+        let photos = if i % 3 == 0 {
+            vec![own_photo(&db, district, reporter, &format!("one-commit-{i}")).await]
+        } else {
+            vec![]
+        };
+        let key = (i % 2 == 0).then(|| format!("k-{i}"));
+        let new = street_report(&db, district, format!("同一提交编号{i:03}"), reporter).await;
+        batch.push((photos.clone(), key.clone(), report(new, photos, key)));
+    }
+    let expected: Vec<(Vec<i64>, Option<String>)> = batch.iter().map(|(p, k, _)| (p.clone(), k.clone())).collect();
+    let filed = db.store.file_reports(batch.into_iter().map(|(_, _, r)| r).collect()).await.unwrap();
+    assert_eq!(db.store.reports_since(district, first_id).await.unwrap(), (12, 1), "twelve reports, one commit");
+    let numbers: Vec<String> = filed.iter().map(|(case, _, _)| case.number.clone()).collect();
+    let seqs = sequence_numbers(&numbers);
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "one unbroken run, the failed batch took none: {seqs:?}");
+    for (i, ((case, status, body), (photos, key))) in filed.iter().zip(expected).enumerate() {
+        assert_eq!(case.description, format!("同一提交编号{i:03}"), "answers come in the order of the reports");
+        assert_eq!((*status, body), (201, &case.number), "the answer is made from its own case");
+        assert_own_event_and_words(&db, district, case, reporter, &format!("编号{i:03}")).await;
+        for photo in photos {
+            assert_eq!(db.store.attachment(district, photo).await.unwrap().unwrap().case_id, Some(case.id));
+        }
+        if let Some(key) = key {
+            let stored = db.store.idempotent_response(district, &key).await.unwrap().expect("the key is kept");
+            assert_eq!((stored.status, stored.response), (201, case.number.clone()), "{key} keeps its own answer");
+        }
+    }
+    assert!(db.store.verify_audit().await.unwrap().is_ok(), "the audit chain holds");
+    assert_equal_to_recount(&db.store, district).await;
+});
+
+/// A photo `reporter` uploaded, tied to no case yet.
+async fn own_photo(db: &common::TestDb, district: i64, reporter: i64, name: &str) -> i64 {
+    let key = format!("test/{name}.jpg");
+    let photo = NewAttachment {
+        kind: "before",
+        file_name: "before.jpg",
+        content_type: "image/jpeg",
+        size: 10,
+        file_key: &key,
+        sha256: "00",
+        uploaded_by: Some(reporter),
+        taken_at: None,
+        position: None,
+    };
+    db.store.create_attachment(district, &photo).await.unwrap()
+}
+
+/// A filed report has one `report` event of its own, by its reporter, and
+/// its `keyword` finds it and no other case.
+async fn assert_own_event_and_words(
+    db: &common::TestDb,
+    district: i64,
+    case: &chuangwen::store::cases::Case,
+    reporter: i64,
+    keyword: &str,
+) {
+    let events = db.store.case_events(case.id).await.unwrap();
+    assert_eq!(events.len(), 1, "{} has one event: {events:?}", case.number);
+    assert_eq!(
+        (events[0].action.as_str(), events[0].to_state.as_str(), events[0].note.as_str()),
+        ("report", "reported", case.description.as_str()),
+        "{}'s event is its own",
+        case.number
+    );
+    assert_eq!(events[0].actor_id, Some(reporter));
+    let search = chuangwen::store::cases::CaseFilter { text: Some(keyword.into()), limit: 10, ..Default::default() };
+    let found: Vec<i64> =
+        db.store.cases(district, &Scope::District, None, &search).await.unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(found, vec![case.id], "{keyword} finds {} and no other case", case.number);
+}

@@ -584,9 +584,17 @@ on_both_backends!(a_keyword_finds_every_case_whose_description_holds_it_page_aft
     common::raw(&db.store, "ANALYZE").await;
     let common_word = CaseFilter { text: Some("垃圾".into()), ..Default::default() };
     let postgres = matches!(db.store.db, chuangwen::store::Db::Postgres(_));
-    assert_eq!(db.store.common_keyword(&common_word).await.unwrap(), postgres, "垃圾 is common here");
+    let common = |filter: CaseFilter, scope: Scope| {
+        let store = db.store.clone();
+        async move { store.common_keyword(district, &scope, &filter).await.unwrap() }
+    };
+    assert_eq!(common(common_word.clone(), Scope::District).await, postgres, "垃圾 is common here");
     let longer = CaseFilter { text: Some("垃圾桶".into()), ..Default::default() };
-    assert!(!db.store.common_keyword(&longer).await.unwrap(), "a keyword of two pairs is looked up by them");
+    assert!(!common(longer, Scope::District).await, "a keyword of two pairs is looked up by them");
+    let narrowed = CaseFilter { state: Some("closed".into()), ..common_word.clone() };
+    assert!(!common(narrowed, Scope::District).await, "with another filter the word may be rare: words kept");
+    let unit = Scope::Subtree("/".into());
+    assert!(!common(common_word, unit).await, "in a unit's scope the words are kept");
     for keyword in keywords {
         let filter = CaseFilter { text: Some(keyword.into()), ..Default::default() };
         let count = db.store.count_cases(district, &Scope::District, None, &filter, 10_000).await.unwrap();
@@ -606,6 +614,8 @@ on_both_backends!(a_keyword_finds_every_case_whose_description_holds_it_page_aft
         chuangwen::store::Db::Postgres(pg) => sqlx::query("DELETE FROM case_words").execute(pg).await.map(|_| ()),
     }
     .unwrap();
+    // (The count of 垃圾, common here, reads the descriptions on PostgreSQL
+    // and finds them all even so; the page is led by the words.)
     let filter = CaseFilter { text: Some("垃圾".into()), limit: 30, ..Default::default() };
     assert!(db.store.cases(district, &Scope::District, None, &filter).await.unwrap().is_empty(), "no words, no case");
     db.store.migrate().await.unwrap();

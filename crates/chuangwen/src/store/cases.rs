@@ -245,7 +245,7 @@ pub struct StoredResponse {
 }
 
 /// Filters of the case list.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CaseFilter {
     /// Only this state.
     pub state: Option<String>,
@@ -895,8 +895,14 @@ impl Store {
         filter: &CaseFilter,
         cap: i64,
     ) -> StoreResult<i64> {
-        let keep = keep_prepared(&self.db, filter);
-        let reading = if self.common_keyword(filter).await? { Reading::CountByDescription } else { Reading::Count };
+        let common = self.common_keyword(district_id, scope, filter).await?;
+        let reading = if common { Reading::CountByDescription } else { Reading::Count };
+        // Read without the words, a common keyword's count is one plan for
+        // any keyword (the cases in order, each description matched), so it
+        // is kept prepared: planned for the keyword, PostgreSQL matched the
+        // pattern against its statistics of the descriptions first, 3–5 ms
+        // a count at ten million cases (PERFORMANCE.md).
+        let keep = common || keep_prepared(&self.db, filter);
         Ok(read!(&self.db, |pool| {
             let mut q = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1");
             push_from(&mut q, filter);
@@ -908,28 +914,40 @@ impl Store {
         })?)
     }
 
-    /// Whether a filter's keyword is one pair held by at least
-    /// [`COMMON_KEYWORD_SHARE`] of the cases, by PostgreSQL's statistics of
-    /// the words' index (its most common elements, kept by `ANALYZE`).
-    /// Its capped count then reads descriptions alone: a word that common
-    /// is found every few rows, while looking the words up again for each
-    /// case found cost 2–3 µs a case, 10,001 times (PERFORMANCE.md).
-    /// SQLite's count is led by its FTS5 table and stops at the cap.
-    pub async fn common_keyword(&self, filter: &CaseFilter) -> StoreResult<bool> {
+    /// Whether the capped count of a search for a keyword alone, over a
+    /// whole district, may read descriptions without the words: the
+    /// keyword is one pair, PostgreSQL's statistics of the words' index (its
+    /// most common elements, kept by `ANALYZE`) put that pair in at least
+    /// [`COMMON_KEYWORD_SHARE`] of the cases, and the district holds at
+    /// least half of the cases (the statistics are of every district's).
+    /// A word that common is found every few rows, while looking the words
+    /// up again for each case found cost 2–3 µs a case, 10,001 times
+    /// (PERFORMANCE.md). Any other filter or a narrower scope keeps the
+    /// words: the word may be rare among the cases it leaves. The index's
+    /// statistics are shown to its owner, the role that ran the migrations;
+    /// another role sees none and keeps the words. SQLite's count is led by
+    /// its FTS5 table and stops at the cap.
+    pub async fn common_keyword(&self, district_id: i64, scope: &Scope, filter: &CaseFilter) -> StoreResult<bool> {
         let super::Db::Postgres(pool) = &self.db else { return Ok(false) };
         let TextSearch::Description { pairs, caseless: true, one_pair: true, .. } = TextSearch::of(filter) else {
             return Ok(false);
         };
-        let share: Option<f32> = sqlx::query_scalar(
-            "SELECT e.share FROM pg_stats s,
-                    unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS e(elem, share)
-              WHERE s.schemaname = current_schema() AND s.tablename = 'case_words_pairs' AND e.elem = $1",
+        let keyword_alone = CaseFilter { text: filter.text.clone(), limit: filter.limit, ..Default::default() };
+        if *scope != Scope::District || *filter != keyword_alone {
+            return Ok(false);
+        }
+        let (share, district_share): (Option<f32>, Option<f64>) = sqlx::query_as(
+            "SELECT (SELECT e.share FROM pg_stats s,
+                            unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS e(elem, share)
+                      WHERE s.schemaname = current_schema() AND s.tablename = 'case_words_pairs' AND e.elem = $1),
+                    (SELECT CAST(SUM(cases) FILTER (WHERE district_id = $2) AS DOUBLE PRECISION)
+                            / NULLIF(SUM(cases), 0) FROM case_counts)",
         )
         .bind(&pairs[0])
-        .fetch_optional(pool)
-        .await?
-        .flatten();
-        Ok(share.is_some_and(|share| share >= COMMON_KEYWORD_SHARE))
+        .bind(district_id)
+        .fetch_one(pool)
+        .await?;
+        Ok(share.is_some_and(|share| share >= COMMON_KEYWORD_SHARE) && district_share.is_some_and(|d| d >= 0.5))
     }
 
     /// The steps of a case, oldest first.

@@ -201,8 +201,8 @@ pub async fn file_reports(db: &Db, reports: &[(HashAlgorithm, Report)]) -> Store
 }
 
 /// The filing statements on SQLite, sent to sqlx's worker thread in three
-/// calls of several statements each (and one more per report with photos),
-/// besides `BEGIN` and `COMMIT`: every call is a hand-off from the filing
+/// calls of several statements each (and for a report with photos, one for
+/// its event and one per photo), besides `BEGIN` and `COMMIT`: every call is a hand-off from the filing
 /// thread to the worker and back, and with the requests' threads busy on
 /// the same two cores each hand-off waited for a core (a `perf` profile of
 /// `chuangwen bench reports`: the writer off the processor 46 % of the
@@ -210,7 +210,9 @@ pub async fn file_reports(db: &Db, reports: &[(HashAlgorithm, Report)]) -> Store
 /// SQLite runs the statements of one call in order, each bound to its own
 /// parameters. Cases are found again by `(district_id, number)`, the
 /// unique index `cases_number`, to write their words and events in the
-/// same call that inserts them.
+/// same call that inserts them. The last two calls' text changes with the
+/// batch, so they are not kept prepared (they would push the writer's
+/// other statements out of its cache).
 async fn file_on_sqlite(
     writer: &sqlx::SqlitePool,
     reports: &[(HashAlgorithm, Report)],
@@ -269,7 +271,7 @@ async fn file_on_sqlite(
             }
             q.push(") AS v JOIN cases ON cases.district_id = v.column1 AND cases.number = v.column2");
         }
-        for case in q.build_query_as::<Case>().fetch_all(&mut *tx).await? {
+        for case in q.build_query_as::<Case>().persistent(false).fetch_all(&mut *tx).await? {
             inserted.insert((case.district_id, case.number.clone()), case);
         }
     }
@@ -301,7 +303,7 @@ async fn file_on_sqlite(
             stats::push_upsert(&mut q, district_id, rows);
         }
     }
-    q.build().execute(&mut *tx).await?;
+    q.build().persistent(false).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(filed)
 }
