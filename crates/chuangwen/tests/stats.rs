@@ -474,37 +474,6 @@ on_both_backends!(a_bad_report_among_simultaneous_ones_fails_alone_and_the_other
     assert_equal_to_recount(&db.store, district).await;
 });
 
-on_both_backends!(simultaneous_reports_with_and_without_photos_each_get_their_own_event_words_and_photos, |db| {
-    let district = db.with_demo().await;
-    let reporter = db.store.user_by_username("supervisor001").await.unwrap().unwrap().id;
-    let mut made = Vec::new();
-    for i in 0..24 {
-        // Every fifth report brings a photo its reporter uploaded.
-        let photos =
-            if i % 5 == 0 { vec![own_photo(&db, district, reporter, &format!("batch-{i}")).await] } else { vec![] };
-        made.push((street_report(&db, district, format!("同批上报井盖松动编号{i:03}"), reporter).await, photos));
-    }
-    let mut reports = tokio::task::JoinSet::new();
-    for (i, (new, photos)) in made.into_iter().enumerate() {
-        let store = db.store.clone();
-        reports.spawn(async move {
-            let entry = audit(district, AuditAction::CaseReported);
-            let filed = store.create_case(district, &new, &entry, &photos, None, |_| (201, String::new())).await;
-            (i, photos, filed.expect("every report is filed").0)
-        });
-    }
-    while let Some(done) = reports.join_next().await {
-        let (i, photos, case) = done.unwrap();
-        assert_own_event_and_words(&db, district, &case, reporter, &format!("编号{i:03}")).await;
-        for photo in photos {
-            let attachment = db.store.attachment(district, photo).await.unwrap().unwrap();
-            assert_eq!(attachment.case_id, Some(case.id), "report {i}'s photo is tied to its case");
-        }
-    }
-    assert!(db.store.verify_audit().await.unwrap().is_ok(), "the audit chain holds");
-    assert_equal_to_recount(&db.store, district).await;
-});
-
 on_both_backends!(one_shared_commit_files_plain_reports_photos_and_keys_and_a_repeated_key_files_none, |db| {
     use chuangwen::store::filing::Report;
     let district = db.with_demo().await;

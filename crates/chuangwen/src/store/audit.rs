@@ -33,89 +33,54 @@ macro_rules! append_audit_entries {
     ($tx:ident, $entries:expr) => {{
         let entries: &[($crate::auth::audit::HashAlgorithm, $crate::auth::audit::NewAuditEntry)] = $entries;
         if !entries.is_empty() {
-            let (last, prev): (i64, String) =
+            let (last, mut prev): (i64, String) =
                 sqlx::query_as("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, last_hash")
                     .bind(entries.len() as i64)
                     .fetch_one(&mut *$tx)
                     .await?;
-            let (rows, head) = $crate::store::audit::chain(entries, last - entries.len() as i64, prev);
-            for chunk in rows.chunks($crate::store::audit::AUDIT_ROWS) {
-                let mut q = sqlx::QueryBuilder::new($crate::store::audit::AUDIT_INSERT);
-                $crate::store::audit::push_audit_rows(&mut q, chunk);
+            let mut seq = last - entries.len() as i64;
+            for chunk in entries.chunks($crate::store::audit::AUDIT_ROWS) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_log (id, district_id, at, actor_id, actor, action, object, detail, ip, algorithm, prev_hash, hash) ",
+                );
+                let mut rows = Vec::with_capacity(chunk.len());
+                for (algorithm, entry) in chunk {
+                    seq += 1;
+                    let at = $crate::store::audit::audit_now();
+                    let hash = $crate::auth::audit::entry_hash(
+                        *algorithm,
+                        &prev,
+                        seq,
+                        entry.district_id,
+                        at,
+                        entry.actor_id,
+                        &entry.actor,
+                        entry.action.code(),
+                        &entry.object,
+                        &entry.detail,
+                        &entry.ip,
+                    );
+                    rows.push((seq, at, *algorithm, entry, std::mem::replace(&mut prev, hash.clone()), hash));
+                }
+                q.push_values(rows, |mut row, (seq, at, algorithm, entry, prev_hash, hash)| {
+                    row.push_bind(seq)
+                        .push_bind(entry.district_id)
+                        .push_bind(at)
+                        .push_bind(entry.actor_id)
+                        .push_bind(entry.actor.clone())
+                        .push_bind(entry.action.code())
+                        .push_bind(entry.object.clone())
+                        .push_bind(entry.detail.clone())
+                        .push_bind(entry.ip.clone())
+                        .push_bind(algorithm.code())
+                        .push_bind(prev_hash)
+                        .push_bind(hash);
+                });
                 q.build().execute(&mut *$tx).await?;
             }
-            sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1").bind(&head).execute(&mut *$tx).await?;
+            sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1").bind(&prev).execute(&mut *$tx).await?;
         }
     }};
-}
-
-/// `INSERT INTO audit_log (…) ` for [`push_audit_rows`].
-pub const AUDIT_INSERT: &str = "INSERT INTO audit_log (id, district_id, at, actor_id, actor, action, object, detail, ip, algorithm, prev_hash, hash) ";
-
-/// An audit entry with its place in the chain: its number, its time, the
-/// hash of the entry before it and its own.
-pub struct Chained<'e> {
-    seq: i64,
-    at: DateTime<Utc>,
-    algorithm: crate::auth::audit::HashAlgorithm,
-    entry: &'e NewAuditEntry,
-    prev_hash: String,
-    hash: String,
-}
-
-/// Chains `entries` in order after the entry numbered `seq` whose hash is
-/// `prev` (the head before they were counted into it); returns them and
-/// the hash the head keeps after them.
-pub fn chain(
-    entries: &[(crate::auth::audit::HashAlgorithm, NewAuditEntry)],
-    mut seq: i64,
-    mut prev: String,
-) -> (Vec<Chained<'_>>, String) {
-    let mut rows = Vec::with_capacity(entries.len());
-    for (algorithm, entry) in entries {
-        seq += 1;
-        let at = audit_now();
-        let hash = crate::auth::audit::entry_hash(
-            *algorithm,
-            &prev,
-            seq,
-            entry.district_id,
-            at,
-            entry.actor_id,
-            &entry.actor,
-            entry.action.code(),
-            &entry.object,
-            &entry.detail,
-            &entry.ip,
-        );
-        let prev_hash = std::mem::replace(&mut prev, hash.clone());
-        rows.push(Chained { seq, at, algorithm: *algorithm, entry, prev_hash, hash });
-    }
-    (rows, prev)
-}
-
-/// The `VALUES` of chained entries, after [`AUDIT_INSERT`].
-pub fn push_audit_rows<'a, DB: sqlx::Database>(q: &mut sqlx::QueryBuilder<DB>, rows: &[Chained<'_>])
-where
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    DateTime<Utc>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    q.push_values(rows, |mut row, r| {
-        row.push_bind(r.seq)
-            .push_bind(r.entry.district_id)
-            .push_bind(r.at)
-            .push_bind(r.entry.actor_id)
-            .push_bind(r.entry.actor.clone())
-            .push_bind(r.entry.action.code().to_string())
-            .push_bind(r.entry.object.clone())
-            .push_bind(r.entry.detail.clone())
-            .push_bind(r.entry.ip.clone())
-            .push_bind(r.algorithm.code().to_string())
-            .push_bind(r.prev_hash.clone())
-            .push_bind(r.hash.clone());
-    });
 }
 
 /// Audit entries per `INSERT` of [`append_audit_entries!`]: 12 values an

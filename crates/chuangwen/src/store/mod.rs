@@ -194,9 +194,10 @@ impl Store {
             // Readers keep the default; the operating system's cache serves
             // them.
             // No ping before a connection is handed out: an embedded
-            // database's connection does not go away, and each ping is a
-            // round trip to sqlx's worker thread (a report's session read
-            // and its filing transaction each paid one).
+            // database's connection does not go away, and a ping is one more
+            // round trip to sqlx's worker thread for every session read and
+            // every transaction (no difference in `bench reports` that the
+            // machine's noise lets through; PERFORMANCE.md).
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)

@@ -73,32 +73,21 @@ pub(crate) const STATS_ROWS: usize = 1000;
 macro_rules! record_stats {
     ($tx:ident, $district:expr, $deltas:expr) => {
         for chunk in $deltas.chunks($crate::store::stats::STATS_ROWS) {
-            let mut q = sqlx::QueryBuilder::new("");
-            $crate::store::stats::push_upsert(&mut q, $district, chunk);
+            let mut q = sqlx::QueryBuilder::new($crate::store::stats::UPSERT_HEAD.as_str());
+            q.push_values(chunk, |mut row, (key, tally)| {
+                row.push_bind($district)
+                    .push_bind(key.dim.code())
+                    .push_bind(key.grain.code())
+                    .push_bind(key.bucket.clone())
+                    .push_bind(key.value.clone());
+                for v in tally.values() {
+                    row.push_bind(v);
+                }
+            });
+            q.push($crate::store::stats::UPSERT_TAIL.as_str());
             q.build().execute(&mut *$tx).await?;
         }
     };
-}
-
-/// One upsert adding `rows` (at most [`STATS_ROWS`]) to the district's
-/// sums, pushed onto `q`: `record_stats!`, and the filing path's last call.
-pub fn push_upsert<'a, DB: sqlx::Database>(q: &mut sqlx::QueryBuilder<DB>, district_id: i64, rows: &[(Key, Tally)])
-where
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    q.push(UPSERT_HEAD.as_str());
-    q.push_values(rows, |mut row, (key, tally)| {
-        row.push_bind(district_id)
-            .push_bind(key.dim.code().to_string())
-            .push_bind(key.grain.code().to_string())
-            .push_bind(key.bucket.clone())
-            .push_bind(key.value.clone());
-        for v in tally.values() {
-            row.push_bind(v);
-        }
-    });
-    q.push(UPSERT_TAIL.as_str());
 }
 
 /// `INSERT INTO case_stats (…) ` for `record_stats!`.
