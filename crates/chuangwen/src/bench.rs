@@ -32,6 +32,7 @@ use crate::app::AppState;
 use crate::auth::policy::Scope;
 use crate::auth::{random_token, token_hash};
 use crate::store::cases::CaseFilter;
+use crate::web::cases::PAGE;
 
 /// The ceiling every page is measured against.
 pub const PAGE_CEILING: Duration = Duration::from_millis(300);
@@ -202,13 +203,28 @@ async fn measure_page(
 /// The page far down the case list is measured at (or the last page).
 const FAR_PAGE: i64 = 100;
 
+/// Given how many cases the first [`FAR_PAGE`] pages of a filter hold, the
+/// index of the case whose id is the cursor (`before`) of the page measured
+/// far down: the page after page `FAR_PAGE`; with fewer cases, the filter's
+/// last page, as the list's "next" links reach it (none when every case fits
+/// on the first page). The last page of a walk newest first is its costly
+/// one: it ends at the table's end, not at a full page.
+fn far_cursor(found: usize) -> Option<usize> {
+    let page = PAGE as usize;
+    if found as i64 >= FAR_PAGE * PAGE {
+        return found.checked_sub(1);
+    }
+    (found.checked_sub(1)? / page * page).checked_sub(1)
+}
+
 /// The ceiling of the case list at ten million cases (issue W1-G).
 pub const CASE_LIST_CEILING: Duration = Duration::from_millis(30);
 
 /// The case list as the office reads it, with the typical filters — a
 /// street, a state, a category, the last 30 days, a keyword, and all of them
-/// at once — each on its first page and on its hundredth page (keyset: the
-/// cases older than the last of the first hundred pages), `rounds` times each.
+/// at once — each on its first page and on its hundred-and-first page
+/// (keyset: the cases older than the first hundred pages), or its last page
+/// when it has fewer ([`far_cursor`]), `rounds` times each.
 pub async fn case_list(
     state: AppState,
     rounds: usize,
@@ -254,8 +270,9 @@ pub async fn case_list(
     let cookie = session_cookie(&store, "office01").await?;
     let mut out = Vec::new();
     for (query, filter) in filters {
-        let far_down = CaseFilter { limit: FAR_PAGE * 50, ..filter };
-        let far = store.cases(district.id, &Scope::District, None, &far_down).await?.last().map(|c| c.id);
+        let far_down = CaseFilter { limit: FAR_PAGE * PAGE, ..filter };
+        let found = store.cases(district.id, &Scope::District, None, &far_down).await?;
+        let far = far_cursor(found.len()).map(|i| found[i].id);
         let join = if query.is_empty() { "" } else { "&" };
         let mut paths = vec![format!("/cases?{query}")];
         paths.extend(far.map(|far| format!("/cases?{query}{join}before={far}")));
@@ -836,4 +853,26 @@ pub fn peak_memory() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_far_down_is_page_101_or_the_last_page() {
+        let page = PAGE as usize;
+        let far = (FAR_PAGE * PAGE) as usize;
+        // Everything on the first page: no page further down.
+        assert_eq!(far_cursor(0), None);
+        assert_eq!(far_cursor(1), None);
+        assert_eq!(far_cursor(page), None);
+        // A second page of one case: it comes after the first page's last.
+        assert_eq!(far_cursor(page + 1), Some(page - 1));
+        assert_eq!(far_cursor(2 * page), Some(page - 1));
+        assert_eq!(far_cursor(2 * page + 1), Some(2 * page - 1));
+        // A hundred pages or more: the page after the hundredth.
+        assert_eq!(far_cursor(far - 1), Some(far - page - 1));
+        assert_eq!(far_cursor(far), Some(far - 1));
+    }
 }

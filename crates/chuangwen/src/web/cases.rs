@@ -23,7 +23,8 @@ use crate::error::AppError;
 use crate::store::cases::{Case, CaseEvent, CaseFilter};
 use crate::web::{Nav, day_start, render};
 
-const PAGE: i64 = 30;
+/// Cases on a page of the list.
+pub const PAGE: i64 = 30;
 
 pub(crate) fn local(at: DateTime<Utc>) -> String {
     super::beijing_time(at, "%Y-%m-%d %H:%M")
