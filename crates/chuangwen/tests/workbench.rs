@@ -157,6 +157,66 @@ async fn dispatched_to_the_first_street(db: &common::TestDb) -> (i64, Browser, B
     (id, supervisor, office)
 }
 
+on_both_backends!(a_period_lists_its_cases_by_report_time_page_after_page, |db| {
+    let district = db.with_demo_cases(300).await;
+    let by_number = |store: &chuangwen::store::Store| {
+        let store = store.clone();
+        async move {
+            store
+                .cases(district, &Scope::District, None, &CaseFilter { limit: 1000, ..Default::default() })
+                .await
+                .unwrap()
+        }
+    };
+    let all = by_number(&db.store).await;
+    // The newest case, given the report time of an older one, as a bulk load
+    // of earlier records leaves a case numbered after cases reported later.
+    let (moved, older) = (&all[0], &all[150]);
+    common::raw(
+        &db.store,
+        &format!(
+            "UPDATE cases SET reported_at = (SELECT reported_at FROM cases WHERE id = {}) WHERE id = {}",
+            older.id, moved.id
+        ),
+    )
+    .await;
+    let all = by_number(&db.store).await;
+    let day = all[200].reported_at.with_timezone(&beijing()).date_naive();
+    let mut expected: Vec<&chuangwen::store::cases::Case> =
+        all.iter().filter(|c| c.reported_at.with_timezone(&beijing()).date_naive() >= day).collect();
+    expected.sort_by_key(|c| std::cmp::Reverse((c.reported_at, c.id)));
+    let expected: Vec<String> = expected.iter().map(|c| c.number.clone()).collect();
+    assert!(expected.len() > 60, "more than two pages: {}", expected.len());
+
+    // The list from that day on, page after page through its "next" links.
+    let mut office = common::as_user(&db, "office01").await;
+    let from = day.format("%Y-%m-%d");
+    let mut path = format!("/cases?from={from}");
+    let mut shown = Vec::new();
+    let mut pages = 0;
+    loop {
+        let html = office.get(&path).await.text();
+        let page = numbers(&html);
+        assert!(page.len() <= 30, "{path}");
+        shown.extend(page);
+        pages += 1;
+        let Some(next) = html.split("&#38;before=").nth(1) else { break };
+        let before: i64 = next.split('"').next().unwrap().parse().unwrap();
+        path = format!("/cases?from={from}&before={before}");
+        assert!(pages < 50, "the pages never end");
+    }
+    assert_eq!(shown, expected, "every case of the period once, the latest reported first");
+    let at = shown.iter().position(|n| *n == moved.number).expect("the moved case is listed");
+    assert!(
+        at > 0 && shown[at + 1] == older.number,
+        "listed when it was reported, before the case it shares the time with"
+    );
+
+    // Without a period the list goes by number: the moved case first.
+    let html = office.get("/cases").await.text();
+    assert_eq!(numbers(&html)[0], moved.number);
+});
+
 on_both_backends!(the_office_dispatches_a_batch_from_one_page_with_the_suggested_units, |db| {
     let district = db.with_demo().await;
     let spot = common::first_street_point(&db, district).await.1;
