@@ -450,12 +450,13 @@ fn by_report_time(filter: &CaseFilter) -> bool {
     (filter.from.is_some() || filter.to.is_some()) && matches!(TextSearch::of(filter), TextSearch::None)
 }
 
-/// The conditions of a case filter (all but the cursor and the limit).
 /// What a statement over a case filter reads.
 #[derive(Clone, Copy, PartialEq)]
 enum Reading {
-    /// A page, newest first.
+    /// A page, newest first by number.
     Page,
+    /// A page of a period, newest first by report time ([`by_report_time`]).
+    PageByTime,
     /// A capped count; a keyword is looked up by its pairs first.
     Count,
     /// A capped count of a keyword so common that reading descriptions
@@ -464,6 +465,7 @@ enum Reading {
     CountByDescription,
 }
 
+/// The conditions of a case filter (all but the cursor and the limit).
 fn push_filter<'a, DB: sqlx::Database>(q: &mut QueryBuilder<DB>, filter: &CaseFilter, reading: Reading)
 where
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -548,18 +550,14 @@ where
         q.push(" AND source = ").push_bind(source.clone());
     }
     // A period's page walks the cases by report time ([`by_report_time`]):
-    // the period is the walk's own range. With a keyword the page walks
-    // the keyword's matches newest first by number and the period filters
+    // the period is the walk's own range. A page by number (a period with
+    // a keyword) walks the matches newest first and the period filters
     // them; without statistics SQLite would rather read the whole period
     // from `cases_reported` and sort it — at ten million cases, a month is
     // 800,000 rows — so there on SQLite the period is kept out of index
     // choice (`+`, SQLite only: PostgreSQL weighs it with its statistics).
     // Counting still ranges over `cases_reported`.
-    let period_column = if reading == Reading::Page && DB::NAME == "SQLite" && !by_report_time(filter) {
-        "+reported_at"
-    } else {
-        "reported_at"
-    };
+    let period_column = if reading == Reading::Page && DB::NAME == "SQLite" { "+reported_at" } else { "reported_at" };
     if let Some(from) = filter.from {
         q.push(format_args!(" AND {period_column} >= ")).push_bind(from);
     }
@@ -895,45 +893,44 @@ impl Store {
     ) -> StoreResult<Vec<Case>> {
         let keep = keep_prepared(&self.db, filter);
         let by_time = by_report_time(filter);
-        // Where the walk starts: after the cursor's number, or within a
-        // period after its report time and number — which then ends the
-        // walk in place of the period's end.
-        let mut after: Option<(Option<DateTime<Utc>>, i64)> = filter.before_id.map(|before| (None, before));
-        let mut bounded = std::borrow::Cow::Borrowed(filter);
-        if let (true, Some(before)) = (by_time, filter.before_id) {
-            let at: Option<DateTime<Utc>> = read!(&self.db, |pool| sqlx::query_scalar(
+        // Within a period the cursor is its case's report time and number
+        // (a case gone, an undone import's, leaves its number alone).
+        let cursor: Option<(DateTime<Utc>, i64)> = match filter.before_id {
+            Some(before) if by_time => read!(&self.db, |pool| sqlx::query_scalar(
                 "SELECT reported_at FROM cases WHERE id = $1 AND district_id = $2"
             )
             .bind(before)
             .bind(district_id)
             .fetch_optional(pool)
-            .await)?;
-            match at {
-                Some(at) if filter.to.is_none_or(|to| at < to) => {
-                    after = Some((Some(at), before));
-                    bounded = std::borrow::Cow::Owned(CaseFilter { to: None, ..filter.clone() });
-                }
-                // A cursor after the period: every case of it comes after.
-                Some(_) => after = None,
-                // A case gone (an undone import): its number.
-                None => {}
+            .await)?
+            .map(|at| (at, before)),
+            _ => None,
+        };
+        // A cursor inside the period ends the walk in place of the period's
+        // end: SQLite seeks from the first upper bound it is given, not the
+        // tighter one.
+        let filter_within = match cursor {
+            Some((at, _)) if filter.to.is_none_or(|to| at < to) => {
+                std::borrow::Cow::Owned(CaseFilter { to: None, ..filter.clone() })
             }
-        }
+            _ => std::borrow::Cow::Borrowed(filter),
+        };
+        let reading = if by_time { Reading::PageByTime } else { Reading::Page };
         Ok(read!(&self.db, |pool| {
             let mut q = QueryBuilder::new(concat!("SELECT ", case_fields!()));
             let key = push_from(&mut q, filter);
             q.push(" WHERE district_id = ").push_bind(district_id);
             push_case_scope(&mut q, district_id, scope, reporter);
-            push_filter(&mut q, &bounded, Reading::Page);
-            match after {
-                Some((Some(at), id)) => {
+            push_filter(&mut q, &filter_within, reading);
+            match (cursor, filter.before_id) {
+                (Some((at, id)), _) => {
                     q.push(" AND reported_at <= ").push_bind(at);
                     q.push(" AND (reported_at < ").push_bind(at).push(" OR id < ").push_bind(id).push(")");
                 }
-                Some((None, before)) => {
+                (None, Some(before)) => {
                     q.push(format_args!(" AND {key} < ")).push_bind(before);
                 }
-                None => {}
+                (None, None) => {}
             }
             if by_time {
                 q.push(" ORDER BY reported_at DESC, id DESC LIMIT ");
