@@ -19,6 +19,13 @@ use chuangwen::progress::TerminalBar;
 use chuangwen::store::Store;
 use chuangwen::store::users::NewUser;
 
+/// jemalloc, for the whole process (SQLite's allocations included): glibc's
+/// per-thread arenas kept what the benchmarks freed, and `bench all` rose
+/// past its memory ceiling (docs/PERFORMANCE.md, peak memory).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// 创文通 Chuangwen —— 全国文明城区创建工作平台 / the campaign platform of a National Civilized Urban District.
 ///
 /// 配置：chuangwen.toml 与 CHUANGWEN_* 环境变量（环境变量优先）。
@@ -566,19 +573,44 @@ async fn bench(config: Config, config_file: Option<PathBuf>, command: BenchComma
         }
         BenchCommand::All { district, recount_rounds } => {
             let (state, cases) = bench_state(config, config_file.as_deref(), district).await?;
+            // Each benchmark's own peak, then the highest of them: the
+            // process's peak is reset before each (where Linux allows).
+            let mut peaks: Vec<(&str, Option<u64>)> = vec![("set-up", chuangwen::bench::peak_memory())];
+            let mut measure = |name: &'static str| {
+                println!();
+                peaks.push((name, chuangwen::bench::peak_memory()));
+                chuangwen::bench::reset_peak_memory();
+            };
+            chuangwen::bench::reset_peak_memory();
             bench_reports(&state, cases, 64, 100).await?;
-            println!();
+            measure("reports");
             bench_cases(&state, cases, 30).await?;
-            println!();
+            measure("cases");
             bench_stats(&state, cases, 50, recount_rounds).await?;
-            println!();
+            measure("stats");
             bench_sheets(&state, cases, 5).await?;
-            println!();
+            measure("sheets");
             bench_intake(&state, cases, 10_000, 5).await?;
-            println!();
+            measure("intake");
+            let each: Vec<String> = peaks
+                .iter()
+                .map(|(name, peak)| match peak {
+                    Some(bytes) => format!("{name} {:.0} MB", *bytes as f64 / 1e6),
+                    None => format!("{name} not known"),
+                })
+                .collect();
+            println!("peak memory of each benchmark: {}", each.join(", "));
+            print_peak_memory(peaks.iter().filter_map(|(_, peak)| *peak).max());
+            return Ok(());
         }
     }
-    match chuangwen::bench::peak_memory() {
+    print_peak_memory(chuangwen::bench::peak_memory());
+    Ok(())
+}
+
+/// Prints the process's peak memory beside its ceiling.
+fn print_peak_memory(peak: Option<u64>) {
+    match peak {
         Some(bytes) => println!(
             "peak memory of this process (server and benchmark): {:.0} MB against the {} MB ceiling: {:.2} of it",
             bytes as f64 / 1e6,
@@ -587,7 +619,6 @@ async fn bench(config: Config, config_file: Option<PathBuf>, command: BenchComma
         ),
         None => println!("peak memory: not known on this system"),
     }
-    Ok(())
 }
 
 /// The server's memory ceiling while serving ten million cases (issue W1-G).
