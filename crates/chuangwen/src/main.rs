@@ -574,14 +574,15 @@ async fn bench(config: Config, config_file: Option<PathBuf>, command: BenchComma
         BenchCommand::All { district, recount_rounds } => {
             let (state, cases) = bench_state(config, config_file.as_deref(), district).await?;
             // Each benchmark's own peak, then the highest of them: the
-            // process's peak is reset before each (where Linux allows).
+            // process's peak is reset before each where Linux allows; where
+            // it does not, each figure is the peak so far, and says so.
             let mut peaks: Vec<(&str, Option<u64>)> = vec![("set-up", chuangwen::bench::peak_memory())];
+            let mut each_alone = chuangwen::bench::reset_peak_memory();
             let mut measure = |name: &'static str| {
                 println!();
                 peaks.push((name, chuangwen::bench::peak_memory()));
-                chuangwen::bench::reset_peak_memory();
+                each_alone &= chuangwen::bench::reset_peak_memory();
             };
-            chuangwen::bench::reset_peak_memory();
             bench_reports(&state, cases, 64, 100).await?;
             measure("reports");
             bench_cases(&state, cases, 30).await?;
@@ -599,7 +600,8 @@ async fn bench(config: Config, config_file: Option<PathBuf>, command: BenchComma
                     None => format!("{name} not known"),
                 })
                 .collect();
-            println!("peak memory of each benchmark: {}", each.join(", "));
+            let of = if each_alone { "each benchmark" } else { "the run so far, after each benchmark" };
+            println!("peak memory of {of}: {}", each.join(", "));
             print_peak_memory(peaks.iter().filter_map(|(_, peak)| *peak).max());
             return Ok(());
         }
