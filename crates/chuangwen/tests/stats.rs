@@ -10,7 +10,7 @@ use chuangwen::auth::audit::{AuditAction, NewAuditEntry};
 use chuangwen::auth::policy::Scope;
 use chuangwen::domain::cases::{Actor, Transition, TransitionInput, apply};
 use chuangwen::domain::org::Role;
-use chuangwen::domain::stats::{Dim, Period, Tally, beijing_day};
+use chuangwen::domain::stats::{Dim, Grain, Period, Tally, beijing_day};
 use chuangwen::store::Store;
 use chuangwen::store::cases::{NewAttachment, NewCase};
 use proptest::prelude::*;
@@ -192,6 +192,12 @@ async fn assert_equal_to_recount(store: &Store, district: i64) {
         Period::new(today - Duration::days(47), today - Duration::days(3)).unwrap(),
         Period::new(today, today).unwrap(),
         Period::new(today.with_ordinal(1).unwrap(), today).unwrap(),
+        // Months less the days outside the period (`Period::buckets`): last
+        // month without its first and last day; from the 3rd of the month
+        // before; up to three days before last month's end.
+        Period::new(month.previous().from + Duration::days(1), month.previous().to - Duration::days(1)).unwrap(),
+        Period::new(month.previous().previous().from + Duration::days(2), today).unwrap(),
+        Period::new(today - Duration::days(400), month.previous().to - Duration::days(3)).unwrap(),
     ];
     for period in periods {
         for dim in Dim::ALL {
@@ -199,6 +205,14 @@ async fn assert_equal_to_recount(store: &Store, district: i64) {
             let recount = nonzero(store.recount_by(district, dim, &period).await.unwrap());
             assert_eq!(kept, recount, "{dim:?} over {period:?}");
         }
+        // The trend's points add up to the period's figures: by day up to
+        // 92 days, every label a day; by month beyond.
+        let (grain, trend) = store.stats_series(district, Dim::All, "", &period).await.unwrap();
+        let total = store.stats_total(district, Dim::All, "", &period).await.unwrap();
+        assert_eq!(trend.iter().map(|(_, t)| t.reported).sum::<i64>(), total.reported, "trend over {period:?}");
+        let label = if period.days() <= 92 { 10 } else { 7 };
+        assert_eq!(grain, if period.days() <= 92 { Grain::Day } else { Grain::Month });
+        assert!(trend.iter().all(|(b, _)| b.len() == label), "trend over {period:?}: {trend:?}");
     }
     assert_inbox_equal_to_recount(store, district).await;
 }

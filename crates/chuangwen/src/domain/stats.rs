@@ -400,6 +400,9 @@ pub struct BucketRange {
     pub first: String,
     /// Last bucket.
     pub last: String,
+    /// Its sums are taken away, not added: the days of a month outside the
+    /// period, when the whole month is read instead of its days inside.
+    pub taken_away: bool,
 }
 
 impl Period {
@@ -451,38 +454,69 @@ impl Period {
     }
 
     /// The fewest buckets that cover the period exactly: whole years as
-    /// years, whole months as months, the rest as days — at most 60 day
-    /// buckets and 22 month buckets, however long the period.
+    /// years, whole months as months, and a month the period covers in
+    /// part as its days — or, when fewer days lie outside the period than
+    /// inside, as the whole month with those outside days taken away (the
+    /// sums are counts and totals, so they subtract). At most 32 day
+    /// buckets, however long the period: two runs of at most 16, against
+    /// 60 when every partial month was read as its days (a period of 2
+    /// January to 21 November read 51 day buckets; PERFORMANCE.md).
     pub fn buckets(&self) -> Vec<BucketRange> {
         self.buckets_up_to(Grain::Year)
     }
 
-    /// As `buckets`, with no bucket larger than `largest` (a monthly trend
-    /// takes whole months as months and the partial ones as days).
+    /// As `buckets`, with no bucket larger than `largest`: a monthly trend
+    /// takes whole months as months (and a partial one as the month less
+    /// its days outside, or as its days, which still add up to that
+    /// month's point); a daily trend takes every day as a day.
     pub fn buckets_up_to(&self, largest: Grain) -> Vec<BucketRange> {
-        let mut out = Vec::new();
-        let mut day = self.from;
-        let end = self.to;
-        let next_day = |d: NaiveDate| d + chrono::Duration::days(1);
-        let mut push = |grain: Grain, first: NaiveDate, last: NaiveDate| match out.last_mut() {
-            Some(BucketRange { grain: g, last: l, .. }) if *g == grain => *l = grain.bucket(last),
-            _ => out.push(BucketRange { grain, first: grain.bucket(first), last: grain.bucket(last) }),
+        let mut added: Vec<BucketRange> = Vec::new();
+        let mut taken_away = Vec::new();
+        let range = |grain: Grain, first: NaiveDate, last: NaiveDate, taken_away: bool| BucketRange {
+            grain,
+            first: grain.bucket(first),
+            last: grain.bucket(last),
+            taken_away,
         };
-        while day <= end {
+        // The ranges added run in time order without gaps, so a run of the
+        // same grain as the one before extends it.
+        let mut add = |grain: Grain, first: NaiveDate, last: NaiveDate| match added.last_mut() {
+            Some(BucketRange { grain: g, last: l, .. }) if *g == grain => *l = grain.bucket(last),
+            _ => added.push(range(grain, first, last, false)),
+        };
+        let next_day = |d: NaiveDate| d + chrono::Duration::days(1);
+        let mut day = self.from;
+        while day <= self.to {
             let year_end = NaiveDate::from_ymd_opt(day.year(), 12, 31).expect("31 December");
-            let month_end = Period::month_of(day).to;
-            if largest == Grain::Year && day.ordinal() == 1 && year_end <= end {
-                push(Grain::Year, day, day);
+            let month = Period::month_of(day);
+            if largest == Grain::Year && day.ordinal() == 1 && year_end <= self.to {
+                add(Grain::Year, day, day);
                 day = next_day(year_end);
-            } else if day.day() == 1 && month_end <= end {
-                push(Grain::Month, day, day);
-                day = next_day(month_end);
+            } else if largest >= Grain::Month && day == month.from && month.to <= self.to {
+                add(Grain::Month, day, day);
+                day = next_day(month.to);
             } else {
-                push(Grain::Day, day, day);
-                day = next_day(day);
+                let last = month.to.min(self.to);
+                let inside = (last - day).num_days() + 1;
+                let outside = month.days() - inside;
+                // The month's own rows cost about a day's: worth it when
+                // it saves more than one day.
+                if largest >= Grain::Month && outside + 1 < inside {
+                    add(Grain::Month, day, day);
+                    if month.from < day {
+                        taken_away.push(range(Grain::Day, month.from, day - chrono::Duration::days(1), true));
+                    }
+                    if last < month.to {
+                        taken_away.push(range(Grain::Day, next_day(last), month.to, true));
+                    }
+                } else {
+                    add(Grain::Day, day, last);
+                }
+                day = next_day(last);
             }
         }
-        out
+        added.extend(taken_away);
+        added
     }
 }
 
@@ -732,56 +766,107 @@ mod tests {
         assert!(delta(Some(&before), Some(&before)).is_empty());
     }
 
+    fn show(ranges: &[BucketRange]) -> Vec<String> {
+        ranges
+            .iter()
+            .map(|r| format!("{}{}:{}..{}", if r.taken_away { "-" } else { "" }, r.grain.code(), r.first, r.last))
+            .collect()
+    }
+
     #[test]
     fn a_period_is_covered_by_the_fewest_buckets() {
         let p = Period::new(d(2025, 11, 15), d(2027, 2, 3)).unwrap();
-        let b = p.buckets();
-        let show: Vec<String> = b.iter().map(|r| format!("{}:{}..{}", r.grain.code(), r.first, r.last)).collect();
+        // 15 November to 30 November: 16 days inside, 14 outside — the
+        // month less its first 14 days. 1 to 3 February: the days.
         assert_eq!(
-            show,
+            show(&p.buckets()),
             [
-                "d:2025-11-15..2025-11-30",
-                "m:2025-12..2025-12",
+                "m:2025-11..2025-12",
                 "y:2026..2026",
                 "m:2027-01..2027-01",
-                "d:2027-02-01..2027-02-03"
+                "d:2027-02-01..2027-02-03",
+                "-d:2025-11-01..2025-11-14"
             ]
         );
-        let months: Vec<String> = p
-            .buckets_up_to(Grain::Month)
-            .iter()
-            .map(|r| format!("{}:{}..{}", r.grain.code(), r.first, r.last))
-            .collect();
-        assert_eq!(months, ["d:2025-11-15..2025-11-30", "m:2025-12..2027-01", "d:2027-02-01..2027-02-03"]);
+        assert_eq!(
+            show(&p.buckets_up_to(Grain::Month)),
+            ["m:2025-11..2027-01", "d:2027-02-01..2027-02-03", "-d:2025-11-01..2025-11-14"]
+        );
+        // The benchmark's odd period on 2026-12-07: 51 day buckets before, 10 now.
+        let odd = Period::new(d(2026, 1, 2), d(2026, 11, 21)).unwrap();
+        assert_eq!(
+            show(&odd.buckets()),
+            ["m:2026-01..2026-11", "-d:2026-01-01..2026-01-01", "-d:2026-11-22..2026-11-30"]
+        );
+        // Inside one month, both ends taken away.
+        let most = Period::new(d(2026, 3, 2), d(2026, 3, 30)).unwrap();
+        assert_eq!(
+            show(&most.buckets()),
+            ["m:2026-03..2026-03", "-d:2026-03-01..2026-03-01", "-d:2026-03-31..2026-03-31"]
+        );
+        // Half a month or less is read as its days: 16 of 31 inside, 15 outside.
+        let half = Period::new(d(2026, 3, 16), d(2026, 3, 31)).unwrap();
+        assert_eq!(show(&half.buckets()), ["d:2026-03-16..2026-03-31"]);
         let month = Period::month_of(d(2026, 2, 10));
         assert_eq!((month.from, month.to), (d(2026, 2, 1), d(2026, 2, 28)));
         assert_eq!(month.buckets().len(), 1);
         let one = Period::new(d(2026, 11, 27), d(2026, 11, 27)).unwrap();
         assert_eq!(
             one.buckets(),
-            [BucketRange { grain: Grain::Day, first: "2026-11-27".into(), last: "2026-11-27".into() }]
+            [BucketRange {
+                grain: Grain::Day,
+                first: "2026-11-27".into(),
+                last: "2026-11-27".into(),
+                taken_away: false
+            }]
         );
         assert!(Period::new(d(2026, 2, 2), d(2026, 2, 1)).is_none());
     }
 
     #[test]
-    fn every_day_of_a_period_is_in_exactly_one_bucket_and_no_day_outside_is() {
-        for (from, to) in
-            [(d(2024, 2, 29), d(2026, 3, 1)), (d(2024, 1, 1), d(2024, 12, 31)), (d(2025, 3, 31), d(2025, 5, 1))]
-        {
-            for largest in [Grain::Year, Grain::Month] {
+    fn a_daily_trend_reads_every_day_as_a_day() {
+        // A month's dashboard draws a point a day, not one for the month.
+        let december = Period::month_of(d(2026, 12, 7));
+        assert_eq!(show(&december.buckets_up_to(Grain::Day)), ["d:2026-12-01..2026-12-31"]);
+        let quarter = Period::new(d(2026, 10, 1), d(2026, 12, 30)).unwrap();
+        assert_eq!(show(&quarter.buckets_up_to(Grain::Day)), ["d:2026-10-01..2026-12-30"]);
+    }
+
+    #[test]
+    fn every_day_of_a_period_counts_once_and_no_day_outside_counts() {
+        let periods = [
+            (d(2024, 2, 29), d(2026, 3, 1)),
+            (d(2024, 1, 1), d(2024, 12, 31)),
+            (d(2025, 3, 31), d(2025, 5, 1)),
+            (d(2025, 3, 2), d(2025, 5, 29)),
+            (d(2024, 2, 2), d(2024, 2, 28)),
+            (d(2025, 12, 3), d(2026, 1, 29)),
+            (d(2026, 1, 2), d(2026, 11, 21)),
+            (d(2026, 7, 7), d(2026, 7, 9)),
+        ];
+        for (from, to) in periods {
+            for largest in Grain::ALL {
                 let ranges = Period::new(from, to).unwrap().buckets_up_to(largest);
+                assert!(ranges.iter().all(|r| r.grain <= largest), "{from}..{to} by {largest:?}: {ranges:?}");
                 let mut day = from - chrono::Duration::days(40);
                 while day <= to + chrono::Duration::days(40) {
-                    let holders = ranges
+                    let counted: i32 = ranges
                         .iter()
                         .filter(|r| {
                             let b = r.grain.bucket(day);
                             b >= r.first && b <= r.last
                         })
-                        .count();
-                    assert_eq!(holders, usize::from(day >= from && day <= to), "{day} in {from}..{to} by {largest:?}");
+                        .map(|r| if r.taken_away { -1 } else { 1 })
+                        .sum();
+                    assert_eq!(counted, i32::from(day >= from && day <= to), "{day} in {from}..{to} by {largest:?}");
                     day += chrono::Duration::days(1);
+                }
+                let days = ranges.iter().filter(|r| r.grain == Grain::Day).map(|r| {
+                    let parse = |b: &str| NaiveDate::parse_from_str(b, "%Y-%m-%d").unwrap();
+                    (parse(&r.last) - parse(&r.first)).num_days() + 1
+                });
+                if largest > Grain::Day {
+                    assert!(days.sum::<i64>() <= 32, "{from}..{to} by {largest:?} reads at most 32 days");
                 }
             }
         }

@@ -106,6 +106,12 @@ fn sums() -> String {
     stats::COLUMNS.iter().map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}")).collect::<Vec<_>>().join(", ")
 }
 
+/// The columns of a range added, `reported, accepted, …`, and of one taken
+/// away, `-reported AS reported, …`.
+static ADDED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| stats::COLUMNS.join(", "));
+static TAKEN_AWAY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| stats::COLUMNS.iter().map(|c| format!("-{c} AS {c}")).collect::<Vec<_>>().join(", "));
+
 /// A row of sums: the group's value (`v`), then one column per `stats::COLUMNS`.
 struct SumRow(String, Tally);
 
@@ -145,7 +151,9 @@ where
         if i > 0 {
             q.push(" UNION ALL ");
         }
-        q.push(format!("SELECT {label} AS v, {} FROM case_stats WHERE district_id = ", stats::COLUMNS.join(", ")));
+        // Days taken away from a whole month count negative (`Period::buckets`).
+        let columns = if range.taken_away { &*TAKEN_AWAY } else { &*ADDED };
+        q.push(format!("SELECT {label} AS v, {columns} FROM case_stats WHERE district_id = "));
         q.push_bind(district_id).push(" AND dim = ").push_bind(dim.code());
         q.push(" AND grain = ").push_bind(range.grain.code());
         q.push(" AND bucket BETWEEN ").push_bind(range.first.clone()).push(" AND ").push_bind(range.last.clone());
@@ -155,6 +163,13 @@ where
     }
     q.push(") AS ranges GROUP BY v ORDER BY v");
     q
+}
+
+/// The rows as `(value, sums)`, those whose sums are all zero left out: a
+/// value reported only on days taken away from a month, or a bucket whose
+/// cases were all taken out again (an import undone).
+fn nonzero(rows: Vec<SumRow>) -> Vec<(String, Tally)> {
+    rows.into_iter().filter(|SumRow(_, t)| !t.is_zero()).map(|SumRow(v, t)| (v, t)).collect()
 }
 
 /// The first instant of a Beijing day, in UTC.
@@ -182,7 +197,7 @@ impl Store {
             .build_query_as::<SumRow>()
             .fetch_all(pool)
             .await)?;
-        Ok(rows.into_iter().map(|SumRow(v, t)| (v, t)).collect())
+        Ok(nonzero(rows))
     }
 
     /// The sums of one value (the whole district: `Dim::All`, `""`).
@@ -215,7 +230,7 @@ impl Store {
             .build_query_as::<SumRow>()
             .fetch_all(pool)
             .await)?;
-        Ok((grain, rows.into_iter().map(|SumRow(v, t)| (v, t)).collect()))
+        Ok((grain, nonzero(rows)))
     }
 
     /// The same sums as `stats_by`, recounted straight from the cases — for
