@@ -453,8 +453,8 @@ impl Period {
         ((self.to.year() - self.from.year()) * 12 + self.to.month() as i32 - self.from.month() as i32 + 1) as u32
     }
 
-    /// The fewest buckets that cover the period exactly: whole years as
-    /// years, whole months as months, and a month the period covers in
+    /// Few buckets that cover the period exactly: whole years as years,
+    /// whole months as months, and a month the period covers in
     /// part as its days — or, when fewer days lie outside the period than
     /// inside, as the whole month with those outside days taken away (the
     /// sums are counts and totals, so they subtract). At most 32 day
@@ -798,6 +798,11 @@ mod tests {
             show(&odd.buckets()),
             ["m:2026-01..2026-11", "-d:2026-01-01..2026-01-01", "-d:2026-11-22..2026-11-30"]
         );
+        // A year, then a month less its last day; a year's months less 1 January.
+        let after_year = Period::new(d(2025, 1, 1), d(2026, 1, 30)).unwrap();
+        assert_eq!(show(&after_year.buckets()), ["y:2025..2025", "m:2026-01..2026-01", "-d:2026-01-31..2026-01-31"]);
+        let nearly = Period::new(d(2025, 1, 2), d(2025, 12, 31)).unwrap();
+        assert_eq!(show(&nearly.buckets()), ["m:2025-01..2025-12", "-d:2025-01-01..2025-01-01"]);
         // Inside one month, both ends taken away.
         let most = Period::new(d(2026, 3, 2), d(2026, 3, 30)).unwrap();
         assert_eq!(
@@ -843,6 +848,8 @@ mod tests {
             (d(2025, 12, 3), d(2026, 1, 29)),
             (d(2026, 1, 2), d(2026, 11, 21)),
             (d(2026, 7, 7), d(2026, 7, 9)),
+            (d(2025, 1, 1), d(2026, 1, 30)),
+            (d(2025, 1, 2), d(2026, 12, 30)),
         ];
         for (from, to) in periods {
             for largest in Grain::ALL {

@@ -212,9 +212,9 @@ impl Store {
     }
 
     /// The sums of one value bucket by bucket: days for a period of up to
-    /// 92 days, months beyond (a partial first or last month summed from its
-    /// days, so the trend adds up to the period's figures); `(bucket, sums)`
-    /// in time order, empty buckets left out.
+    /// 92 days, months beyond (a partial first or last month as the month
+    /// less its days outside, or as its days, so the trend adds up to the
+    /// period's figures); `(bucket, sums)` in time order, empty buckets left out.
     pub async fn stats_series(
         &self,
         district_id: i64,
