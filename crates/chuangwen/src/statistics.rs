@@ -78,7 +78,6 @@ pub async fn breakdown(
         .stats_by(district_id, dim, period, None)
         .await?
         .into_iter()
-        .filter(|(_, t)| !t.is_zero())
         .map(|(value, t)| Row { name: names.name(dim, &value), value, figures: Figures::of(t) })
         .collect();
     rows.sort_by(|a, b| b.figures.tally.reported.cmp(&a.figures.tally.reported).then(a.name.cmp(&b.name)));

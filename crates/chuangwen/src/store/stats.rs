@@ -184,7 +184,8 @@ pub fn day_start(day: NaiveDate) -> DateTime<Utc> {
 
 impl Store {
     /// The sums of the cases reported in `period`, by value of `dim`
-    /// (`only`: one value), read from the kept sums.
+    /// (`only`: one value), read from the kept sums; values whose sums are
+    /// all zero left out.
     pub async fn stats_by(
         &self,
         district_id: i64,
