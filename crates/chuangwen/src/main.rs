@@ -133,16 +133,16 @@ enum BenchCommand {
     Cases {
         #[command(flatten)]
         district: BenchDistrict,
-        /// 每个页面测量次数 / requests per page
-        #[arg(long, default_value_t = 30)]
+        /// 每个页面测量次数（p99 取最近秩：少于 100 次即最慢一次）/ requests per page (the p99 is the nearest rank: of fewer than 100, the slowest)
+        #[arg(long, default_value_t = chuangwen::bench::CASE_LIST_ROUNDS)]
         rounds: usize,
     },
     /// 统计大屏与排名的耗时，及同库直接重算的耗时 / the dashboard's figures and the rankings, beside a direct recount
     Stats {
         #[command(flatten)]
         district: BenchDistrict,
-        /// 每项测量次数 / measurements of each figure set
-        #[arg(long, default_value_t = 50)]
+        /// 每项测量次数（p99 取最近秩：少于 100 次即最慢一次）/ measurements of each figure set (the p99 is the nearest rank: of fewer than 100, the slowest)
+        #[arg(long, default_value_t = chuangwen::bench::STATS_ROUNDS)]
         rounds: usize,
         /// 直接重算的测量次数 / measurements of the direct recount
         #[arg(long, default_value_t = 3)]
@@ -585,9 +585,9 @@ async fn bench(config: Config, config_file: Option<PathBuf>, command: BenchComma
             };
             bench_reports(&state, cases, 64, 100).await?;
             measure("reports");
-            bench_cases(&state, cases, 30).await?;
+            bench_cases(&state, cases, chuangwen::bench::CASE_LIST_ROUNDS).await?;
             measure("cases");
-            bench_stats(&state, cases, 50, recount_rounds).await?;
+            bench_stats(&state, cases, chuangwen::bench::STATS_ROUNDS, recount_rounds).await?;
             measure("stats");
             bench_sheets(&state, cases, 5).await?;
             measure("sheets");
@@ -721,23 +721,25 @@ fn print_pages(timings: &[chuangwen::bench::PageTiming], ceiling: std::time::Dur
 
 fn print_header() {
     println!(
-        "{}{}{}{}{}ceiling  p99/ceiling",
+        "{}{}{}{}{}{}ceiling  p99/ceiling",
         pad("user", 15),
         pad("page", 58),
         pad("status", 8),
         pad("median", 10),
-        pad("p99", 10)
+        pad("p99", 10),
+        pad("slowest", 10)
     );
 }
 
 fn print_timing(t: &chuangwen::bench::PageTiming, ceiling: std::time::Duration) {
     println!(
-        "{}{}{}{}{}{}  {:.2}",
+        "{}{}{}{}{}{}{}  {:.2}",
         pad(&t.user, 15),
         pad(&t.path, 58),
         pad(&t.status.to_string(), 8),
         pad(&format!("{:.1} ms", t.median.as_secs_f64() * 1e3), 10),
         pad(&format!("{:.1} ms", t.p99.as_secs_f64() * 1e3), 10),
+        pad(&format!("{:.1} ms", t.slowest.as_secs_f64() * 1e3), 10),
         pad(&format!("{} ms", ceiling.as_millis()), 7),
         t.p99.as_secs_f64() / ceiling.as_secs_f64()
     );
@@ -765,11 +767,12 @@ async fn bench_stats(state: &app::AppState, cases: i64, rounds: usize, recount_r
         state.store.backend()
     );
     println!(
-        "{}{}{}{}{}{}recount/kept",
+        "{}{}{}{}{}{}{}recount/kept",
         pad("what", 18),
         pad("period", 26),
         pad("median", 10),
         pad("p99", 10),
+        pad("slowest", 10),
         pad("ceiling", 9),
         pad("recount median", 16)
     );
@@ -778,11 +781,12 @@ async fn bench_stats(state: &app::AppState, cases: i64, rounds: usize, recount_r
     for t in stats(state, rounds, recount_rounds).await? {
         worst = worst.max(t.p99);
         println!(
-            "{}{}{}{}{}{}{}",
+            "{}{}{}{}{}{}{}{}",
             pad(t.what, 18),
             pad(&t.period, 26),
             pad(&ms(t.median), 10),
             pad(&ms(t.p99), 10),
+            pad(&ms(t.slowest), 10),
             pad(&format!("{} ms", STATS_CEILING.as_millis()), 9),
             pad(&if t.recount_median.is_zero() { "not measured".into() } else { ms(t.recount_median) }, 16),
             if t.recount_median.is_zero() {

@@ -456,6 +456,14 @@ fn the_intake_and_sheets_benchmarks_run_and_print_their_ceilings() {
     let out = String::from_utf8_lossy(&sheets.stdout);
     assert!(sheets.status.success(), "{}{}", out, stderr(&sheets));
     assert!(out.contains("running cases") && out.contains("against the 5 s ceiling"), "{out}");
+    let stats = run(dir.path(), &[], &["bench", "stats", "--cases", "300", "--rounds", "2", "--recount-rounds", "1"]);
+    let out = String::from_utf8_lossy(&stats.stdout);
+    assert!(stats.status.success(), "{}{}", out, stderr(&stats));
+    // Each figure set's p99 with the slowest measurement beside it, and the
+    // recount beside the kept sums, for every period.
+    assert!(out.contains("p99") && out.contains("slowest  ") && out.contains("recount/kept"), "{out}");
+    assert_eq!(out.matches("office dashboard").count(), 5, "five periods: {out}");
+    assert!(out.contains("slowest p99") && out.contains("against the 20 ms ceiling"), "{out}");
 }
 
 #[test]

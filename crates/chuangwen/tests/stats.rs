@@ -223,6 +223,22 @@ async fn assert_equal_to_recount(store: &Store, district: i64) {
         assert_eq!(trend, expected, "trend over {period:?}");
     }
     assert_inbox_equal_to_recount(store, district).await;
+    assert_difficult_equal_to_recount(store, district).await;
+}
+
+/// The weekly report's overdue and deferred totals, read from the kept
+/// counts (migration 0017), equal a count over the cases.
+async fn assert_difficult_equal_to_recount(store: &Store, district: i64) {
+    use chuangwen::store::cases::CaseFilter;
+    let filters = [
+        ("overdue", CaseFilter { overdue: true, ..Default::default() }),
+        ("deferred", CaseFilter { state: Some("deferred".into()), ..Default::default() }),
+    ];
+    for (which, filter) in filters {
+        let (total, _) = store.difficult_cases(district, which, 1).await.unwrap();
+        let recount = store.count_cases(district, &Scope::District, None, &filter, i64::MAX).await.unwrap();
+        assert_eq!(total, recount, "{which}");
+    }
 }
 
 /// The home page's piles, read from the kept counts (migration 0017), equal
@@ -301,6 +317,7 @@ on_both_backends!(every_figure_equals_a_recount_after_random_sequences_of_events
         .unwrap();
     let steps_taken = steps_taken.into_inner();
     assert!(steps_taken > 30, "the sequences moved cases ({steps_taken} steps taken)");
+    assert!(db.store.difficult_cases(district, "overdue", 1).await.unwrap().0 > 0, "overdue cases were compared");
 
     // Reports with a point and a reporter were made, so those dimensions were compared too.
     for dim in [Dim::Point, Dim::Reporter] {

@@ -386,3 +386,25 @@ on_both_backends!(a_suspended_item_that_cannot_come_back_stays_recorded_and_the_
     assert_eq!(store.suspend_for_bulk_load().await.unwrap(), n, "and again at the next start");
     assert!(store.restore_suspended().await.is_err(), "still recorded, still told");
 });
+
+/// A transaction larger than the log's limit (a bulk load's) grows the
+/// SQLite log past it; once the log is checkpointed and started again, the
+/// file is cut back to the limit instead of staying at its largest on disk.
+#[tokio::test]
+async fn the_sqlite_log_is_cut_back_after_a_bulk_write() {
+    use chuangwen::store::{Db, WAL_LIMIT_BYTES};
+    let db = common::sqlite().await;
+    let Db::Sqlite { writer, .. } = &db.store.db else { unreachable!("a SQLite store") };
+    let wal = db.dir.path().join("test.db-wal");
+    let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let ballast = (WAL_LIMIT_BYTES + 16 * 1024 * 1024) as i64;
+    sqlx::query("CREATE TABLE ballast (b BLOB NOT NULL)").execute(writer).await.unwrap();
+    sqlx::query("INSERT INTO ballast (b) VALUES (zeroblob(?))").bind(ballast).execute(writer).await.unwrap();
+    assert!(size() > WAL_LIMIT_BYTES, "the bulk write went through the log: {} bytes", size());
+    // The commit above passed the automatic checkpoint's threshold; the
+    // next write starts the log again from its beginning.
+    sqlx::query("DELETE FROM ballast").execute(writer).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(writer).await.unwrap();
+    sqlx::query("INSERT INTO ballast (b) VALUES (x'00')").execute(writer).await.unwrap();
+    assert!(size() <= WAL_LIMIT_BYTES, "the log was cut back: {} bytes", size());
+}

@@ -334,11 +334,19 @@ impl Store {
     /// (the weekly report's difficult cases), and how many there are in all:
     /// `which` is one of `overdue`, `reworked`, `deferred`, `returned`.
     pub async fn difficult_cases(&self, district_id: i64, which: &str, limit: i64) -> StoreResult<(i64, Vec<Case>)> {
-        let condition = match which {
-            "overdue" => format!("state IN {} AND overdue_at IS NOT NULL", RUNNING_STATES.as_str()),
-            "reworked" => "rework_count > 0 AND state NOT IN ('closed', 'voided')".to_string(),
-            "deferred" => "state = 'deferred'".to_string(),
-            _ => "return_count > 0 AND state NOT IN ('closed', 'voided')".to_string(),
+        // Overdue and deferred are counted from the kept counts (migration
+        // 0017: every case by state and alert, kept in the transaction of
+        // each step): counted from the cases, the overdue read half a
+        // million rows at ten million cases, 1.0-1.3 s of the weekly
+        // report's 1.2-1.4 s (PERFORMANCE.md).
+        let (condition, kept) = match which {
+            "overdue" => (
+                format!("state IN {} AND overdue_at IS NOT NULL", RUNNING_STATES.as_str()),
+                Some(format!("state IN {} AND alert = 'overdue'", RUNNING_STATES.as_str())),
+            ),
+            "reworked" => ("rework_count > 0 AND state NOT IN ('closed', 'voided')".to_string(), None),
+            "deferred" => ("state = 'deferred'".to_string(), Some("state = 'deferred'".to_string())),
+            _ => ("return_count > 0 AND state NOT IN ('closed', 'voided')".to_string(), None),
         };
         let sql = format!("{CASE_COLUMNS} WHERE district_id = $1 AND {condition} ORDER BY id DESC LIMIT $2");
         let cases = read!(&self.db, |pool| sqlx::query_as::<_, Case>(sqlx::AssertSqlSafe(sql.clone()))
@@ -346,7 +354,14 @@ impl Store {
             .bind(limit)
             .fetch_all(pool)
             .await)?;
-        let count = format!("SELECT COUNT(*) FROM cases WHERE district_id = $1 AND {condition}");
+        let count = match kept {
+            Some(kept) => {
+                format!(
+                    "SELECT CAST(COALESCE(SUM(cases), 0) AS BIGINT) FROM case_counts WHERE district_id = $1 AND {kept}"
+                )
+            }
+            None => format!("SELECT COUNT(*) FROM cases WHERE district_id = $1 AND {condition}"),
+        };
         let total: i64 = read!(&self.db, |pool| sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()))
             .bind(district_id)
             .fetch_one(pool)
