@@ -224,9 +224,9 @@ fn far_cursor(found: usize) -> Option<usize> {
 /// The ceiling of the case list at ten million cases (issue W1-G).
 pub const CASE_LIST_CEILING: Duration = Duration::from_millis(30);
 
-/// Requests per page of the case list: a p99 by nearest rank needs more
-/// than 100 measurements to be other than the slowest of them; at 100 it is
-/// the second slowest (the slowest is printed beside it).
+/// Requests per page of the case list: a p99 by nearest rank is the
+/// slowest of fewer than 100 measurements; at 100 it is the second slowest
+/// (the slowest is printed beside it).
 pub const CASE_LIST_ROUNDS: usize = 100;
 
 /// The case list as the office reads it, with the typical filters — a

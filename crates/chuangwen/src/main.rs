@@ -125,7 +125,7 @@ enum BenchCommand {
     Pages {
         #[command(flatten)]
         district: BenchDistrict,
-        /// 每个页面测量次数 / requests per page
+        /// 每个页面测量次数（p99 取最近秩：少于 100 次即最慢一次）/ requests per page (the p99 is the nearest rank: of fewer than 100, the slowest)
         #[arg(long, default_value_t = 30)]
         rounds: usize,
     },

@@ -317,7 +317,9 @@ on_both_backends!(every_figure_equals_a_recount_after_random_sequences_of_events
         .unwrap();
     let steps_taken = steps_taken.into_inner();
     assert!(steps_taken > 30, "the sequences moved cases ({steps_taken} steps taken)");
-    assert!(db.store.difficult_cases(district, "overdue", 1).await.unwrap().0 > 0, "overdue cases were compared");
+    for which in ["overdue", "deferred"] {
+        assert!(db.store.difficult_cases(district, which, 1).await.unwrap().0 > 0, "{which} cases were compared");
+    }
 
     // Reports with a point and a reporter were made, so those dimensions were compared too.
     for dim in [Dim::Point, Dim::Reporter] {

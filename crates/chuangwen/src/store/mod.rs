@@ -202,9 +202,10 @@ impl Store {
             // every transaction (no difference in `bench reports` that the
             // machine's noise lets through; PERFORMANCE.md).
             // The log is cut back to WAL_LIMIT_BYTES when the writer starts
-            // it again after a checkpoint: SQLite otherwise keeps the file at
-            // its largest, and a bulk load (the ten-million-case demo) left
-            // 2.4 GB of it on disk for good (PERFORMANCE.md).
+            // it again after a complete checkpoint: SQLite otherwise keeps
+            // the file at its largest while a connection is open — a
+            // server's, for months — and a bulk load (the ten-million-case
+            // demo) left 2.4 GB of it (PERFORMANCE.md).
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)

@@ -338,7 +338,9 @@ impl Store {
         // 0017: every case by state and alert, kept in the transaction of
         // each step): counted from the cases, the overdue read half a
         // million rows at ten million cases, 1.0-1.3 s of the weekly
-        // report's 1.2-1.4 s (PERFORMANCE.md).
+        // report's 1.2-1.5 s (PERFORMANCE.md). Like the home piles and the
+        // daily sheets, they are exact whenever the counts' trigger is on:
+        // on PostgreSQL a bulk load suspends it and recounts at its end.
         let (condition, kept) = match which {
             "overdue" => (
                 format!("state IN {} AND overdue_at IS NOT NULL", RUNNING_STATES.as_str()),
