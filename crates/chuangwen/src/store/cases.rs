@@ -1338,6 +1338,212 @@ static SUSPENDED_ON_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock:
 /// Rows per multi-row INSERT of the bulk loader (under SQLite's 32,766 parameters).
 const BULK_ROWS: usize = 400;
 
+/// How a bulk load writes its cases and their steps, by backend: SQLite
+/// takes multi-row `INSERT … VALUES` of [`BULK_ROWS`] rows; PostgreSQL one
+/// array a column, unnested (`INSERT … SELECT … FROM unnest(…)`). A
+/// `VALUES` list costs PostgreSQL the set-up of every row's expressions and
+/// a parameter for every value — the largest parts of a profile of its
+/// server processes during a load that is otherwise spread thin
+/// (PERFORMANCE.md); an array a column is one parameter and one
+/// expression each.
+trait BulkWrite {
+    /// Writes the cases of a batch with their ids, numbers and histories.
+    async fn insert_bulk_cases(
+        &mut self,
+        district_id: i64,
+        category_version: &str,
+        rows: &[BulkRow],
+        history: &[BulkHistory],
+    ) -> Result<(), sqlx::Error>;
+
+    /// Writes the steps of a batch's cases, `(case id, step)`.
+    async fn insert_bulk_events(&mut self, district_id: i64, events: &[(i64, &BulkEvent)]) -> Result<(), sqlx::Error>;
+}
+
+/// A case of a bulk load: its id, its number and the case.
+type BulkRow = (i64, String, BulkCase);
+
+/// The columns a bulk load writes of a case, in the order of its values.
+const BULK_CASE_COLUMNS: &str =
+    "id, district_id, number, state, source, category_code, category_version, condition_index,
+     campaign, limit_amount, limit_clock, description, address, lon, lat, grid_id, community_id, street_id,
+     reporter_name, unit_id, deadline, rework_count, deferred_until, reported_at, dispatched_at, handled_at,
+     closed_at, updated_at, clock_started_at, overdue_at, accepted_at, dispatch_count, return_count,
+     handle_count, handling_minutes";
+
+impl BulkWrite for sqlx::Transaction<'_, sqlx::Sqlite> {
+    async fn insert_bulk_cases(
+        &mut self,
+        district_id: i64,
+        category_version: &str,
+        rows: &[BulkRow],
+        history: &[BulkHistory],
+    ) -> Result<(), sqlx::Error> {
+        for (chunk, histories) in rows.chunks(BULK_ROWS).zip(history.chunks(BULK_ROWS)) {
+            let mut q = QueryBuilder::new(format!("INSERT INTO cases ({BULK_CASE_COLUMNS}) "));
+            q.push_values(chunk.iter().zip(histories), |mut row, ((id, number, c), h)| {
+                let updated = c.events.last().map(|e| e.3).unwrap_or(c.reported_at);
+                row.push_bind(*id)
+                    .push_bind(district_id)
+                    .push_bind(number.clone())
+                    .push_bind(c.state)
+                    .push_bind(c.source)
+                    .push_bind(c.category_code.clone())
+                    .push_bind(category_version.to_string())
+                    .push_bind(c.condition_index)
+                    .push_bind(c.campaign.clone())
+                    .push_bind(c.limit.amount as i64)
+                    .push_bind(c.limit.clock.code())
+                    .push_bind(c.description.clone())
+                    .push_bind(String::new())
+                    .push_bind(c.lon)
+                    .push_bind(c.lat)
+                    .push_bind(c.cell.0)
+                    .push_bind(c.cell.1)
+                    .push_bind(c.cell.2)
+                    .push_bind(c.reporter_name.clone())
+                    .push_bind(c.unit_id)
+                    .push_bind(c.deadline)
+                    .push_bind(c.rework_count)
+                    .push_bind(c.deferred_until.clone())
+                    .push_bind(c.reported_at)
+                    .push_bind(c.dispatched_at)
+                    .push_bind(c.handled_at)
+                    .push_bind(c.closed_at)
+                    .push_bind(updated)
+                    .push_bind(c.clock_started_at)
+                    .push_bind(c.overdue_at)
+                    .push_bind(h.accepted_at)
+                    .push_bind(h.dispatches)
+                    .push_bind(h.returns)
+                    .push_bind(h.handlings)
+                    .push_bind(h.handling_minutes);
+            });
+            q.build().execute(&mut **self).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_bulk_events(&mut self, district_id: i64, events: &[(i64, &BulkEvent)]) -> Result<(), sqlx::Error> {
+        for chunk in events.chunks(BULK_ROWS * 2) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO case_events (case_id, district_id, action, from_state, to_state, actor, note, at) ",
+            );
+            q.push_values(chunk, |mut row, (id, e)| {
+                row.push_bind(*id)
+                    .push_bind(district_id)
+                    .push_bind(e.0)
+                    .push_bind(e.1)
+                    .push_bind(e.2)
+                    .push_bind("演示数据")
+                    .push_bind(e.4)
+                    .push_bind(e.3);
+            });
+            q.build().execute(&mut **self).await?;
+        }
+        Ok(())
+    }
+}
+
+impl BulkWrite for sqlx::Transaction<'_, sqlx::Postgres> {
+    async fn insert_bulk_cases(
+        &mut self,
+        district_id: i64,
+        category_version: &str,
+        rows: &[BulkRow],
+        history: &[BulkHistory],
+    ) -> Result<(), sqlx::Error> {
+        let column = |f: &dyn Fn(&BulkRow, &BulkHistory) -> Option<i64>| -> Vec<Option<i64>> {
+            rows.iter().zip(history).map(|(r, h)| f(r, h)).collect()
+        };
+        let text = |f: &dyn Fn(&BulkCase) -> Option<String>| -> Vec<Option<String>> {
+            rows.iter().map(|(_, _, c)| f(c)).collect()
+        };
+        let time = |f: &dyn Fn(&BulkCase, &BulkHistory) -> Option<DateTime<Utc>>| -> Vec<Option<DateTime<Utc>>> {
+            rows.iter().zip(history).map(|((_, _, c), h)| f(c, h)).collect()
+        };
+        let real = |f: &dyn Fn(&BulkCase) -> f64| -> Vec<f64> { rows.iter().map(|(_, _, c)| f(c)).collect() };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO cases ({BULK_CASE_COLUMNS})
+             SELECT id, $2, number, state, source, category_code, $3, condition_index, campaign, limit_amount,
+                    limit_clock, description, '', lon, lat, grid_id, community_id, street_id, reporter_name, unit_id,
+                    deadline, rework_count, deferred_until, reported_at, dispatched_at, handled_at, closed_at,
+                    updated_at, clock_started_at, overdue_at, accepted_at, dispatch_count, return_count,
+                    handle_count, handling_minutes
+               FROM unnest($1::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
+                           $10::bigint[], $11::text[], $12::text[], $13::float8[], $14::float8[], $15::bigint[],
+                           $16::bigint[], $17::bigint[], $18::text[], $19::bigint[], $20::timestamptz[],
+                           $21::bigint[], $22::text[], $23::timestamptz[], $24::timestamptz[], $25::timestamptz[],
+                           $26::timestamptz[], $27::timestamptz[], $28::timestamptz[], $29::timestamptz[],
+                           $30::timestamptz[], $31::bigint[], $32::bigint[], $33::bigint[], $34::bigint[])
+                    AS c(id, number, state, source, category_code, condition_index, campaign, limit_amount,
+                         limit_clock, description, lon, lat, grid_id, community_id, street_id, reporter_name,
+                         unit_id, deadline, rework_count, deferred_until, reported_at, dispatched_at, handled_at,
+                         closed_at, updated_at, clock_started_at, overdue_at, accepted_at, dispatch_count,
+                         return_count, handle_count, handling_minutes)"
+        )))
+        .bind(column(&|(id, _, _), _| Some(*id)))
+        .bind(district_id)
+        .bind(category_version)
+        .bind(rows.iter().map(|(_, number, _)| number.clone()).collect::<Vec<String>>())
+        .bind(text(&|c| Some(c.state.to_string())))
+        .bind(text(&|c| Some(c.source.to_string())))
+        .bind(text(&|c| Some(c.category_code.clone())))
+        .bind(column(&|(_, _, c), _| Some(c.condition_index)))
+        .bind(text(&|c| Some(c.campaign.clone())))
+        .bind(column(&|(_, _, c), _| Some(c.limit.amount as i64)))
+        .bind(text(&|c| Some(c.limit.clock.code().to_string())))
+        .bind(text(&|c| Some(c.description.clone())))
+        .bind(real(&|c| c.lon))
+        .bind(real(&|c| c.lat))
+        .bind(column(&|(_, _, c), _| Some(c.cell.0)))
+        .bind(column(&|(_, _, c), _| Some(c.cell.1)))
+        .bind(column(&|(_, _, c), _| Some(c.cell.2)))
+        .bind(text(&|c| Some(c.reporter_name.clone())))
+        .bind(column(&|(_, _, c), _| c.unit_id))
+        .bind(time(&|c, _| c.deadline))
+        .bind(column(&|(_, _, c), _| Some(c.rework_count)))
+        .bind(text(&|c| c.deferred_until.clone()))
+        .bind(time(&|c, _| Some(c.reported_at)))
+        .bind(time(&|c, _| c.dispatched_at))
+        .bind(time(&|c, _| c.handled_at))
+        .bind(time(&|c, _| c.closed_at))
+        .bind(time(&|c, _| Some(c.events.last().map(|e| e.3).unwrap_or(c.reported_at))))
+        .bind(time(&|c, _| c.clock_started_at))
+        .bind(time(&|c, _| c.overdue_at))
+        .bind(time(&|_, h| h.accepted_at))
+        .bind(column(&|_, h| Some(h.dispatches)))
+        .bind(column(&|_, h| Some(h.returns)))
+        .bind(column(&|_, h| Some(h.handlings)))
+        .bind(column(&|_, h| h.handling_minutes))
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_bulk_events(&mut self, district_id: i64, events: &[(i64, &BulkEvent)]) -> Result<(), sqlx::Error> {
+        let text = |f: &dyn Fn(&BulkEvent) -> Option<&'static str>| -> Vec<Option<&'static str>> {
+            events.iter().map(|(_, e)| f(e)).collect()
+        };
+        sqlx::query(
+            "INSERT INTO case_events (case_id, district_id, action, from_state, to_state, actor, note, at)
+             SELECT case_id, $2, action, from_state, to_state, '演示数据', note, at
+               FROM unnest($1::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+                    AS e(case_id, action, from_state, to_state, note, at)",
+        )
+        .bind(events.iter().map(|(id, _)| *id).collect::<Vec<i64>>())
+        .bind(district_id)
+        .bind(text(&|e| Some(e.0)))
+        .bind(text(&|e| e.1))
+        .bind(text(&|e| Some(e.2)))
+        .bind(text(&|e| Some(e.4)))
+        .bind(events.iter().map(|(_, e)| e.3).collect::<Vec<DateTime<Utc>>>())
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+}
+
 /// Writes the words of new cases for the keyword search (`domain::words`,
 /// migration 0015) in the transaction that writes the cases: `$cases`
 /// yields `(id, description)`, written `$rows` to a statement.
@@ -1451,73 +1657,11 @@ impl Store {
     ) -> StoreResult<()> {
         let BulkBatch { rows, history, sums } = batch;
         transaction!(&self.db, |tx| {
-            for (chunk, histories) in rows.chunks(BULK_ROWS).zip(history.chunks(BULK_ROWS)) {
-                let mut q = QueryBuilder::new(
-                    "INSERT INTO cases (id, district_id, number, state, source, category_code, category_version, condition_index,
-                     campaign, limit_amount, limit_clock, description, address, lon, lat, grid_id, community_id, street_id,
-                     reporter_name, unit_id, deadline, rework_count, deferred_until, reported_at, dispatched_at, handled_at,
-                     closed_at, updated_at, clock_started_at, overdue_at, accepted_at, dispatch_count, return_count,
-                     handle_count, handling_minutes) ",
-                );
-                q.push_values(chunk.iter().zip(histories), |mut row, ((id, number, c), h)| {
-                    let updated = c.events.last().map(|e| e.3).unwrap_or(c.reported_at);
-                    row.push_bind(*id)
-                        .push_bind(district_id)
-                        .push_bind(number.clone())
-                        .push_bind(c.state)
-                        .push_bind(c.source)
-                        .push_bind(c.category_code.clone())
-                        .push_bind(category_version.to_string())
-                        .push_bind(c.condition_index)
-                        .push_bind(c.campaign.clone())
-                        .push_bind(c.limit.amount as i64)
-                        .push_bind(c.limit.clock.code())
-                        .push_bind(c.description.clone())
-                        .push_bind(String::new())
-                        .push_bind(c.lon)
-                        .push_bind(c.lat)
-                        .push_bind(c.cell.0)
-                        .push_bind(c.cell.1)
-                        .push_bind(c.cell.2)
-                        .push_bind(c.reporter_name.clone())
-                        .push_bind(c.unit_id)
-                        .push_bind(c.deadline)
-                        .push_bind(c.rework_count)
-                        .push_bind(c.deferred_until.clone())
-                        .push_bind(c.reported_at)
-                        .push_bind(c.dispatched_at)
-                        .push_bind(c.handled_at)
-                        .push_bind(c.closed_at)
-                        .push_bind(updated)
-                        .push_bind(c.clock_started_at)
-                        .push_bind(c.overdue_at)
-                        .push_bind(h.accepted_at)
-                        .push_bind(h.dispatches)
-                        .push_bind(h.returns)
-                        .push_bind(h.handlings)
-                        .push_bind(h.handling_minutes);
-                });
-                q.build().execute(&mut *tx).await?;
-            }
+            tx.insert_bulk_cases(district_id, category_version, rows, history).await?;
             crate::record_words!(tx, rows.iter().map(|(id, _, c)| (*id, c.description.as_str())), BULK_ROWS);
             let events: Vec<(i64, &BulkEvent)> =
                 rows.iter().flat_map(|(id, _, c)| c.events.iter().map(move |e| (*id, e))).collect();
-            for chunk in events.chunks(BULK_ROWS * 2) {
-                let mut q = QueryBuilder::new(
-                    "INSERT INTO case_events (case_id, district_id, action, from_state, to_state, actor, note, at) ",
-                );
-                q.push_values(chunk, |mut row, (id, e)| {
-                    row.push_bind(*id)
-                        .push_bind(district_id)
-                        .push_bind(e.0)
-                        .push_bind(e.1)
-                        .push_bind(e.2)
-                        .push_bind("演示数据")
-                        .push_bind(e.4)
-                        .push_bind(e.3);
-                });
-                q.build().execute(&mut *tx).await?;
-            }
+            tx.insert_bulk_events(district_id, &events).await?;
             crate::record_stats!(tx, district_id, sums);
         });
         Ok(())
