@@ -1360,6 +1360,13 @@ trait BulkWrite {
     async fn insert_bulk_events(&mut self, district_id: i64, events: &[(i64, &BulkEvent)]) -> Result<(), sqlx::Error>;
 }
 
+impl BulkCase {
+    /// When it last changed: its last step, or its report.
+    fn updated_at(&self) -> DateTime<Utc> {
+        self.events.last().map(|e| e.3).unwrap_or(self.reported_at)
+    }
+}
+
 /// A case of a bulk load: its id, its number and the case.
 type BulkRow = (i64, String, BulkCase);
 
@@ -1382,7 +1389,6 @@ impl BulkWrite for sqlx::Transaction<'_, sqlx::Sqlite> {
         for (chunk, histories) in rows.chunks(BULK_ROWS).zip(history.chunks(BULK_ROWS)) {
             let mut q = QueryBuilder::new(format!("INSERT INTO cases ({BULK_CASE_COLUMNS}) "));
             q.push_values(chunk.iter().zip(histories), |mut row, ((id, number, c), h)| {
-                let updated = c.events.last().map(|e| e.3).unwrap_or(c.reported_at);
                 row.push_bind(*id)
                     .push_bind(district_id)
                     .push_bind(number.clone())
@@ -1410,7 +1416,7 @@ impl BulkWrite for sqlx::Transaction<'_, sqlx::Sqlite> {
                     .push_bind(c.dispatched_at)
                     .push_bind(c.handled_at)
                     .push_bind(c.closed_at)
-                    .push_bind(updated)
+                    .push_bind(c.updated_at())
                     .push_bind(c.clock_started_at)
                     .push_bind(c.overdue_at)
                     .push_bind(h.accepted_at)
@@ -1508,7 +1514,7 @@ impl BulkWrite for sqlx::Transaction<'_, sqlx::Postgres> {
         .bind(time(&|c, _| c.dispatched_at))
         .bind(time(&|c, _| c.handled_at))
         .bind(time(&|c, _| c.closed_at))
-        .bind(time(&|c, _| Some(c.events.last().map(|e| e.3).unwrap_or(c.reported_at))))
+        .bind(time(&|c, _| Some(c.updated_at())))
         .bind(time(&|c, _| c.clock_started_at))
         .bind(time(&|c, _| c.overdue_at))
         .bind(time(&|_, h| h.accepted_at))
